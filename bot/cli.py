@@ -1,0 +1,117 @@
+"""The `bot` command (typer): parses options, calls the engine, prints results.
+
+Commands only, no trading logic. Every user-facing error (bad config, bad data file)
+ends with one clear message on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from bot.data import DataError, load_csv
+from bot.journal import setup_logging
+from bot.scan import scan
+from bot.settings import ConfigError, Settings, load_settings, resolve_config_path, resolve_data_path
+from bot.views import make_console, print_load_summary, signal_table, signals_jsonl, status_table
+from strategies import build_strategy
+
+app = typer.Typer(
+    help="Level breakout signal bot: signals, backtests and Alpaca paper trading.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+LOG = logging.getLogger("bot.cli")
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML config file (default: $BOT_CONFIG or config/default.toml)."),
+]
+
+
+def user_errors(func: F) -> F:
+    """Turn expected user errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, DataError) as exc:
+            kind = "config" if isinstance(exc, ConfigError) else "data"
+            print(f"{kind} error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(config: Path | None) -> Settings:
+    return load_settings(config)
+
+
+@app.command()
+@user_errors
+def signals(
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date used (inclusive).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json (one object per signal).")] = "table",
+) -> None:
+    """Run the strategy over a bar file and print the confirmed breakouts and breakdowns."""
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
+    settings = _settings(config)
+    setup_logging(None)
+    loaded = load_csv(resolve_data_path(data or settings.data.path), settings.data.regular_hours_only)
+    for rej in loaded.rejected:
+        LOG.warning("rejected bar: %s", rej)
+    bars = loaded.bars
+    lo = bars.index_of(start) if start else 0
+    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
+    if hi <= lo:
+        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
+    strategy = build_strategy(settings.strategy)
+    result = scan(strategy, bars, lo, hi)
+    if fmt == "json":
+        if result.signals:
+            print(signals_jsonl(result.signals))
+        return
+    console = make_console()
+    print_load_summary(console, loaded)
+    console.print(
+        f"Strategy {strategy.name} on {settings.symbol}: levels "
+        + ", ".join(f"{v:g}" for v in settings.strategy.levels)
+        + (f" + 52-week peak ({settings.strategy.peak_lookback_sessions} sessions)" if settings.strategy.use_52w_peak else "")
+        + f"; {settings.strategy.confirm_closes} confirming close(s), buffers +{settings.strategy.breakout_buffer_pct:g}%/-{settings.strategy.breakdown_buffer_pct:g}%"
+        + (f", volume >= {settings.strategy.volume_multiple:g}x the {settings.strategy.volume_lookback}-bar mean" if settings.strategy.volume_multiple > 0 else "")
+    )
+    console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
+    last = hi - 1
+    console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
+
+
+def end_of_day(day: str) -> str:
+    """A date given alone means the whole day."""
+    return f"{day}T23:59:59.999" if len(day) <= 10 else day
+
+
+@app.command("config")
+@user_errors
+def show_config(config: ConfigOpt = None) -> None:
+    """Print the merged settings (file + environment), secrets redacted."""
+    settings = _settings(config)
+    print(f"# from {resolve_config_path(config)} with BOT_* environment overrides")
+    print(json.dumps(settings.redacted(), indent=2))
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,278 @@
+"""Bars from CSV files, validated: the market-data source for backtests and replays.
+
+`load_csv` turns a file with the columns `timestamp,open,high,low,close,volume` into
+a `BarSeries` (numpy columns; times as UTC nanoseconds, sessions as US/Eastern dates).
+
+One documented rule for bad and irregular rows:
+- A row with a missing/NaN/inf or non-positive price, negative or missing volume,
+  `high < low`, open or close outside [low, high], a time off the bar grid (e.g.
+  10:45:01 on 1-minute bars) or in the future is *rejected*: reported with its line
+  number, field, value and reason, and never traded on.
+- Rows are then sorted by time (a stable sort, so file order breaks ties) and rows
+  found out of order are reported.
+- Among rows with the same timestamp the *last one in the file wins*: a later row is
+  taken as a revision of the bar (like Alpaca's `updatedBars`); earlier ones are reported.
+- A file that cannot be read at all (not UTF-8, a missing column, a value that is
+  not a number or a timestamp that cannot be parsed) raises `DataError` naming the
+  file, the row and the column.
+Naive timestamps are US/Eastern wall-clock times; a date alone is a daily bar.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bot.models import ET, Bar, BarRejection
+
+REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
+_TIME_ALIASES = ("timestamp", "time", "date", "datetime")
+_NA_TEXT = {"", "nan", "na", "n/a", "null", "none"}
+_CHUNK = 65_536  # bars converted to Python floats at a time (bounds memory on big files)
+_NS_PER_MIN = 60_000_000_000
+
+
+class DataError(Exception):
+    """A data file that cannot be used; the message names the file, row and column."""
+
+
+@dataclass
+class BarSeries:
+    """Validated bars in time order, as numpy columns."""
+
+    ts: np.ndarray  # int64 UTC ns (bar open time; daily bars: midnight ET of the session)
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    session: np.ndarray  # int64 days since 1970-01-01 of the US/Eastern trading date
+    timeframe: str = "1d"  # "1d" or "<n>m"
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @property
+    def interval_ns(self) -> int:
+        if self.timeframe == "1d":
+            return 86_400 * 1_000_000_000
+        return int(self.timeframe[:-1]) * _NS_PER_MIN
+
+    def iter_bars(self, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
+        """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap."""
+        stop = len(self) if stop is None else stop
+        for lo in range(start, stop, _CHUNK):
+            hi = min(lo + _CHUNK, stop)
+            yield from map(
+                Bar,
+                self.ts[lo:hi].tolist(),
+                self.open[lo:hi].tolist(),
+                self.high[lo:hi].tolist(),
+                self.low[lo:hi].tolist(),
+                self.close[lo:hi].tolist(),
+                self.volume[lo:hi].tolist(),
+                self.session[lo:hi].tolist(),
+            )
+
+    def index_of(self, when: pd.Timestamp | str, side: str = "left") -> int:
+        """Position of the first bar at/after `when` (a date or time, ET if naive)."""
+        t = pd.Timestamp(when)
+        t = t.tz_localize(ET) if t.tzinfo is None else t.tz_convert(ET)
+        return int(np.searchsorted(self.ts, t.value, side=side))  # type: ignore[call-overload]
+
+    def slice(self, start: int, stop: int) -> BarSeries:
+        return BarSeries(
+            self.ts[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
+            self.session[start:stop],
+            self.timeframe,
+            self.source,
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        idx = pd.DatetimeIndex(pd.to_datetime(self.ts, utc=True)).tz_convert(ET)
+        return pd.DataFrame(
+            {
+                "open": self.open,
+                "high": self.high,
+                "low": self.low,
+                "close": self.close,
+                "volume": self.volume,
+            },
+            index=idx.rename("time"),
+        )
+
+
+@dataclass
+class LoadResult:
+    bars: BarSeries
+    rejected: list[BarRejection] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # duplicates, reordering, skipped hours
+
+
+def _read_text(path: Path) -> str:
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist")
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"data file {path} is not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start}"
+        ) from None
+
+
+def _frame(path: Path, text: str) -> pd.DataFrame:
+    if not text.strip():
+        raise DataError(f"data file {path} is empty")
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataError(f"data file {path} is not a readable CSV: {exc}") from None
+    df.columns = [str(c).strip().lower() for c in df.columns]
+    for alias in _TIME_ALIASES:
+        if alias in df.columns and "timestamp" not in df.columns:
+            df = df.rename(columns={alias: "timestamp"})
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"data file {path}: missing column(s) {', '.join(missing)}; "
+            f"header is {', '.join(df.columns)}; expected {','.join(REQUIRED)}"
+        )
+    return df
+
+
+def _numbers(path: Path, df: pd.DataFrame, col: str) -> np.ndarray:
+    raw = df[col].str.strip()
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & ~raw.str.lower().isin(_NA_TEXT)
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:5]
+        where = "; ".join(f"row {r + 2}: {raw.iloc[r]!r}" for r in rows)
+        raise DataError(f"data file {path}: column {col} has values that are not numbers ({where})")
+    return values.to_numpy(dtype="float64")
+
+
+def _times(path: Path, df: pd.DataFrame) -> tuple[pd.DatetimeIndex, bool]:
+    raw = df["timestamp"].str.strip()
+    parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=False)
+    bad = parsed.isna()
+    if bad.any():
+        rows = np.flatnonzero(bad.to_numpy())[:5]
+        where = "; ".join(f"row {r + 2}: {raw.iloc[r]!r}" for r in rows)
+        raise DataError(f"data file {path}: column timestamp has unreadable times ({where})")
+    idx = pd.DatetimeIndex(parsed)
+    daily = bool((raw.str.len() <= 10).all())
+    if idx.tz is None:
+        try:
+            idx = idx.tz_localize(ET, ambiguous="raise", nonexistent="raise")
+        except Exception as exc:  # pytz/zoneinfo errors differ by pandas version
+            raise DataError(f"data file {path}: timestamp not valid in US/Eastern: {exc}") from None
+    else:
+        idx = idx.tz_convert(ET)
+    return idx, daily
+
+
+def _timeframe(ts: np.ndarray, daily: bool) -> str:
+    if daily:
+        return "1d"
+    diffs = np.diff(ts)
+    diffs = diffs[(diffs > 0) & (diffs < 86_400 * 1_000_000_000)]
+    if len(diffs) == 0:
+        return "1m"
+    minutes = int(pd.Series(diffs // _NS_PER_MIN).mode().iloc[0])
+    return f"{max(minutes, 1)}m"
+
+
+def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
+    """Read and validate a bar file; see the module docstring for the rules."""
+    path = Path(path)
+    src = str(path)
+    df = _frame(path, _read_text(path))
+    cols = {c: _numbers(path, df, c) for c in REQUIRED[1:]}
+    idx, daily = _times(path, df)
+    ts = idx.asi8.astype("int64") if idx.unit == "ns" else idx.as_unit("ns").asi8
+    o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
+    timeframe = _timeframe(np.sort(ts), daily)
+
+    reasons: list[tuple[np.ndarray, str, str, np.ndarray]] = []
+    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        reasons.append((~np.isfinite(arr), name, "missing or not a finite number", arr))
+        reasons.append((np.isfinite(arr) & (arr <= 0), name, "price must be > 0", arr))
+    reasons.append((~np.isfinite(v), "volume", "missing or not a finite number", v))
+    reasons.append((v < 0, "volume", "volume must be >= 0", v))
+    reasons.append((h < lo, "high", "high is below low", h))
+    reasons.append(((o < lo) | (o > h), "open", "open outside the low-high range", o))
+    reasons.append(((c < lo) | (c > h), "close", "close outside the low-high range", c))
+    if timeframe != "1d":
+        step = int(timeframe[:-1]) * _NS_PER_MIN
+        reasons.append((ts % step != 0, "timestamp", f"not on the {timeframe} bar grid", ts))
+    future = pd.Timestamp.now(tz="UTC").value + 86_400 * 1_000_000_000
+    reasons.append((ts > future, "timestamp", "in the future", ts))
+
+    rejected_mask = np.zeros(len(ts), dtype=bool)
+    rejected: list[BarRejection] = []
+    for mask, fname, why, arr in reasons:
+        for r in np.flatnonzero(mask & ~rejected_mask):
+            value = idx[r].isoformat() if fname == "timestamp" else repr(float(arr[r]))
+            rejected.append(BarRejection(int(r) + 2, fname, value, why, src))
+        rejected_mask |= mask
+    rejected.sort(key=lambda x: x.row or 0)
+
+    notes: list[str] = []
+    # Order is judged on every row with a plausible time (a rejected row still tells
+    # where the file was), so a row stamped earlier than one before it is reported.
+    present = np.flatnonzero(ts <= future)
+    pts = ts[present]
+    running_max = np.maximum.accumulate(pts) if len(pts) else pts
+    for j in np.flatnonzero(pts[1:] < running_max[:-1]) + 1:
+        r = present[j]
+        notes.append(f"row {r + 2} ({idx[r].isoformat()}) is out of order; sorted into place")
+    keep = np.flatnonzero(~rejected_mask)
+    kts = ts[keep]
+    order = keep[np.argsort(kts, kind="stable")]
+    sts = ts[order]
+    # Same timestamp: the last row in file order wins (a revision of the bar).
+    last = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        same = sts[1:] == sts[:-1]
+        last[:-1] = ~same
+        for j in np.flatnonzero(same):
+            notes.append(
+                f"row {order[j] + 2} ({idx[order[j]].isoformat()}) duplicates row "
+                f"{order[j + 1] + 2}; the later row wins"
+            )
+    order = order[last]
+
+    local = idx[order]
+    if timeframe != "1d" and regular_hours_only:
+        minutes = local.hour * 60 + local.minute
+        rth = np.asarray((minutes >= 9 * 60 + 30) & (minutes < 16 * 60))
+        if (~rth).any():
+            notes.append(f"{int((~rth).sum())} bar(s) outside regular hours 09:30-16:00 ET skipped")
+        order, local = order[rth], local[rth]
+    session = np.asarray(
+        (local.tz_localize(None).normalize() - pd.Timestamp("1970-01-01")).days, dtype="int64"
+    )
+    series = BarSeries(
+        ts[order].copy(),
+        o[order].copy(),
+        h[order].copy(),
+        lo[order].copy(),
+        c[order].copy(),
+        v[order].copy(),
+        session,
+        timeframe,
+        src,
+    )
+    return LoadResult(series, rejected, notes)

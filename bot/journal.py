@@ -1,0 +1,115 @@
+"""Logging set-up and the JSONL event journal.
+
+Two audiences: people read the console and `logs/bot.log` (rotating); machines read
+`logs/events.jsonl`, one JSON object per event (bar, signal, risk decision, order,
+fill, guard, error...), each with the run id and time. Secrets are removed by a
+logging filter on every handler (not by each call site), so no code path can leak
+them into a log line. This module imports nothing from the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import sys
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+LOG = logging.getLogger("bot")
+_SECRET_ENV = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+
+
+def secret_values(extra: Iterable[str] = ()) -> list[str]:
+    """The secret strings that must never be written: the Alpaca keys in the environment."""
+    vals = [os.environ.get(k, "") for k in _SECRET_ENV] + list(extra)
+    return [v for v in vals if len(v) >= 4]
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s in text:
+            text = text.replace(s, "[REDACTED]")
+    return text
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces any known secret in a record's final message (args and traceback included)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self._secrets = secret_values(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        msg = record.getMessage()
+        if record.exc_info:
+            msg += "\n" + logging.Formatter().formatException(record.exc_info)
+            record.exc_info = None
+            record.exc_text = None
+        record.msg, record.args = redact(msg, self._secrets), None
+        return True
+
+
+def setup_logging(
+    log_dir: Path | None = None,
+    level: str = "INFO",
+    console: TextIO | None = None,
+    max_bytes: int = 5_000_000,
+    backups: int = 3,
+) -> None:
+    """Console (stderr) plus, when `log_dir` is given, a rotating `bot.log` there."""
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+        h.close()
+    root.setLevel(level)
+    redactor = RedactingFilter()
+    handler: logging.Handler = logging.StreamHandler(console or sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
+    handler.addFilter(redactor)
+    root.addHandler(handler)
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        fh = logging.handlers.RotatingFileHandler(
+            log_dir / "bot.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
+        )
+        fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        fh.addFilter(redactor)
+        root.addHandler(fh)
+
+
+class Journal:
+    """Appends one JSON object per event to a file; buffered, flushed on `flush()`."""
+
+    def __init__(self, path: Path | None, run_id: str | None = None, buffer: int = 256) -> None:
+        self.path = path
+        self.run_id = run_id or uuid.uuid4().hex[:12]
+        self._buf: list[str] = []
+        self._limit = buffer
+        self._secrets = secret_values()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def event(self, kind: str, **fields: Any) -> None:
+        rec = {"time": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": kind}
+        rec.update(fields)
+        line = json.dumps(rec, default=str, separators=(",", ":"))
+        self._buf.append(redact(line, self._secrets) if self._secrets else line)
+        if len(self._buf) >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as fh:
+                fh.write("\n".join(self._buf) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        self._buf.clear()

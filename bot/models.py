@@ -1,0 +1,111 @@
+"""Value types that flow through the engine: bars, signals, rejections.
+
+Immutable and cheap to create: a backtest makes one `Bar` per row, so `Bar` is a
+NamedTuple carrying the time as integer nanoseconds (UTC) and the trading session
+as an integer day number; a `datetime` is built only when a person needs one.
+This module imports nothing from the rest of the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+ET = ZoneInfo("America/New_York")
+_EPOCH_DATE = date(1970, 1, 1)
+
+
+def ns_to_et(ts_ns: int) -> datetime:
+    """Integer UTC nanoseconds -> timezone-aware US/Eastern datetime."""
+    return datetime.fromtimestamp(ts_ns / 1e9, tz=UTC).astimezone(ET)
+
+
+def et_to_ns(dt: datetime) -> int:
+    """Timezone-aware datetime -> integer UTC nanoseconds (naive is refused)."""
+    if dt.tzinfo is None:
+        raise ValueError(f"naive datetime {dt.isoformat()} has no timezone")
+    delta = dt.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta // timedelta(microseconds=1)) * 1000
+
+
+def session_day(d: date) -> int:
+    """A session date as days since 1970-01-01 (the `Bar.session` number)."""
+    return (d - _EPOCH_DATE).days
+
+
+def session_date(day: int) -> date:
+    """Inverse of `session_day`."""
+    return _EPOCH_DATE + timedelta(days=day)
+
+
+class Bar(NamedTuple):
+    """One closed OHLCV bar. `ts` is the bar's open time in UTC nanoseconds;
+    `session` is the US/Eastern trading date as a day number (see `session_day`)."""
+
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+    session: int
+
+    @property
+    def time(self) -> datetime:
+        return ns_to_et(self.ts)
+
+
+class SignalKind(StrEnum):
+    BREAKOUT = "breakout"
+    BREAKDOWN = "breakdown"
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """A confirmed crossing of a level, with everything a person needs to judge it."""
+
+    kind: SignalKind
+    level: str  # level name, e.g. "resistance_163.43" or "peak_52w"
+    level_value: float  # the price level that was crossed
+    ts: int  # bar time (UTC ns) of the bar that confirmed it
+    close: float
+    distance_pct: float  # (close / level - 1) * 100
+    volume_ratio: float | None  # bar volume / mean of the lookback bars before it
+    reason: str
+    strategy: str = "level_breakout"
+
+    @property
+    def time(self) -> datetime:
+        return ns_to_et(self.ts)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "time": self.time.isoformat(),
+            "kind": str(self.kind),
+            "level": self.level,
+            "level_value": round(self.level_value, 4),
+            "close": self.close,
+            "distance_pct": round(self.distance_pct, 3),
+            "volume_ratio": None if self.volume_ratio is None else round(self.volume_ratio, 3),
+            "reason": self.reason,
+            "strategy": self.strategy,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BarRejection:
+    """A bar that was not accepted, with where it came from and why."""
+
+    row: int | None  # 1-based line number in the source file (header is line 1)
+    field: str
+    value: str
+    reason: str
+    source: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        row = f"row {self.row}: " if self.row is not None else ""
+        return f"{where}{row}{self.field}={self.value!s}: {self.reason}"

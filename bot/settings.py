@@ -1,0 +1,169 @@
+"""The one typed settings tree: TOML file < `.env` < environment (BOT_ prefix).
+
+`load_settings` reads the TOML file chosen with `--config`, lets `BOT_SECTION__KEY`
+environment variables override it, reads the Alpaca keys (`ALPACA_API_KEY`,
+`ALPACA_SECRET_KEY`) from the environment or a git-ignored `.env` as `SecretStr`,
+and turns every problem (missing file, bad TOML, unknown key, wrong type, value out
+of range) into a `ConfigError` that names the file and the field. Nothing here
+talks to a broker; a bad config stops the program before it does anything.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from strategies.level_breakout import LevelBreakoutConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
+ENV_PREFIX = "BOT_"
+
+
+class ConfigError(Exception):
+    """A configuration problem; the message names the file and the field."""
+
+
+class StrictModel(BaseModel):
+    """Base for config sections: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(StrictModel):
+    # Default bar file for `bot signals` / `bot backtest` (relative paths: cwd, then project root).
+    path: str = "data/BABA_1d.csv"
+    # Intraday bars outside 09:30-16:00 ET are skipped when true (pre-market volume is tiny
+    # and would make every opening bar look like a volume surge).
+    regular_hours_only: bool = True
+
+
+class Settings(BaseSettings):
+    """Everything the bot can be told. Sections mirror the tables of config/default.toml."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    symbol: str = Field("BABA", min_length=1, max_length=12, pattern=r"^[A-Z][A-Z.]*$")
+    mode: Literal["paper"] = "paper"
+    strategy: LevelBreakoutConfig = LevelBreakoutConfig()
+    data: DataConfig = DataConfig()
+    # Secrets: only from the environment or .env, never from a TOML file (no field name accepted).
+    alpaca_api_key: SecretStr | None = Field(None, validation_alias="ALPACA_API_KEY")
+    alpaca_secret_key: SecretStr | None = Field(None, validation_alias="ALPACA_SECRET_KEY")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The TOML file arrives as init kwargs; the environment must win over it.
+        return (env_settings, dotenv_settings, init_settings)
+
+    def redacted(self) -> dict[str, Any]:
+        """The merged settings as plain data, secrets shown only as set/unset."""
+        data = self.model_dump(mode="json")
+        for key in ("alpaca_api_key", "alpaca_secret_key"):
+            data[key] = "**********" if getattr(self, key) is not None else None
+        return data
+
+
+def resolve_config_path(path: str | Path | None) -> Path:
+    """The config file to use: the explicit one, $BOT_CONFIG, or config/default.toml."""
+    if path is None:
+        path = os.environ.get("BOT_CONFIG") or DEFAULT_CONFIG
+    return Path(path)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file or raise ConfigError naming it and what is wrong."""
+    if not path.exists():
+        raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    if not text.strip():
+        raise ConfigError(f"config file {path} is empty; start from config/default.toml")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return ENV_PREFIX + "__".join(str(part) for part in loc).upper()
+
+
+def format_validation_error(exc: ValidationError, path: Path, env: Mapping[str, str]) -> str:
+    """One line per problem: where it came from (file or env var), the field, why, and the value."""
+    lines = [f"invalid configuration ({len(exc.errors())} problem(s)):"]
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        field = ".".join(str(part) for part in loc) or "(root)"
+        env_name = _env_name(loc[:2]) if loc else ""
+        source = f"environment variable {env_name}" if env_name in env else str(path)
+        value = err.get("input")
+        shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {source}: {field}: {msg}{shown}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Load and validate the settings; raise ConfigError on any problem.
+
+    `overrides` (nested dicts) are applied on top of the file, below the environment;
+    sweeps use it to try thresholds without writing files.
+    """
+    config_path = resolve_config_path(path)
+    data = read_toml(config_path)
+    if overrides:
+        data = _deep_merge(data, overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, config_path, os.environ)) from None
+
+
+def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_data_path(path: str | Path) -> Path:
+    """A data path as given if it exists, else relative to the project root."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    candidate = PROJECT_ROOT / p
+    return candidate if candidate.exists() else p

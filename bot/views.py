@@ -1,0 +1,83 @@
+"""Rich tables for the terminal: signal timelines, level status, settings.
+
+Presentation only: takes finished results, prints them, decides nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bot.data import LoadResult
+from bot.models import Signal, ns_to_et
+
+
+def signal_table(signals: Sequence[Signal], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in ("time", "kind", "level", "level value", "close", "dist %", "vol x"):
+        right = col in ("level value", "close", "dist %", "vol x")
+        table.add_column(col, justify="right" if right else "left", no_wrap=True)
+    table.add_column("reason", overflow="fold", min_width=30)
+    for s in signals:
+        style = "green" if s.kind == "breakout" else "red"
+        table.add_row(
+            s.time.strftime("%Y-%m-%d %H:%M") if s.time.hour or s.time.minute else s.time.date().isoformat(),
+            f"[{style}]{s.kind}[/]",
+            s.level,
+            f"{s.level_value:.2f}",
+            f"{s.close:.2f}",
+            f"{s.distance_pct:+.2f}",
+            "" if s.volume_ratio is None else f"{s.volume_ratio:.2f}",
+            s.reason,
+        )
+    return table
+
+
+def status_table(rows: list[dict[str, Any]], last_close: float, last_ts: int) -> Table:
+    when = ns_to_et(last_ts)
+    stamp = when.date().isoformat() if not (when.hour or when.minute) else when.strftime("%Y-%m-%d %H:%M")
+    table = Table(title=f"Status at {stamp}: last close {last_close:.2f}", title_justify="left")
+    for col in ("level", "value", "side", "close vs level %", "note"):
+        table.add_column(col)
+    for r in rows:
+        note = ""
+        if "peak_now" in r:
+            note = f"52-week peak now {r['peak_now']} made on {r['peak_date']}" if r["peak_now"] else "warming up"
+        table.add_row(
+            str(r["level"]),
+            "" if r["value"] is None else f"{r['value']:.2f}",
+            str(r["state"]),
+            "" if r["distance_pct"] is None else f"{r['distance_pct']:+.2f}",
+            note,
+        )
+    return table
+
+
+def make_console() -> Console:
+    """A console wide enough for the signal table even when output is piped."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=200)
+
+
+def print_load_summary(console: Console, loaded: LoadResult, limit: int = 10) -> None:
+    bars = loaded.bars
+    console.print(
+        f"Read {len(bars)} {bars.timeframe} bars from {bars.source}"
+        + (f"; {len(loaded.rejected)} row(s) rejected" if loaded.rejected else "")
+        + (f"; {len(loaded.notes)} note(s)" if loaded.notes else "")
+    )
+    for rej in loaded.rejected[:limit]:
+        console.print(f"  [yellow]rejected[/] {rej}")
+    for note in loaded.notes[:limit]:
+        console.print(f"  [dim]{note}[/]")
+    hidden = max(0, len(loaded.rejected) - limit) + max(0, len(loaded.notes) - limit)
+    if hidden:
+        console.print(f"  ... {hidden} more (see the log)")
+
+
+def signals_jsonl(signals: Sequence[Signal]) -> str:
+    return "\n".join(json.dumps(s.as_dict()) for s in signals)
