@@ -109,3 +109,77 @@ class BarRejection:
         where = f"{self.source}: " if self.source else ""
         row = f"row {self.row}: " if self.row is not None else ""
         return f"{where}{row}{self.field}={self.value!s}: {self.reason}"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    """What risk approved and the broker should do; `client_order_id` is deterministic."""
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    qty: float
+    type: OrderType = OrderType.MARKET
+    limit_price: float | None = None
+    stop_price: float | None = None
+    purpose: str = "entry"  # entry | exit | stop | take_profit | trail
+    signal_ts: int = 0  # bar time of the signal that caused it
+    reason: str = ""
+    stop_loss: float | None = None  # protective stop to attach (bracket at the broker)
+    take_profit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    client_order_id: str
+    side: Side
+    qty: float
+    price: float
+    ts: int  # bar time at which it filled (UTC ns)
+    commission: float = 0.0
+    purpose: str = "entry"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A signal that risk (or the broker) refused, with the reason."""
+
+    ts: int
+    what: str  # e.g. "breakout resistance_163.43"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A closed round trip (entry fill to exit fill)."""
+
+    side: str  # "long" or "short"
+    qty: float
+    entry_ts: int
+    entry_price: float
+    exit_ts: int
+    exit_price: float
+    pnl: float  # after commissions
+    commission: float
+    entry_reason: str
+    exit_reason: str
+    level: str
+
+    @property
+    def entry_time(self) -> datetime:
+        return ns_to_et(self.entry_ts)
+
+    @property
+    def exit_time(self) -> datetime:
+        return ns_to_et(self.exit_ts)
