@@ -96,7 +96,7 @@ class Journal:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
 
-    def event(self, kind: str, **fields: Any) -> None:
+    def event(self, kind: str, /, **fields: Any) -> None:
         rec = {"time": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": kind}
         rec.update(fields)
         line = json.dumps(rec, default=str, separators=(",", ":"))

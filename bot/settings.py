@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from strategies.level_breakout import LevelBreakoutConfig
@@ -44,6 +44,36 @@ class DataConfig(StrictModel):
     regular_hours_only: bool = True
 
 
+class RiskConfig(StrictModel):
+    sizing: Literal["fixed_shares", "fixed_notional", "percent_equity", "risk"] = "percent_equity"
+    fixed_shares: int = Field(100, ge=1)
+    fixed_notional: float = Field(10_000.0, gt=0)
+    percent_equity: float = Field(25.0, gt=0, le=100)
+    risk_pct: float = Field(1.0, gt=0, le=20)
+    atr_period: int = Field(14, ge=2, le=200)
+    atr_multiple: float = Field(2.0, gt=0, le=20)
+    max_position_pct: float = Field(50.0, gt=0, le=100)
+    stop_loss: bool = False
+    trailing_stop: bool = False
+    take_profit_pct: float = Field(0.0, ge=0, le=500)
+    exit_on_breakdown: bool = True
+    allow_short: bool = False
+
+    @model_validator(mode="after")
+    def _risk_needs_stop(self) -> RiskConfig:
+        if self.sizing == "risk" and not (self.stop_loss or self.trailing_stop):
+            raise ValueError("sizing = 'risk' needs stop_loss or trailing_stop: the risk is the stop distance")
+        return self
+
+
+class BrokerConfig(StrictModel):
+    initial_cash: float = Field(100_000.0, gt=0)
+    commission_per_share: float = Field(0.0, ge=0, le=1)
+    commission_min: float = Field(0.0, ge=0, le=100)
+    slippage_bps: float = Field(5.0, ge=0, le=500)
+    fill_at: Literal["next_open", "close"] = "next_open"
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told. Sections mirror the tables of config/default.toml."""
 
@@ -60,6 +90,8 @@ class Settings(BaseSettings):
     mode: Literal["paper"] = "paper"
     strategy: LevelBreakoutConfig = LevelBreakoutConfig()
     data: DataConfig = DataConfig()
+    risk: RiskConfig = RiskConfig()
+    broker: BrokerConfig = BrokerConfig()
     # Secrets: only from the environment or .env, never from a TOML file (no field name accepted).
     alpaca_api_key: SecretStr | None = Field(None, validation_alias="ALPACA_API_KEY")
     alpaca_secret_key: SecretStr | None = Field(None, validation_alias="ALPACA_SECRET_KEY")

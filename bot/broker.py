@@ -1,0 +1,183 @@
+"""The Broker interface the engine talks to, and SimBroker, the simulated one.
+
+SimBroker keeps its own account (like a real broker does), matches orders against
+each new bar with `bot.matching` (the emulator uses the same functions), and refuses
+what Alpaca refuses: a reused client order id, a non-positive quantity, a buy above
+buying power, a sell of shares not held when shorting is off. Bracket orders: the
+protective stop-loss and take-profit children are held until the entry fills, then
+work as one-cancels-other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from bot.matching import commission, trigger_price, with_slippage
+from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.portfolio import Portfolio
+from bot.settings import BrokerConfig
+
+OPEN_STATES = frozenset({"new", "held", "accepted"})
+
+
+class BrokerError(Exception):
+    """A definitive refusal by the broker (not retried)."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message = status, code, message
+
+
+class DuplicateOrderError(BrokerError):
+    """The client order id was used before: the order exists and must be adopted."""
+
+
+@dataclass
+class OrderState:
+    intent: OrderIntent
+    status: str = "new"
+    filled_qty: float = 0.0
+    fill_price: float | None = None
+    parent: str | None = None
+    sibling: str | None = None
+    children: tuple[str, ...] = ()
+
+
+class Broker(Protocol):
+    def submit(self, intent: OrderIntent, bar: Bar) -> list[Fill]:
+        """Send an order; may return fills at once (fill-at-close). Raises BrokerError."""
+        ...
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        """Fills that happened during this bar, in the order they happened."""
+        ...
+
+    def cancel(self, client_order_id: str) -> None: ...
+
+    def replace_stop(self, client_order_id: str, stop_price: float) -> None: ...
+
+    def open_orders(self) -> list[OrderState]: ...
+
+    def position_qty(self) -> float: ...
+
+
+class SimBroker:
+    """An in-process broker for backtests and offline replays."""
+
+    def __init__(self, cfg: BrokerConfig, allow_short: bool = False) -> None:
+        self.cfg = cfg
+        self.allow_short = allow_short
+        self.account = Portfolio(cfg.initial_cash)
+        self.orders: dict[str, OrderState] = {}
+        self._working: list[OrderState] = []
+
+    # -- interface -------------------------------------------------------------------
+    def submit(self, intent: OrderIntent, bar: Bar) -> list[Fill]:
+        self._validate(intent, bar)
+        order = OrderState(intent)
+        self.orders[intent.client_order_id] = order
+        kids: list[str] = []
+        for suffix, otype, price in (
+            ("sl", OrderType.STOP, intent.stop_loss),
+            ("tp", OrderType.LIMIT, intent.take_profit),
+        ):
+            if price is None:
+                continue
+            cid = f"{intent.client_order_id}-{suffix}"
+            child = OrderIntent(
+                cid,
+                intent.symbol,
+                Side.SELL if intent.side is Side.BUY else Side.BUY,
+                intent.qty,
+                otype,
+                limit_price=price if otype is OrderType.LIMIT else None,
+                stop_price=price if otype is OrderType.STOP else None,
+                purpose="stop" if suffix == "sl" else "take_profit",
+                signal_ts=intent.signal_ts,
+                reason=intent.reason,
+            )
+            self.orders[cid] = OrderState(child, status="held", parent=intent.client_order_id)
+            kids.append(cid)
+        if len(kids) == 2:
+            self.orders[kids[0]].sibling, self.orders[kids[1]].sibling = kids[1], kids[0]
+        order.children = tuple(kids)
+        if intent.type is OrderType.MARKET and self.cfg.fill_at == "close":
+            # Fill-at-close model: the order executes at the close of the signal bar.
+            closing_bar = bar._replace(open=bar.close, high=bar.close, low=bar.close)
+            return self._execute(order, bar.close, closing_bar)
+        self._working.append(order)
+        return []
+
+    def on_bar(self, bar: Bar) -> list[Fill]:
+        if not self._working:
+            return []
+        fills: list[Fill] = []
+        i = 0
+        # Children activated by an entry filled at this bar's open join the list and
+        # are checked against the rest of the same bar.
+        while i < len(self._working):
+            order = self._working[i]
+            i += 1
+            if order.status not in OPEN_STATES:
+                continue
+            it = order.intent
+            raw = trigger_price(it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low)
+            if raw is None:
+                continue
+            fills.extend(self._execute(order, raw, bar))
+        self._working = [o for o in self._working if o.status in OPEN_STATES]
+        return fills
+
+    def cancel(self, client_order_id: str) -> None:
+        order = self.orders.get(client_order_id)
+        if order is None:
+            raise BrokerError(404, 40410000, "order not found")
+        if order.status in OPEN_STATES:
+            order.status = "canceled"
+        self._working = [o for o in self._working if o.status in OPEN_STATES]
+
+    def replace_stop(self, client_order_id: str, stop_price: float) -> None:
+        order = self.orders[client_order_id]
+        order.intent = replace(order.intent, stop_price=stop_price)
+
+    def open_orders(self) -> list[OrderState]:
+        return [o for o in self.orders.values() if o.status in OPEN_STATES]
+
+    def position_qty(self) -> float:
+        return self.account.qty
+
+    # -- internals -------------------------------------------------------------------
+    def _validate(self, intent: OrderIntent, bar: Bar) -> None:
+        if intent.client_order_id in self.orders:
+            raise DuplicateOrderError(422, 40010001, "client_order_id must be unique")
+        if not intent.qty > 0:
+            raise BrokerError(422, 40010001, "qty must be > 0")
+        held = self.account.qty
+        if intent.side is Side.BUY and held >= 0:
+            cost = intent.qty * bar.close * (1 + self.cfg.slippage_bps / 10_000)
+            if cost > self.account.cash + 1e-9:
+                raise BrokerError(403, 40310000, "insufficient buying power")
+        if intent.side is Side.SELL and not self.allow_short and intent.qty > held + 1e-9:
+            raise BrokerError(
+                403, 40310000, f"insufficient qty available for order (requested: {intent.qty:g}, available: {held:g})"
+            )
+
+    def _execute(self, order: OrderState, raw: float, bar: Bar) -> list[Fill]:
+        it = order.intent
+        price = with_slippage(raw, it.side, it.type, self.cfg.slippage_bps)
+        fee = commission(it.qty, self.cfg.commission_per_share, self.cfg.commission_min)
+        fill = Fill(it.client_order_id, it.side, it.qty, price, bar.ts, fee, it.purpose)
+        order.status, order.filled_qty, order.fill_price = "filled", it.qty, price
+        self.account.apply(fill)
+        fills = [fill]
+        if order.sibling is not None:
+            sib = self.orders[order.sibling]
+            if sib.status in OPEN_STATES:
+                sib.status = "canceled"
+        # Bracket children go live once the entry fills (checked from the next price on).
+        for cid in order.children:
+            child = self.orders[cid]
+            child.status = "new"
+            self._working.append(child)
+        return fills

@@ -1,0 +1,248 @@
+"""The one loop: bar -> fills -> strategy -> risk -> broker -> position and equity.
+
+Used unchanged by `bot backtest`, offline replays and paper trading; the data
+source, the broker and the journal are injected. Nothing here knows whether it is a
+backtest. Per bar, in this order (so no decision uses data after its bar):
+1. the broker reports fills that happened during the bar (orders sent earlier);
+2. risk updates its ATR with the bar; a trailing stop is raised from the bar's high;
+3. the strategy sees the closed bar and may confirm signals;
+4. risk turns each signal into an order intent or a recorded rejection;
+5. the intent is sent (with fill-at-close it fills now, otherwise on a later bar);
+6. equity is marked at the close.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from bot.broker import Broker, BrokerError, DuplicateOrderError
+from bot.models import Bar, Fill, OrderIntent, Rejection, Signal, Side, Trade, ns_to_et
+from bot.portfolio import Portfolio
+from bot.risk import PositionView, RiskManager
+from bot.strategy import Strategy
+
+LOG = logging.getLogger("bot.engine")
+EventSink = Callable[..., None]
+
+
+def _no_events(kind: str, /, **fields: object) -> None:
+    return None
+
+
+@dataclass
+class EngineRecord:
+    """What happened, for reports: signals, decisions, orders, fills, trades."""
+
+    signals: list[Signal] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    intents: list[OrderIntent] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(
+        self,
+        strategy: Strategy,
+        risk: RiskManager,
+        broker: Broker,
+        initial_cash: float,
+        events: EventSink = _no_events,
+        trailing: bool = False,
+    ) -> None:
+        self.strategy = strategy
+        self.risk = risk
+        self.broker = broker
+        self.portfolio = Portfolio(initial_cash)
+        self.record = EngineRecord()
+        self.events = events
+        self.trailing = trailing
+        self.entry_level = ""
+        self.entry_reason = ""
+        self.stop_id: str | None = None  # protective stop child at the broker
+        self.stop_price = 0.0
+        self.extreme = 0.0  # highest high (long) / lowest low (short) since entry
+        self.pending_entry: str | None = None
+        self.last_bar: Bar | None = None
+        self.halted_reason: str | None = None
+        self._reasons: dict[str, str] = {}  # client order id -> signal reason (for trades)
+
+    # -- the loop --------------------------------------------------------------------
+    def on_bar(self, bar: Bar) -> list[Signal]:
+        fills = self.broker.on_bar(bar)
+        if fills:
+            for f in fills:
+                self._on_fill(f)
+        self.risk.on_bar(bar)
+        if self.trailing and self.stop_id is not None:
+            self._trail(bar)
+        signals = self.strategy.on_bar(bar)
+        if signals:
+            for sig in signals:
+                self._on_signal(sig, bar)
+        self.last_bar = bar
+        return list(signals)
+
+    def warm_up(self, bar: Bar) -> None:
+        """History before the first tradable bar: indicators and level states only."""
+        self.risk.on_bar(bar)
+        self.strategy.on_bar(bar)
+        self.last_bar = bar
+
+    def equity(self, price: float) -> float:
+        p = self.portfolio
+        return p.cash + p.qty * price
+
+    # -- steps -----------------------------------------------------------------------
+    def _on_signal(self, sig: Signal, bar: Bar) -> None:
+        self.record.signals.append(sig)
+        self.events("signal", **sig.as_dict())
+        p = self.portfolio
+        view = PositionView(
+            qty=p.qty,
+            level=self.entry_level,
+            equity=self.equity(bar.close),
+            cash=p.cash,
+            pending_entry=self.pending_entry is not None,
+        )
+        decision = self.risk.decide(sig, view, bar)
+        if isinstance(decision, Rejection):
+            self._reject(decision)
+            return
+        if self.halted_reason is not None and decision.purpose == "entry":
+            self._reject(Rejection(sig.ts, f"{sig.kind} {sig.level}", f"halted: {self.halted_reason}"))
+            return
+        self.events(
+            "risk",
+            decision="approve",
+            signal_time=sig.time.isoformat(),
+            client_order_id=decision.client_order_id,
+            side=str(decision.side),
+            qty=decision.qty,
+        )
+        if decision.purpose == "exit":
+            self._cancel_protection()
+        else:
+            self.entry_level, self.entry_reason = sig.level, sig.reason
+        self.submit(decision, bar)
+
+    def submit(self, intent: OrderIntent, bar: Bar) -> None:
+        self.record.intents.append(intent)
+        self._reasons[intent.client_order_id] = intent.reason
+        self.events("order_intent", **_intent_dict(intent))
+        if intent.purpose == "entry":
+            self.pending_entry = intent.client_order_id
+        try:
+            fills = self.broker.submit(intent, bar)
+        except DuplicateOrderError:
+            # Already placed (a retry or a restart): adopt it, never send it again.
+            self.events("order", client_order_id=intent.client_order_id, status="adopted")
+            return
+        except BrokerError as exc:
+            if intent.purpose == "entry":
+                self.pending_entry = None
+            self._reject(Rejection(intent.signal_ts, intent.client_order_id, f"broker refused: {exc}"))
+            return
+        self.events("order", client_order_id=intent.client_order_id, status="submitted")
+        for f in fills:
+            self._on_fill(f)
+
+    def _on_fill(self, fill: Fill) -> None:
+        self.record.fills.append(fill)
+        p = self.portfolio
+        opening = p.qty == 0
+        reason = self.entry_reason if opening else self._exit_reason(fill)
+        trade = p.apply(fill, reason=reason, level=self.entry_level)
+        self.events(
+            "fill",
+            client_order_id=fill.client_order_id,
+            side=str(fill.side),
+            qty=fill.qty,
+            price=round(fill.price, 4),
+            bar_time=ns_to_et(fill.ts).isoformat(),
+            commission=fill.commission,
+            position=p.qty,
+        )
+        if fill.client_order_id == self.pending_entry:
+            self.pending_entry = None
+        if opening and p.qty != 0:
+            self.stop_id = f"{fill.client_order_id}-sl" if self._has_child(fill, "sl") else None
+            if self.stop_id is not None:
+                self.stop_price = self._child_stop(self.stop_id)
+            self.extreme = fill.price
+        if p.qty == 0:
+            self.stop_id = None
+            self.entry_level = ""
+            self.entry_reason = ""
+        if trade is not None:
+            self._trade_event(trade)
+
+    def _trail(self, bar: Bar) -> None:
+        long = self.portfolio.qty > 0
+        self.extreme = max(self.extreme, bar.high) if long else min(self.extreme, bar.low)
+        new = self.risk.trail(long, self.stop_price, self.extreme)
+        if new != self.stop_price and self.stop_id is not None:
+            self.broker.replace_stop(self.stop_id, new)
+            self.events("order", client_order_id=self.stop_id, status="replaced", stop_price=new)
+            self.stop_price = new
+
+    def _cancel_protection(self) -> None:
+        for order in self.broker.open_orders():
+            if order.parent is not None:
+                self.broker.cancel(order.intent.client_order_id)
+                self.events("order", client_order_id=order.intent.client_order_id, status="canceled")
+        self.stop_id = None
+
+    def _reject(self, rej: Rejection) -> None:
+        self.record.rejections.append(rej)
+        self.events("risk", decision="reject", what=rej.what, reason=rej.reason, signal_time=ns_to_et(rej.ts).isoformat())
+
+    def _trade_event(self, t: Trade) -> None:
+        self.events(
+            "trade",
+            side=t.side,
+            qty=t.qty,
+            entry_time=t.entry_time.isoformat(),
+            entry_price=round(t.entry_price, 4),
+            exit_time=t.exit_time.isoformat(),
+            exit_price=round(t.exit_price, 4),
+            pnl=round(t.pnl, 2),
+        )
+
+    def _exit_reason(self, fill: Fill) -> str:
+        if fill.purpose == "stop":
+            return f"stop hit at {fill.price:.2f}"
+        if fill.purpose == "take_profit":
+            return f"take-profit hit at {fill.price:.2f}"
+        return self._reasons.get(fill.client_order_id, fill.purpose)
+
+    def _has_child(self, fill: Fill, suffix: str) -> bool:
+        cid = f"{fill.client_order_id}-{suffix}"
+        return any(o.intent.client_order_id == cid for o in self.broker.open_orders())
+
+    def _child_stop(self, cid: str) -> float:
+        for o in self.broker.open_orders():
+            if o.intent.client_order_id == cid and o.intent.stop_price is not None:
+                return o.intent.stop_price
+        return 0.0
+
+
+
+
+def _intent_dict(i: OrderIntent) -> dict[str, object]:
+    return {
+        "client_order_id": i.client_order_id,
+        "symbol": i.symbol,
+        "side": str(i.side),
+        "qty": i.qty,
+        "type": str(i.type),
+        "purpose": i.purpose,
+        "signal_time": ns_to_et(i.signal_ts).isoformat(),
+        "stop_loss": i.stop_loss,
+        "take_profit": i.take_profit,
+        "reason": i.reason,
+    }
+
+
+__all__ = ["Engine", "EngineRecord", "Side"]
