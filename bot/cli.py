@@ -20,7 +20,7 @@ from bot.data import DataError, load_csv
 from bot.journal import setup_logging
 from bot.scan import scan
 from bot.settings import ConfigError, Settings, load_settings, resolve_config_path, resolve_data_path
-from bot.views import make_console, print_load_summary, signal_table, signals_jsonl, status_table
+from bot.views import make_console, print_load_summary, progress_bar, trades_table, signal_table, signals_jsonl, status_table
 from strategies import build_strategy
 
 app = typer.Typer(
@@ -102,6 +102,50 @@ def signals(
 def end_of_day(day: str) -> str:
     """A date given alone means the whole day."""
     return f"{day}T23:59:59.999" if len(day) <= 10 else day
+
+
+@app.command()
+@user_errors
+def backtest(
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
+    start: Annotated[str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date traded (inclusive).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run folder for metrics.json, trades.csv, equity.csv, chart.html.")] = None,
+    png: Annotated[bool, typer.Option("--png", help="Also write chart.png.")] = False,
+) -> None:
+    """Backtest the strategy on history through the same engine that trades paper."""
+    from bot.backtest import run_backtest
+    from bot.report import compute_metrics, metrics_table, write_run
+
+    settings = _settings(config)
+    setup_logging(None)
+    loaded = load_csv(resolve_data_path(data or settings.data.path), settings.data.regular_hours_only)
+    for rej in loaded.rejected:
+        LOG.warning("rejected bar: %s", rej)
+    bars = loaded.bars
+    lo = bars.index_of(start) if start else 0
+    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
+    if hi <= lo:
+        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
+    console = make_console()
+    print_load_summary(console, loaded)
+    with progress_bar(console, hi - lo, "backtest") as advance:
+        result = run_backtest(settings, bars, lo, hi, progress=advance)
+    metrics = compute_metrics(result)
+    console.print(trades_table(result.trades))
+    console.print(metrics_table(metrics))
+    folder = out or default_run_dir()
+    files = write_run(result, folder, png=png)
+    console.print(f"Wrote {len(files)} files to {folder}/:")
+    for name, path in files.items():
+        console.print(f"  {name:<15} {path}")
+
+
+def default_run_dir() -> Path:
+    from datetime import datetime
+
+    return Path("runs") / datetime.now().strftime("backtest-%Y%m%d-%H%M%S")
 
 
 @app.command("config")

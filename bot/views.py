@@ -9,11 +9,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bot.data import LoadResult
-from bot.models import Signal, ns_to_et
+from bot.models import Signal, Trade, ns_to_et
 
 
 def signal_table(signals: Sequence[Signal], title: str) -> Table:
@@ -81,3 +85,44 @@ def print_load_summary(console: Console, loaded: LoadResult, limit: int = 10) ->
 
 def signals_jsonl(signals: Sequence[Signal]) -> str:
     return "\n".join(json.dumps(s.as_dict()) for s in signals)
+
+
+def trades_table(trades: Sequence[Trade], limit: int = 50) -> Table:
+    table = Table(title=f"{len(trades)} trade(s)", title_justify="left")
+    for col in ("entry", "price", "exit", "price ", "qty", "P&L", "level", "exit reason"):
+        table.add_column(col, justify="right" if col in ("price", "price ", "qty", "P&L") else "left")
+    shown = trades if len(trades) <= limit else trades[-limit:]
+    for t in shown:
+        style = "green" if t.pnl >= 0 else "red"
+        table.add_row(
+            _stamp(t.entry_ts),
+            f"{t.entry_price:.2f}",
+            _stamp(t.exit_ts),
+            f"{t.exit_price:.2f}",
+            f"{t.qty:g}",
+            f"[{style}]{t.pnl:,.2f}[/]",
+            t.level,
+            t.exit_reason,
+        )
+    if len(trades) > limit:
+        table.caption = f"last {limit} of {len(trades)} shown; all in trades.csv"
+    return table
+
+
+def _stamp(ts: int) -> str:
+    t = ns_to_et(ts)
+    return t.date().isoformat() if not (t.hour or t.minute) else t.strftime("%Y-%m-%d %H:%M")
+
+
+@contextmanager
+def progress_bar(console: Console, total: int, what: str, min_total: int = 50_000) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar for long runs; short runs get none (they finish before it draws)."""
+    if total < min_total:
+        yield None
+        return
+    with Progress(
+        TextColumn(f"{what}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(), console=console, transient=True,
+    ) as prog:
+        task = prog.add_task(what, total=total)
+        yield lambda done: prog.update(task, completed=done)

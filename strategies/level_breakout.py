@@ -145,23 +145,26 @@ class LevelBreakout:
         self, lv: LevelState, bar: Bar, ready: bool, vol_mean: float, rsi: float, adx: float
     ) -> Signal | None:
         close = bar.close
-        ref = lv.frozen if lv.state == "ABOVE" else lv.current
-        if ref != ref:  # moving peak not warmed up yet: nothing to compare with
+        cur = lv.current
+        if cur != cur:  # moving peak not warmed up yet: nothing to compare with
             lv.above_run = lv.below_run = 0
             return None
-        if close > ref * self._up:
+        # Breakouts compare each close with the level as of its own bar; breakdowns
+        # compare with the level that was broken (frozen) while the level is ABOVE.
+        if close > cur * self._up:
             lv.above_run += 1
             if lv.above_run == 1:
-                lv.run_start_ref = ref
+                lv.run_start_ref = cur
         else:
             lv.above_run = 0
+        ref = lv.frozen if lv.state == "ABOVE" else cur
         lv.below_run = lv.below_run + 1 if close < ref * self._dn else 0
         if not ready:
             return None
         if lv.state is None:
             # First bar after warm-up: take the side of the level, never a signal.
-            lv.state = "ABOVE" if close > ref else "BELOW"
-            lv.frozen = ref
+            lv.state = "ABOVE" if close > cur else "BELOW"
+            lv.frozen = cur
             return None
         n = self._n
         if lv.state == "BELOW" and lv.above_run >= n:
@@ -175,12 +178,11 @@ class LevelBreakout:
             # Keep the level that was broken: for the moving peak, the one the first
             # confirming close went through, not the peak the breakout itself lifted.
             level = lv.run_start_ref if lv.fixed is None else lv.fixed
-            lv.state, lv.frozen, lv.below_run = "ABOVE", level, 0
+            lv.state, lv.frozen = "ABOVE", level
             return self._signal(SignalKind.BREAKOUT, lv, level, bar, ratio, rsi, adx)
         if lv.state == "ABOVE" and lv.below_run >= n:
             level = lv.frozen
-            lv.state, lv.above_run = "BELOW", 0
-            lv.frozen = math.nan
+            lv.state, lv.frozen = "BELOW", math.nan
             ratio = bar.volume / vol_mean if vol_mean > 0 else math.nan
             return self._signal(SignalKind.BREAKDOWN, lv, level, bar, ratio, rsi, adx)
         return None
