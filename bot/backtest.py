@@ -7,6 +7,7 @@ loop is `bot.engine.Engine`, the same one the paper runner drives.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,16 +79,18 @@ def run_backtest(
     for bar in series.iter_bars(0, start):
         engine.warm_up(bar)
     n = stop - start
-    equity = np.empty(n)
-    position = np.empty(n)
+    # array('d') appends are cheaper than numpy item assignment in a Python loop.
+    equity: array[float] = array("d")
+    position: array[float] = array("d")
+    eq_append, pos_append = equity.append, position.append
     port = engine.portfolio
     on_bar = engine.on_bar
     step = max(n // 100, 1)
     for i, bar in enumerate(series.iter_bars(start, stop)):
         on_bar(bar)
         q = port.qty
-        equity[i] = port.cash + q * bar.close
-        position[i] = q
+        eq_append(port.cash + q * bar.close)
+        pos_append(q)
         if progress is not None and i % step == 0:
             progress(i)
     if progress is not None:
@@ -95,8 +98,8 @@ def run_backtest(
     return BacktestResult(
         settings,
         series.slice(start, stop),
-        equity,
-        position,
+        np.frombuffer(equity, dtype="float64"),
+        np.frombuffer(position, dtype="float64"),
         engine.record,
         port.trades,
         settings.broker.initial_cash,

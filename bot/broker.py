@@ -19,6 +19,7 @@ from bot.portfolio import Portfolio
 from bot.settings import BrokerConfig
 
 OPEN_STATES = frozenset({"new", "held", "accepted"})
+_NO_FILLS: list[Fill] = []  # shared empty result of the common case; never mutated
 
 
 class BrokerError(Exception):
@@ -111,7 +112,7 @@ class SimBroker:
 
     def on_bar(self, bar: Bar) -> list[Fill]:
         if not self._working:
-            return []
+            return _NO_FILLS
         fills: list[Fill] = []
         i = 0
         # Children activated by an entry filled at this bar's open join the list and

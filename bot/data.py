@@ -70,14 +70,17 @@ class BarSeries:
         for lo in range(start, stop, _CHUNK):
             hi = min(lo + _CHUNK, stop)
             yield from map(
-                Bar,
-                self.ts[lo:hi].tolist(),
-                self.open[lo:hi].tolist(),
-                self.high[lo:hi].tolist(),
-                self.low[lo:hi].tolist(),
-                self.close[lo:hi].tolist(),
-                self.volume[lo:hi].tolist(),
-                self.session[lo:hi].tolist(),
+                Bar._make,
+                zip(
+                    self.ts[lo:hi].tolist(),
+                    self.open[lo:hi].tolist(),
+                    self.high[lo:hi].tolist(),
+                    self.low[lo:hi].tolist(),
+                    self.close[lo:hi].tolist(),
+                    self.volume[lo:hi].tolist(),
+                    self.session[lo:hi].tolist(),
+                    strict=True,
+                ),
             )
 
     def index_of(self, when: pd.Timestamp | str, side: str = "left") -> int:

@@ -14,7 +14,7 @@ backtest. Per bar, in this order (so no decision uses data after its bar):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.broker import Broker, BrokerError, DuplicateOrderError
@@ -67,22 +67,26 @@ class Engine:
         self.last_bar: Bar | None = None
         self.halted_reason: str | None = None
         self._reasons: dict[str, str] = {}  # client order id -> signal reason (for trades)
+        # Bound once: this loop runs a million times in a minute-bar backtest.
+        self._broker_on_bar = broker.on_bar
+        self._atr_update = risk.atr.update  # risk.on_bar without the extra call
+        self._strategy_on_bar = strategy.on_bar
 
     # -- the loop --------------------------------------------------------------------
-    def on_bar(self, bar: Bar) -> list[Signal]:
-        fills = self.broker.on_bar(bar)
+    def on_bar(self, bar: Bar) -> Sequence[Signal]:
+        fills = self._broker_on_bar(bar)
         if fills:
             for f in fills:
                 self._on_fill(f)
-        self.risk.on_bar(bar)
+        self._atr_update(bar.high, bar.low, bar.close)
         if self.trailing and self.stop_id is not None:
             self._trail(bar)
-        signals = self.strategy.on_bar(bar)
+        signals = self._strategy_on_bar(bar)
         if signals:
             for sig in signals:
                 self._on_signal(sig, bar)
         self.last_bar = bar
-        return list(signals)
+        return signals
 
     def warm_up(self, bar: Bar) -> None:
         """History before the first tradable bar: indicators and level states only."""

@@ -33,12 +33,16 @@ class RollingMean:
     def value(self) -> float:
         return self._sum / self._n if len(self._buf) == self._n else NAN
 
-    def push(self, x: float) -> None:
+    def push(self, x: float) -> float:
+        """Add `x`; returns the mean *before* it was added (NaN until `n` values)."""
         buf = self._buf
+        n = self._n
+        before = self._sum / n if len(buf) == n else NAN
         buf.append(x)
         self._sum += x
-        if len(buf) > self._n:
+        if len(buf) > n:
             self._sum -= buf.popleft()
+        return before
 
 
 class SessionPeak:
@@ -79,6 +83,23 @@ class SessionPeak:
             best, best_ts = q[0][1], q[0][2]
         if self._cur_session is not None and self._cur_high > best:
             best, best_ts = self._cur_high, self._cur_ts
+        return best, best_ts
+
+    def update(self, session: int, high: float, ts: int) -> tuple[float, int]:
+        """`peak(session)` then `push(...)` in one call: the peak as of this bar."""
+        if session != self._cur_session and self._cur_session is not None:
+            self._close_session()
+        if self._sessions < self._n:
+            best, best_ts = NAN, 0
+        else:
+            q = self._maxq
+            best, best_ts = (q[0][1], q[0][2]) if q else (-math.inf, 0)
+            if self._cur_session is not None and self._cur_high > best:
+                best, best_ts = self._cur_high, self._cur_ts
+        if self._cur_session is None:
+            self._cur_session, self._cur_high, self._cur_ts = session, high, ts
+        elif high > self._cur_high:
+            self._cur_high, self._cur_ts = high, ts
         return best, best_ts
 
     def push(self, session: int, high: float, ts: int) -> None:
@@ -153,16 +174,20 @@ class ATR:
 
     def update(self, high: float, low: float, close: float) -> float:
         pc = self._prev_close
-        tr = high - low if pc != pc else max(high, pc) - min(low, pc)
+        if pc == pc:  # true range: the bar's range stretched to the previous close
+            tr = (high if high > pc else pc) - (low if low < pc else pc)
+        else:
+            tr = high - low
         self._prev_close = close
-        self._count += 1
         n = self._n
+        if self._count >= n:
+            self._atr = atr = (self._atr * (n - 1) + tr) / n
+            return atr
+        self._count += 1
         if self._count < n:
             self._sum += tr
-        elif self._count == n:
-            self._atr = (self._sum + tr) / n
         else:
-            self._atr = (self._atr * (n - 1) + tr) / n
+            self._atr = (self._sum + tr) / n
         return self._atr
 
 

@@ -47,9 +47,10 @@ class RiskManager:
         self.symbol = symbol
         self.atr = ATR(cfg.atr_period)
         self._protect = cfg.stop_loss or cfg.trailing_stop
+        self._atr_update = self.atr.update
 
     def on_bar(self, bar: Bar) -> None:
-        self.atr.update(bar.high, bar.low, bar.close)
+        self._atr_update(bar.high, bar.low, bar.close)
 
     def decide(self, sig: Signal, pos: PositionView, bar: Bar) -> OrderIntent | Rejection:
         what = f"{sig.kind} {sig.level}"

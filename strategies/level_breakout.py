@@ -104,6 +104,7 @@ class LevelBreakout:
         self._rsi = RSI(cfg.rsi_period) if cfg.rsi_filter else None
         self._adx = ADX(cfg.adx_period) if cfg.adx_filter else None
         self.bars_seen = 0
+        self._warm = False
         self.last_bar: Bar | None = None
         self.last_rsi = math.nan
         self.last_adx = math.nan
@@ -113,61 +114,68 @@ class LevelBreakout:
         close = bar.close
         self._closes.append(close)
         self.bars_seen += 1
-        # Volume mean of the bars *before* this one: read before pushing.
-        vol_mean = self._vol.value
-        self._vol.push(bar.volume)
-        rsi = self._rsi.update(close) if self._rsi is not None else math.nan
-        adx = self._adx.update(bar.high, bar.low, close) if self._adx is not None else math.nan
-        self.last_rsi, self.last_adx = rsi, adx
-        if self._peak is not None and self._peak_state is not None:
-            # The peak as of this bar excludes it; push afterwards.
-            peak, peak_ts = self._peak.peak(bar.session)
-            self._peak.push(bar.session, bar.high, bar.ts)
-            self._peak_state.current, self._peak_state.current_ts = peak, peak_ts
+        # Volume mean of the bars *before* this one (the push returns the prior mean).
+        vol_mean = self._vol.push(bar.volume)
+        rsi = adx = math.nan
+        if self._rsi is not None:
+            rsi = self.last_rsi = self._rsi.update(close)
+        if self._adx is not None:
+            adx = self.last_adx = self._adx.update(bar.high, bar.low, close)
+        if self._peak is not None:
+            # The peak as of this bar excludes the bar itself (no look-ahead).
+            lv = self._peak_state
+            assert lv is not None
+            lv.current, lv.current_ts = self._peak.update(bar.session, bar.high, bar.ts)
         self.last_bar = bar
-
-        ready = self.bars_seen >= self._n
-        if self._use_volume and vol_mean != vol_mean:
-            ready = False
-        if (self._rsi is not None and rsi != rsi) or (self._adx is not None and adx != adx):
-            ready = False
+        ready = self._warm or self._check_warm(vol_mean, rsi, adx)
 
         out: list[Signal] | None = None
+        up, dn, n = self._up, self._dn, self._n
         for lv in self.levels:
-            sig = self._step_level(lv, bar, ready, vol_mean, rsi, adx)
-            if sig is not None:
-                if out is None:
-                    out = []
-                out.append(sig)
+            cur = lv.current
+            if cur != cur:  # moving peak not warmed up yet: nothing to compare with
+                lv.above_run = lv.below_run = 0
+                continue
+            # Breakouts compare each close with the level as of its own bar; breakdowns
+            # compare with the level that was broken (frozen) while the level is ABOVE.
+            if close > cur * up:
+                lv.above_run += 1
+                if lv.above_run == 1:
+                    lv.run_start_ref = cur
+            else:
+                lv.above_run = 0
+            state = lv.state
+            ref = lv.frozen if state == "ABOVE" else cur
+            lv.below_run = lv.below_run + 1 if close < ref * dn else 0
+            if not ready:
+                continue
+            if state is None:
+                # First bar after warm-up: take the side of the level, never a signal.
+                lv.state = "ABOVE" if close > cur else "BELOW"
+                lv.frozen = cur
+            elif (lv.above_run >= n and state == "BELOW") or (lv.below_run >= n and state == "ABOVE"):
+                sig = self._decide(lv, bar, vol_mean, rsi, adx)
+                if sig is not None:
+                    if out is None:
+                        out = []
+                    out.append(sig)
         return out if out is not None else _NO_SIGNALS
 
-    def _step_level(
-        self, lv: LevelState, bar: Bar, ready: bool, vol_mean: float, rsi: float, adx: float
+    def _check_warm(self, vol_mean: float, rsi: float, adx: float) -> bool:
+        """Warm once enough bars for the confirming closes, volume mean and filters."""
+        warm = self.bars_seen >= self._n
+        if self._use_volume and vol_mean != vol_mean:
+            warm = False
+        if (self._rsi is not None and rsi != rsi) or (self._adx is not None and adx != adx):
+            warm = False
+        self._warm = warm
+        return warm
+
+    def _decide(
+        self, lv: LevelState, bar: Bar, vol_mean: float, rsi: float, adx: float
     ) -> Signal | None:
-        close = bar.close
-        cur = lv.current
-        if cur != cur:  # moving peak not warmed up yet: nothing to compare with
-            lv.above_run = lv.below_run = 0
-            return None
-        # Breakouts compare each close with the level as of its own bar; breakdowns
-        # compare with the level that was broken (frozen) while the level is ABOVE.
-        if close > cur * self._up:
-            lv.above_run += 1
-            if lv.above_run == 1:
-                lv.run_start_ref = cur
-        else:
-            lv.above_run = 0
-        ref = lv.frozen if lv.state == "ABOVE" else cur
-        lv.below_run = lv.below_run + 1 if close < ref * self._dn else 0
-        if not ready:
-            return None
-        if lv.state is None:
-            # First bar after warm-up: take the side of the level, never a signal.
-            lv.state = "ABOVE" if close > cur else "BELOW"
-            lv.frozen = cur
-            return None
-        n = self._n
-        if lv.state == "BELOW" and lv.above_run >= n:
+        """A level with enough confirming closes: apply the filters and switch its state."""
+        if lv.state == "BELOW":
             ratio = bar.volume / vol_mean if vol_mean > 0 else math.inf
             if self._use_volume and ratio < self.cfg.volume_multiple:
                 return None
@@ -180,7 +188,7 @@ class LevelBreakout:
             level = lv.run_start_ref if lv.fixed is None else lv.fixed
             lv.state, lv.frozen = "ABOVE", level
             return self._signal(SignalKind.BREAKOUT, lv, level, bar, ratio, rsi, adx)
-        if lv.state == "ABOVE" and lv.below_run >= n:
+        if lv.state == "ABOVE":
             level = lv.frozen
             lv.state, lv.frozen = "BELOW", math.nan
             ratio = bar.volume / vol_mean if vol_mean > 0 else math.nan

@@ -1,0 +1,151 @@
+"""Benchmarks (`make bench`): speed and memory of the engine, printed beside the targets.
+
+Not a test: nothing here asserts. Figures are medians of several in-process runs,
+imports and data loading excluded, as in issue 4:
+- the bundled daily BABA backtest (2,872 bars), target <= 10 ms;
+- 1,000,000 synthetic one-minute bars (seeded mean-reverting walk around the levels so
+  hundreds of trades happen), target <= 2 s (>= 500,000 bars/s), in a fresh process
+  whose peak RSS must stay <= 250 MB;
+- paper mode: the work per new bar (bar in, decision and order intent out) with a
+  journal attached, p99 <= 50 us, with little and with a million bars of history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.backtest import build_engine, run_backtest  # noqa: E402
+from bot.data import BarSeries, load_csv  # noqa: E402
+from bot.journal import Journal  # noqa: E402
+from bot.models import Bar  # noqa: E402
+from bot.settings import Settings, load_settings  # noqa: E402
+
+MINUTE_CFG = {
+    "strategy": {"levels": [100.0], "peak_lookback_sessions": 20},
+    "risk": {"sizing": "percent_equity", "stop_loss": True, "trailing_stop": True},
+}
+
+
+def synthetic_minutes(n: int, seed: int = 42) -> BarSeries:
+    """A seeded mean-reverting walk around 100, as regular-hours 1-minute bars."""
+    rng = np.random.default_rng(seed)
+    shocks = rng.normal(0.0, 0.05, n)
+    close = np.empty(n)
+    x = 100.0
+    theta = 0.002  # pull back to 100: the price wanders about 1% and crosses the levels often
+    for i in range(n):
+        x += theta * (100.0 - x) + shocks[i]
+        close[i] = x
+    open_ = np.concatenate(([100.0], close[:-1]))
+    spread = np.abs(rng.normal(0.0, 0.03, n))
+    high = np.maximum(open_, close) + spread
+    low = np.minimum(open_, close) - spread
+    volume = rng.integers(1_000, 20_000, n).astype("float64")
+    per_day = 390
+    day = np.arange(n) // per_day
+    # sessions on consecutive calendar days from 2000-01-03: weekends do not matter here
+    session = 10_959 + day
+    minute = np.arange(n) % per_day
+    ts = (session * 86_400 + 14 * 3600 + 30 * 60 + minute * 60).astype("int64") * 1_000_000_000
+    return BarSeries(ts, open_, high, low, close, volume, session.astype("int64"), "1m", "synthetic")
+
+
+def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def bench_daily(s: Settings) -> None:
+    bars = load_csv(ROOT / "data" / "BABA_1d.csv").bars
+    run_backtest(s, bars)  # warm caches
+    ms = median_ms(lambda: run_backtest(s, bars), 15)
+    print(f"daily backtest, {len(bars):,} bars: {ms:8.2f} ms   (target <= 10 ms)  {'OK' if ms <= 10 else 'MISSED'}")
+
+
+def bench_minutes_child(n: int) -> None:
+    """Runs in a fresh process so its peak RSS is the run's own."""
+    s = load_settings(None, MINUTE_CFG)
+    bars = synthetic_minutes(n)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    times, trades = [], 0
+    for _ in range(3):
+        t0 = time.perf_counter()
+        r = run_backtest(s, bars)
+        times.append(time.perf_counter() - t0)
+        trades = len(r.trades)
+        del r
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": statistics.median(times), "trades": trades, "rss_mb": peak / 1024, "base_mb": base_rss / 1024}))
+
+
+def bench_minutes(n: int) -> None:
+    out = subprocess.run(
+        [sys.executable, __file__, "--child-minutes", str(n)], capture_output=True, text=True, check=True
+    )
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    rate = n / d["seconds"]
+    ok = "OK" if d["seconds"] <= 2 else "MISSED"
+    print(
+        f"{n:,} minute bars: {d['seconds']:6.2f} s = {rate:,.0f} bars/s, {d['trades']} trades"
+        f"   (target <= 2 s, >= 500,000 bars/s)  {ok}"
+    )
+    ok = "OK" if d["rss_mb"] <= 250 else "MISSED"
+    print(f"peak memory of that process: {d['rss_mb']:.0f} MB (data + imports {d['base_mb']:.0f} MB)   (target <= 250 MB)  {ok}")
+
+
+def bench_paper_latency(history: int) -> None:
+    s = load_settings(None, MINUTE_CFG)
+    bars = synthetic_minutes(history + 20_000)
+    journal = Journal(None)
+    engine = build_engine(s, events=journal.event)
+    it = bars.iter_bars()
+    for _ in range(history):
+        engine.on_bar(next(it))
+    lat = []
+    clock = time.perf_counter_ns
+    for bar in it:
+        b = Bar(*bar)  # a freshly built bar, as a feed would deliver it
+        t0 = clock()
+        engine.on_bar(b)
+        lat.append(clock() - t0)
+    arr = np.array(lat) / 1000
+    p99 = float(np.percentile(arr, 99))
+    print(
+        f"paper step with {history:,} bars of history: p50 {np.percentile(arr, 50):.1f} us, "
+        f"p99 {p99:.1f} us, max {arr.max():.0f} us   (target p99 <= 50 us)  {'OK' if p99 <= 50 else 'MISSED'}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--child-minutes", type=int)
+    ap.add_argument("--minutes", type=int, default=1_000_000)
+    args = ap.parse_args()
+    if args.child_minutes:
+        bench_minutes_child(args.child_minutes)
+        return
+    s = load_settings(None, {"risk": {"sizing": "fixed_shares"}})
+    bench_daily(s)
+    bench_minutes(args.minutes)
+    bench_paper_latency(2_872)
+    bench_paper_latency(1_000_000)
+
+
+if __name__ == "__main__":
+    main()
