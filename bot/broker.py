@@ -123,7 +123,9 @@ class SimBroker:
             if order.status not in OPEN_STATES:
                 continue
             it = order.intent
-            raw = trigger_price(it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low)
+            raw = trigger_price(
+                it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low
+            )
             if raw is None:
                 continue
             fills.extend(self._execute(order, raw, bar))
@@ -160,9 +162,11 @@ class SimBroker:
             if cost > self.account.cash + 1e-9:
                 raise BrokerError(403, 40310000, "insufficient buying power")
         if intent.side is Side.SELL and not self.allow_short and intent.qty > held + 1e-9:
-            raise BrokerError(
-                403, 40310000, f"insufficient qty available for order (requested: {intent.qty:g}, available: {held:g})"
+            msg = (
+                "insufficient qty available for order "
+                f"(requested: {intent.qty:g}, available: {held:g})"
             )
+            raise BrokerError(403, 40310000, msg)
 
     def _execute(self, order: OrderState, raw: float, bar: Bar) -> list[Fill]:
         it = order.intent

@@ -19,9 +19,24 @@ import typer
 from bot.data import DataError, load_csv
 from bot.journal import setup_logging
 from bot.scan import scan
-from bot.settings import ConfigError, Settings, load_settings, resolve_config_path, resolve_data_path
-from bot.views import make_console, print_load_summary, progress_bar, trades_table, signal_table, signals_jsonl, status_table
+from bot.settings import (
+    ConfigError,
+    Settings,
+    load_settings,
+    resolve_config_path,
+    resolve_data_path,
+)
+from bot.views import (
+    make_console,
+    print_load_summary,
+    progress_bar,
+    signal_table,
+    signals_jsonl,
+    status_table,
+    trades_table,
+)
 from strategies import build_strategy
+from strategies.level_breakout import describe_rules
 
 app = typer.Typer(
     help="Level breakout signal bot: signals, backtests and Alpaca paper trading.",
@@ -34,7 +49,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML config file (default: $BOT_CONFIG or config/default.toml)."),
+    typer.Option(
+        "--config", "-c", help="TOML config file (default: $BOT_CONFIG or config/default.toml)."
+    ),
 ]
 
 
@@ -62,16 +79,22 @@ def _settings(config: Path | None) -> Settings:
 def signals(
     config: ConfigOpt = None,
     data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date used (inclusive).")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json (one object per signal).")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", help="table or json (one object per signal).")
+    ] = "table",
 ) -> None:
     """Run the strategy over a bar file and print the confirmed breakouts and breakdowns."""
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
     settings = _settings(config)
     setup_logging(None)
-    loaded = load_csv(resolve_data_path(data or settings.data.path), settings.data.regular_hours_only)
+    loaded = load_csv(
+        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
+    )
     for rej in loaded.rejected:
         LOG.warning("rejected bar: %s", rej)
     bars = loaded.bars
@@ -87,13 +110,7 @@ def signals(
         return
     console = make_console()
     print_load_summary(console, loaded)
-    console.print(
-        f"Strategy {strategy.name} on {settings.symbol}: levels "
-        + ", ".join(f"{v:g}" for v in settings.strategy.levels)
-        + (f" + 52-week peak ({settings.strategy.peak_lookback_sessions} sessions)" if settings.strategy.use_52w_peak else "")
-        + f"; {settings.strategy.confirm_closes} confirming close(s), buffers +{settings.strategy.breakout_buffer_pct:g}%/-{settings.strategy.breakdown_buffer_pct:g}%"
-        + (f", volume >= {settings.strategy.volume_multiple:g}x the {settings.strategy.volume_lookback}-bar mean" if settings.strategy.volume_multiple > 0 else "")
-    )
+    console.print(f"{settings.symbol}: {describe_rules(settings.strategy)}")
     console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
     last = hi - 1
     console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
@@ -109,9 +126,14 @@ def end_of_day(day: str) -> str:
 def backtest(
     config: ConfigOpt = None,
     data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last date traded (inclusive).")] = None,
-    out: Annotated[Path | None, typer.Option(help="Run folder for metrics.json, trades.csv, equity.csv, chart.html.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder for metrics.json, trades.csv, equity.csv, chart.html."),
+    ] = None,
     png: Annotated[bool, typer.Option("--png", help="Also write chart.png.")] = False,
 ) -> None:
     """Backtest the strategy on history through the same engine that trades paper."""
@@ -120,7 +142,9 @@ def backtest(
 
     settings = _settings(config)
     setup_logging(None)
-    loaded = load_csv(resolve_data_path(data or settings.data.path), settings.data.regular_hours_only)
+    loaded = load_csv(
+        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
+    )
     for rej in loaded.rejected:
         LOG.warning("rejected bar: %s", rej)
     bars = loaded.bars

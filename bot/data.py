@@ -226,7 +226,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     rejected_mask = np.zeros(len(ts), dtype=bool)
     rejected: list[BarRejection] = []
     for mask, fname, why, arr in reasons:
-        for r in np.flatnonzero(mask & ~rejected_mask):
+        for r in np.flatnonzero(mask & ~rejected_mask).tolist():
             value = idx[r].isoformat() if fname == "timestamp" else repr(float(arr[r]))
             rejected.append(BarRejection(int(r) + 2, fname, value, why, src))
         rejected_mask |= mask

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.broker import Broker, BrokerError, DuplicateOrderError
-from bot.models import Bar, Fill, OrderIntent, Rejection, Signal, Side, Trade, ns_to_et
+from bot.models import Bar, Fill, OrderIntent, Rejection, Side, Signal, Trade, ns_to_et
 from bot.portfolio import Portfolio
 from bot.risk import PositionView, RiskManager
 from bot.strategy import Strategy
@@ -115,7 +115,9 @@ class Engine:
             self._reject(decision)
             return
         if self.halted_reason is not None and decision.purpose == "entry":
-            self._reject(Rejection(sig.ts, f"{sig.kind} {sig.level}", f"halted: {self.halted_reason}"))
+            self._reject(
+                Rejection(sig.ts, f"{sig.kind} {sig.level}", f"halted: {self.halted_reason}")
+            )
             return
         self.events(
             "risk",
@@ -146,7 +148,9 @@ class Engine:
         except BrokerError as exc:
             if intent.purpose == "entry":
                 self.pending_entry = None
-            self._reject(Rejection(intent.signal_ts, intent.client_order_id, f"broker refused: {exc}"))
+            self._reject(
+                Rejection(intent.signal_ts, intent.client_order_id, f"broker refused: {exc}")
+            )
             return
         self.events("order", client_order_id=intent.client_order_id, status="submitted")
         for f in fills:
@@ -195,12 +199,20 @@ class Engine:
         for order in self.broker.open_orders():
             if order.parent is not None:
                 self.broker.cancel(order.intent.client_order_id)
-                self.events("order", client_order_id=order.intent.client_order_id, status="canceled")
+                self.events(
+                    "order", client_order_id=order.intent.client_order_id, status="canceled"
+                )
         self.stop_id = None
 
     def _reject(self, rej: Rejection) -> None:
         self.record.rejections.append(rej)
-        self.events("risk", decision="reject", what=rej.what, reason=rej.reason, signal_time=ns_to_et(rej.ts).isoformat())
+        self.events(
+            "risk",
+            decision="reject",
+            what=rej.what,
+            reason=rej.reason,
+            signal_time=ns_to_et(rej.ts).isoformat(),
+        )
 
     def _trade_event(self, t: Trade) -> None:
         self.events(
@@ -230,8 +242,6 @@ class Engine:
             if o.intent.client_order_id == cid and o.intent.stop_price is not None:
                 return o.intent.stop_price
         return 0.0
-
-
 
 
 def _intent_dict(i: OrderIntent) -> dict[str, object]:

@@ -174,10 +174,8 @@ class ATR:
 
     def update(self, high: float, low: float, close: float) -> float:
         pc = self._prev_close
-        if pc == pc:  # true range: the bar's range stretched to the previous close
-            tr = (high if high > pc else pc) - (low if low < pc else pc)
-        else:
-            tr = high - low
+        # True range: the bar's range stretched to the previous close (none on bar 1).
+        tr = (high if high > pc else pc) - (low if low < pc else pc) if pc == pc else high - low
         self._prev_close = close
         n = self._n
         if self._count >= n:

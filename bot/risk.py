@@ -65,7 +65,9 @@ class RiskManager:
             if closes and same_level:
                 return Rejection(sig.ts, what, "exit_on_breakdown is off")
             held = "long" if pos.qty > 0 else "short"
-            return Rejection(sig.ts, what, f"already {held} (opened on {pos.level}); one position at a time")
+            return Rejection(
+                sig.ts, what, f"already {held} (opened on {pos.level}); one position at a time"
+            )
         if pos.pending_entry:
             return Rejection(sig.ts, what, "an entry order is already pending")
         if not breakout and not self.cfg.allow_short:
@@ -108,9 +110,15 @@ class RiskManager:
         slip = 1.0 + self.costs.slippage_bps / 10_000.0
         bp = pos.cash / (price * slip) if pos.cash > 0 else 0.0
         limit = min(qty, cap, bp)
-        shares = int(math.floor(limit + 1e-9))
+        shares = math.floor(limit + 1e-9)
         if shares < 1:
-            binding = "buying power" if bp <= min(qty, cap) else "max_position_pct" if cap < qty else "sizing"
+            binding = (
+                "buying power"
+                if bp <= min(qty, cap)
+                else "max_position_pct"
+                if cap < qty
+                else "sizing"
+            )
             return 0, f"size rounds to 0 shares (limited by {binding})"
         return shares, ""
 
@@ -136,6 +144,10 @@ class RiskManager:
             return max(current_stop, round(extreme - dist, 2))
         return min(current_stop, round(extreme + dist, 2))
 
-    def _intent(self, sig: Signal, side: Side, qty: float, action: str, purpose: str) -> OrderIntent:
+    def _intent(
+        self, sig: Signal, side: Side, qty: float, action: str, purpose: str
+    ) -> OrderIntent:
         cid = client_order_id(sig.strategy, self.symbol, sig.level, sig.ts, action)
-        return OrderIntent(cid, self.symbol, side, qty, purpose=purpose, signal_ts=sig.ts, reason=sig.reason)
+        return OrderIntent(
+            cid, self.symbol, side, qty, purpose=purpose, signal_ts=sig.ts, reason=sig.reason
+        )

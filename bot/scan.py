@@ -21,7 +21,9 @@ class ScanResult:
     first_ts: int | None  # first bar of the reported range
 
 
-def scan(strategy: Strategy, series: BarSeries, start: int = 0, stop: int | None = None) -> ScanResult:
+def scan(
+    strategy: Strategy, series: BarSeries, start: int = 0, stop: int | None = None
+) -> ScanResult:
     """Feed bars [0, stop) to the strategy; keep the signals of bars [start, stop)."""
     stop = len(series) if stop is None else stop
     signals: list[Signal] = []

@@ -62,7 +62,9 @@ class RiskConfig(StrictModel):
     @model_validator(mode="after")
     def _risk_needs_stop(self) -> RiskConfig:
         if self.sizing == "risk" and not (self.stop_loss or self.trailing_stop):
-            raise ValueError("sizing = 'risk' needs stop_loss or trailing_stop: the risk is the stop distance")
+            raise ValueError(
+                "sizing = 'risk' needs stop_loss or trailing_stop: the risk is the stop distance"
+            )
         return self
 
 
@@ -133,7 +135,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
     if not text.strip():
         raise ConfigError(f"config file {path} is empty; start from config/default.toml")
     try:

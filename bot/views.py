@@ -6,11 +6,9 @@ Presentation only: takes finished results, prints them, decides nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import Any
-
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -29,7 +27,9 @@ def signal_table(signals: Sequence[Signal], title: str) -> Table:
     for s in signals:
         style = "green" if s.kind == "breakout" else "red"
         table.add_row(
-            s.time.strftime("%Y-%m-%d %H:%M") if s.time.hour or s.time.minute else s.time.date().isoformat(),
+            s.time.strftime("%Y-%m-%d %H:%M")
+            if s.time.hour or s.time.minute
+            else s.time.date().isoformat(),
             f"[{style}]{s.kind}[/]",
             s.level,
             f"{s.level_value:.2f}",
@@ -43,14 +43,22 @@ def signal_table(signals: Sequence[Signal], title: str) -> Table:
 
 def status_table(rows: list[dict[str, Any]], last_close: float, last_ts: int) -> Table:
     when = ns_to_et(last_ts)
-    stamp = when.date().isoformat() if not (when.hour or when.minute) else when.strftime("%Y-%m-%d %H:%M")
+    stamp = (
+        when.date().isoformat()
+        if not (when.hour or when.minute)
+        else when.strftime("%Y-%m-%d %H:%M")
+    )
     table = Table(title=f"Status at {stamp}: last close {last_close:.2f}", title_justify="left")
     for col in ("level", "value", "side", "close vs level %", "note"):
         table.add_column(col)
     for r in rows:
         note = ""
         if "peak_now" in r:
-            note = f"52-week peak now {r['peak_now']} made on {r['peak_date']}" if r["peak_now"] else "warming up"
+            note = (
+                f"52-week peak now {r['peak_now']} made on {r['peak_date']}"
+                if r["peak_now"]
+                else "warming up"
+            )
         table.add_row(
             str(r["level"]),
             "" if r["value"] is None else f"{r['value']:.2f}",
@@ -90,7 +98,9 @@ def signals_jsonl(signals: Sequence[Signal]) -> str:
 def trades_table(trades: Sequence[Trade], limit: int = 50) -> Table:
     table = Table(title=f"{len(trades)} trade(s)", title_justify="left")
     for col in ("entry", "price", "exit", "price ", "qty", "P&L", "level", "exit reason"):
-        table.add_column(col, justify="right" if col in ("price", "price ", "qty", "P&L") else "left")
+        table.add_column(
+            col, justify="right" if col in ("price", "price ", "qty", "P&L") else "left"
+        )
     shown = trades if len(trades) <= limit else trades[-limit:]
     for t in shown:
         style = "green" if t.pnl >= 0 else "red"
@@ -115,14 +125,20 @@ def _stamp(ts: int) -> str:
 
 
 @contextmanager
-def progress_bar(console: Console, total: int, what: str, min_total: int = 50_000) -> Iterator[Callable[[int], None] | None]:
+def progress_bar(
+    console: Console, total: int, what: str, min_total: int = 50_000
+) -> Iterator[Callable[[int], None] | None]:
     """A rich progress bar for long runs; short runs get none (they finish before it draws)."""
     if total < min_total:
         yield None
         return
     with Progress(
-        TextColumn(f"{what}"), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} bars"),
-        TimeRemainingColumn(), console=console, transient=True,
+        TextColumn(f"{what}"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
     ) as prog:
         task = prog.add_task(what, total=total)
         yield lambda done: prog.update(task, completed=done)

@@ -59,7 +59,9 @@ def synthetic_minutes(n: int, seed: int = 42) -> BarSeries:
     session = 10_959 + day
     minute = np.arange(n) % per_day
     ts = (session * 86_400 + 14 * 3600 + 30 * 60 + minute * 60).astype("int64") * 1_000_000_000
-    return BarSeries(ts, open_, high, low, close, volume, session.astype("int64"), "1m", "synthetic")
+    return BarSeries(
+        ts, open_, high, low, close, volume, session.astype("int64"), "1m", "synthetic"
+    )
 
 
 def median_ms(fn, runs: int) -> float:  # type: ignore[no-untyped-def]
@@ -75,7 +77,8 @@ def bench_daily(s: Settings) -> None:
     bars = load_csv(ROOT / "data" / "BABA_1d.csv").bars
     run_backtest(s, bars)  # warm caches
     ms = median_ms(lambda: run_backtest(s, bars), 15)
-    print(f"daily backtest, {len(bars):,} bars: {ms:8.2f} ms   (target <= 10 ms)  {'OK' if ms <= 10 else 'MISSED'}")
+    ok = "OK" if ms <= 10 else "MISSED"
+    print(f"daily backtest, {len(bars):,} bars: {ms:8.2f} ms   (target <= 10 ms)  {ok}")
 
 
 def bench_minutes_child(n: int) -> None:
@@ -91,12 +94,24 @@ def bench_minutes_child(n: int) -> None:
         trades = len(r.trades)
         del r
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": statistics.median(times), "trades": trades, "rss_mb": peak / 1024, "base_mb": base_rss / 1024}))
+    print(
+        json.dumps(
+            {
+                "seconds": statistics.median(times),
+                "trades": trades,
+                "rss_mb": peak / 1024,
+                "base_mb": base_rss / 1024,
+            }
+        )
+    )
 
 
 def bench_minutes(n: int) -> None:
     out = subprocess.run(
-        [sys.executable, __file__, "--child-minutes", str(n)], capture_output=True, text=True, check=True
+        [sys.executable, __file__, "--child-minutes", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     d = json.loads(out.stdout.strip().splitlines()[-1])
     rate = n / d["seconds"]
@@ -106,7 +121,10 @@ def bench_minutes(n: int) -> None:
         f"   (target <= 2 s, >= 500,000 bars/s)  {ok}"
     )
     ok = "OK" if d["rss_mb"] <= 250 else "MISSED"
-    print(f"peak memory of that process: {d['rss_mb']:.0f} MB (data + imports {d['base_mb']:.0f} MB)   (target <= 250 MB)  {ok}")
+    print(
+        f"peak memory of that process: {d['rss_mb']:.0f} MB "
+        f"(data + imports {d['base_mb']:.0f} MB)   (target <= 250 MB)  {ok}"
+    )
 
 
 def bench_paper_latency(history: int) -> None:
@@ -128,7 +146,8 @@ def bench_paper_latency(history: int) -> None:
     p99 = float(np.percentile(arr, 99))
     print(
         f"paper step with {history:,} bars of history: p50 {np.percentile(arr, 50):.1f} us, "
-        f"p99 {p99:.1f} us, max {arr.max():.0f} us   (target p99 <= 50 us)  {'OK' if p99 <= 50 else 'MISSED'}"
+        f"p99 {p99:.1f} us, max {arr.max():.0f} us   (target p99 <= 50 us)  "
+        + ("OK" if p99 <= 50 else "MISSED")
     )
 
 

@@ -62,6 +62,24 @@ class LevelBreakoutConfig(BaseModel):
         return self
 
 
+def describe_rules(cfg: LevelBreakoutConfig) -> str:
+    """The rules in one line, for people reading a report."""
+    levels = ", ".join(f"{v:g}" for v in cfg.levels)
+    if cfg.use_52w_peak:
+        levels += f" + 52-week peak ({cfg.peak_lookback_sessions} sessions)"
+    text = (
+        f"levels {levels}; {cfg.confirm_closes} confirming close(s), buffers "
+        f"+{cfg.breakout_buffer_pct:g}%/-{cfg.breakdown_buffer_pct:g}%"
+    )
+    if cfg.volume_multiple > 0:
+        text += f", volume >= {cfg.volume_multiple:g}x the {cfg.volume_lookback}-bar mean"
+    if cfg.rsi_filter:
+        text += f", RSI({cfg.rsi_period}) < {cfg.rsi_max:g}"
+    if cfg.adx_filter:
+        text += f", ADX({cfg.adx_period}) > {cfg.adx_min:g}"
+    return text
+
+
 def level_name(value: float) -> str:
     return f"resistance_{value:g}"
 
@@ -153,7 +171,9 @@ class LevelBreakout:
                 # First bar after warm-up: take the side of the level, never a signal.
                 lv.state = "ABOVE" if close > cur else "BELOW"
                 lv.frozen = cur
-            elif (lv.above_run >= n and state == "BELOW") or (lv.below_run >= n and state == "ABOVE"):
+            elif (lv.above_run >= n and state == "BELOW") or (
+                lv.below_run >= n and state == "ABOVE"
+            ):
                 sig = self._decide(lv, bar, vol_mean, rsi, adx)
                 if sig is not None:
                     if out is None:
@@ -248,6 +268,8 @@ class LevelBreakout:
             }
             if lv.fixed is None:
                 row["peak_now"] = None if lv.current != lv.current else round(lv.current, 4)
-                row["peak_date"] = ns_to_et(lv.current_ts).date().isoformat() if lv.current_ts else None
+                row["peak_date"] = (
+                    ns_to_et(lv.current_ts).date().isoformat() if lv.current_ts else None
+                )
             rows.append(row)
         return rows

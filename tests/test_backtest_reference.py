@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DAILY = ROOT / "data" / "BABA_1d.csv"
 
 
-def reference_trades(df: pd.DataFrame, p: dict[str, Any], qty: int) -> list[tuple[str, float, str, float]]:
+def reference_trades(
+    df: pd.DataFrame, p: dict[str, Any], qty: int
+) -> list[tuple[str, float, str, float]]:
     closes, opens = df["close"].to_numpy(), df["open"].to_numpy()
     vols = df["volume"].to_numpy()
     dates = [d.date().isoformat() for d in df.index]
@@ -65,7 +67,10 @@ def reference_trades(df: pd.DataFrame, p: dict[str, Any], qty: int) -> list[tupl
                 continue
             window = range(i - n + 1, i + 1)
             if state[name] == "BELOW":
-                if all(not math.isnan(lvl(name, j)) and closes[j] > lvl(name, j) * (1 + bo) for j in window):
+                if all(
+                    not math.isnan(lvl(name, j)) and closes[j] > lvl(name, j) * (1 + bo)
+                    for j in window
+                ):
                     if vm > 0 and vols[i] < vm * vmean[i]:
                         continue
                     state[name] = "ABOVE"
@@ -89,7 +94,9 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("overrides", CONFIGS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default")
+@pytest.mark.parametrize(
+    "overrides", CONFIGS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
+)
 def test_engine_matches_reference(overrides: dict[str, Any]) -> None:
     s = load_settings(
         None,
@@ -104,7 +111,12 @@ def test_engine_matches_reference(overrides: dict[str, Any]) -> None:
     expected = reference_trades(df, s.strategy.model_dump(), 100)
     result = run_backtest(s, bars)
     got = [
-        (t.entry_time.date().isoformat(), t.entry_price, t.exit_time.date().isoformat(), t.exit_price)
+        (
+            t.entry_time.date().isoformat(),
+            t.entry_price,
+            t.exit_time.date().isoformat(),
+            t.exit_price,
+        )
         for t in result.trades
     ]
     assert got == expected
@@ -132,7 +144,9 @@ def test_real_baba_trade_2026() -> None:
 
 def test_no_lookahead_in_orders_and_fills() -> None:
     """Changing every bar after t never changes an order or fill at or before t."""
-    s = load_settings(None, {"risk": {"sizing": "percent_equity"}, "strategy": {"confirm_closes": 1}})
+    s = load_settings(
+        None, {"risk": {"sizing": "percent_equity"}, "strategy": {"confirm_closes": 1}}
+    )
     bars = load_csv(DAILY).bars
     base = run_backtest(s, bars)
     rng = np.random.default_rng(7)
@@ -149,7 +163,9 @@ def test_no_lookahead_in_orders_and_fills() -> None:
         alt.volume = vol
         other = run_backtest(s, alt)
         cut = int(bars.ts[t])
-        assert [f for f in base.record.fills if f.ts <= cut] == [f for f in other.record.fills if f.ts <= cut]
+        assert [f for f in base.record.fills if f.ts <= cut] == [
+            f for f in other.record.fills if f.ts <= cut
+        ]
         assert [i for i in base.record.intents if i.signal_ts <= cut] == [
             i for i in other.record.intents if i.signal_ts <= cut
         ]
