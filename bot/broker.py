@@ -114,21 +114,29 @@ class SimBroker:
         if not self._working:
             return _NO_FILLS
         fills: list[Fill] = []
-        i = 0
-        # Children activated by an entry filled at this bar's open join the list and
-        # are checked against the rest of the same bar.
-        while i < len(self._working):
-            order = self._working[i]
-            i += 1
-            if order.status not in OPEN_STATES:
-                continue
-            it = order.intent
-            raw = trigger_price(
-                it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low
-            )
-            if raw is None:
-                continue
-            fills.extend(self._execute(order, raw, bar))
+        batch = list(self._working)
+        while batch:
+            # What the bar touched; orders met at the open come first (a gap reaches
+            # them before anything inside the bar), then in the order they were placed,
+            # so when a stop and a take-profit could both fill, the stop is first.
+            touched = []
+            for k, order in enumerate(batch):
+                if order.status not in OPEN_STATES:
+                    continue
+                it = order.intent
+                raw = trigger_price(
+                    it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low
+                )
+                if raw is not None:
+                    touched.append((raw != bar.open, k, order, raw))
+            touched.sort(key=lambda t: (t[0], t[1]))
+            known = len(self._working)
+            for _, _, order, raw in touched:
+                if order.status in OPEN_STATES:  # a sibling may have just cancelled it
+                    fills.extend(self._execute(order, raw, bar))
+            # Children activated by an entry filled at this bar's open are checked
+            # against the rest of the same bar.
+            batch = self._working[known:]
         self._working = [o for o in self._working if o.status in OPEN_STATES]
         return fills
 

@@ -213,3 +213,19 @@ def test_client_order_ids_are_deterministic() -> None:
     assert [i.client_order_id for i in a] == [i.client_order_id for i in b]
     assert a[0].client_order_id == "lb-BABA-r100-20240103T0000-buy"
     assert all(len(i.client_order_id) <= 128 for i in a)
+
+
+def test_gap_through_take_profit_beats_stop_in_the_same_bar() -> None:
+    # stop 92.5 and take-profit 104.52 both in range of a bar that opens at 106 and
+    # falls to 90: the open reaches the take-profit first, so it fills at 106.
+    ohlc = [*OHLC[:3], (106, 107, 90, 95)]
+    (t,) = run(settings(stop_loss=True, take_profit_pct=4.0), ohlc).portfolio.trades
+    assert t.exit_price == 106.0
+    assert "take-profit" in t.exit_reason
+
+
+def test_stop_first_when_both_inside_the_bar() -> None:
+    # opens between them (100), trades to 105 and to 92: stop first (conservative)
+    ohlc = [*OHLC[:3], (100, 105, 92, 99.5)]
+    (t,) = run(settings(stop_loss=True, take_profit_pct=4.0), ohlc).portfolio.trades
+    assert t.exit_price == 92.5
