@@ -106,6 +106,8 @@ def chart_data(result: BacktestResult) -> ChartData:
         Marker(ns_to_et(t.exit_ts).replace(tzinfo=None), t.exit_price, t.exit_reason)
         for t in result.trades
     ]
+    if result.position[-1] != 0:
+        entries.append(_open_entry(result))
     if k > 1 and peak is not None:
         # fmax ignores NaN, so a bucket that is only partly warmed up still shows a peak.
         peak = np.fmax.reduceat(peak, starts)
@@ -124,6 +126,14 @@ def chart_data(result: BacktestResult) -> ChartData:
         exits=exits,
         bucket=k,
     )
+
+
+def _open_entry(result: BacktestResult) -> Marker:
+    """The entry of a position still open at the end (it is in no closed trade)."""
+    rec = result.record
+    fill = next(f for f in reversed(rec.fills) if f.purpose == "entry")
+    why = next((i.reason for i in rec.intents if i.client_order_id == fill.client_order_id), "")
+    return Marker(ns_to_et(fill.ts).replace(tzinfo=None), fill.price, f"{why} (still open)")
 
 
 def _title(result: BacktestResult, data: ChartData) -> str:
@@ -146,9 +156,9 @@ def _markers(name: str, marks: list[Marker], symbol: str, color: str) -> go.Scat
     )
 
 
-def build_figure(result: BacktestResult) -> go.Figure:
+def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Figure:
     """Price with levels and trades / equity / drawdown, one shared time axis."""
-    d = chart_data(result)
+    d = chart_data(result) if data is None else data
     fig = make_subplots(
         rows=3,
         cols=1,
@@ -223,22 +233,23 @@ def build_figure(result: BacktestResult) -> go.Figure:
 
 def write_chart(result: BacktestResult, html_path: Path, png_path: Path | None = None) -> None:
     """Write the interactive chart (self-contained HTML) and, if asked, a static PNG."""
-    fig = build_figure(result)
+    data = chart_data(result)
+    fig = build_figure(result, data)
     html_path = Path(html_path)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     # Embed plotly.js: a CDN link would leave a blank page on an offline machine.
     fig.write_html(html_path, include_plotlyjs=True, full_html=True)
     if png_path is not None:
-        write_png(result, Path(png_path))
+        write_png(result, Path(png_path), data)
 
 
-def write_png(result: BacktestResult, png_path: Path) -> None:
+def write_png(result: BacktestResult, png_path: Path, data: ChartData | None = None) -> None:
     """A static chart with matplotlib's Agg canvas (no display, no browser, no kaleido)."""
     # Imported here: matplotlib takes most of a second to import and only --png needs it.
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    d = chart_data(result)
+    d = chart_data(result) if data is None else data
     fig = Figure(figsize=(13, 8), layout="constrained")
     FigureCanvasAgg(fig)
     price, eq = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
@@ -247,28 +258,22 @@ def write_png(result: BacktestResult, png_path: Path) -> None:
         price.axhline(value, color="darkorange", linestyle="--", label=f"resistance {value:g}")
     if d.peak is not None:
         price.plot(d.x, d.peak, color="purple", linewidth=0.9, label="52-week peak")
-    if d.entries:
-        price.scatter(
-            [m.time for m in d.entries],
-            [m.price for m in d.entries],
-            marker="^",
-            s=80,
-            color="green",
-            edgecolors="black",
-            zorder=3,
-            label="entries",
-        )
-    if d.exits:
-        price.scatter(
-            [m.time for m in d.exits],
-            [m.price for m in d.exits],
-            marker="v",
-            s=80,
-            color="red",
-            edgecolors="black",
-            zorder=3,
-            label="exits",
-        )
+    for name, marks, shape, color in (
+        ("entries", d.entries, "^", "green"),
+        ("exits", d.exits, "v", "red"),
+    ):
+        if marks:
+            times, prices = [m.time for m in marks], [m.price for m in marks]
+            price.scatter(
+                times,
+                prices,
+                marker=shape,
+                s=80,
+                color=color,
+                edgecolors="black",
+                label=name,
+                zorder=3,
+            )
     price.set_title(_title(result, d))
     price.set_ylabel("price")
     price.legend(loc="upper left", fontsize="small")

@@ -85,7 +85,10 @@ class BarSeries:
 
     def index_of(self, when: pd.Timestamp | str, side: str = "left") -> int:
         """Position of the first bar at/after `when` (a date or time, ET if naive)."""
-        t = pd.Timestamp(when)
+        try:
+            t = pd.Timestamp(when)
+        except ValueError:
+            raise DataError(f"{when!r} is not a date or time (use YYYY-MM-DD)") from None
         t = t.tz_localize(ET) if t.tzinfo is None else t.tz_convert(ET)
         return int(np.searchsorted(self.ts, t.value, side=side))  # type: ignore[call-overload]
 
@@ -126,7 +129,12 @@ class LoadResult:
 def _read_text(path: Path) -> str:
     if not path.exists():
         raise DataError(f"data file {path} does not exist")
-    raw = path.read_bytes()
+    if not path.is_file():
+        raise DataError(f"data file {path} is not a file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"data file {path} cannot be read: {exc.strerror}") from None
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -139,9 +147,20 @@ def _frame(path: Path, text: str) -> pd.DataFrame:
     if not text.strip():
         raise DataError(f"data file {path} is empty")
     try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False)
+        df = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+        )
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataError(f"data file {path} is not a readable CSV: {exc}") from None
+    # Keep each row's line in the file (header = line 1) so reports point at the right
+    # line even when blank lines are skipped.
+    df["_line"] = np.arange(len(df)) + 2
+    blank = (df.drop(columns="_line") == "").all(axis=1)
+    df = df[~blank].reset_index(drop=True)
     df.columns = [str(c).strip().lower() for c in df.columns]
     for alias in _TIME_ALIASES:
         if alias in df.columns and "timestamp" not in df.columns:
@@ -161,7 +180,7 @@ def _numbers(path: Path, df: pd.DataFrame, col: str) -> np.ndarray:
     bad = values.isna() & ~raw.str.lower().isin(_NA_TEXT)
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:5]
-        where = "; ".join(f"row {r + 2}: {raw.iloc[r]!r}" for r in rows)
+        where = "; ".join(f"row {df['_line'].iloc[r]}: {raw.iloc[r]!r}" for r in rows)
         raise DataError(f"data file {path}: column {col} has values that are not numbers ({where})")
     return values.to_numpy(dtype="float64")
 
@@ -172,7 +191,7 @@ def _times(path: Path, df: pd.DataFrame) -> tuple[pd.DatetimeIndex, bool]:
     bad = parsed.isna()
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:5]
-        where = "; ".join(f"row {r + 2}: {raw.iloc[r]!r}" for r in rows)
+        where = "; ".join(f"row {df['_line'].iloc[r]}: {raw.iloc[r]!r}" for r in rows)
         raise DataError(f"data file {path}: column timestamp has unreadable times ({where})")
     idx = pd.DatetimeIndex(parsed)
     daily = bool((raw.str.len() <= 10).all())
@@ -202,6 +221,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     path = Path(path)
     src = str(path)
     df = _frame(path, _read_text(path))
+    line = df["_line"].to_numpy()
     cols = {c: _numbers(path, df, c) for c in REQUIRED[1:]}
     idx, daily = _times(path, df)
     ts = idx.asi8.astype("int64") if idx.unit == "ns" else idx.as_unit("ns").asi8
@@ -228,7 +248,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     for mask, fname, why, arr in reasons:
         for r in np.flatnonzero(mask & ~rejected_mask).tolist():
             value = idx[r].isoformat() if fname == "timestamp" else repr(float(arr[r]))
-            rejected.append(BarRejection(int(r) + 2, fname, value, why, src))
+            rejected.append(BarRejection(int(line[r]), fname, value, why, src))
         rejected_mask |= mask
     rejected.sort(key=lambda x: x.row or 0)
 
@@ -240,7 +260,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     running_max = np.maximum.accumulate(pts) if len(pts) else pts
     for j in np.flatnonzero(pts[1:] < running_max[:-1]) + 1:
         r = present[j]
-        notes.append(f"row {r + 2} ({idx[r].isoformat()}) is out of order; sorted into place")
+        notes.append(f"row {line[r]} ({idx[r].isoformat()}) is out of order; sorted into place")
     keep = np.flatnonzero(~rejected_mask)
     kts = ts[keep]
     order = keep[np.argsort(kts, kind="stable")]
@@ -252,8 +272,8 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
         last[:-1] = ~same
         for j in np.flatnonzero(same):
             notes.append(
-                f"row {order[j] + 2} ({idx[order[j]].isoformat()}) duplicates row "
-                f"{order[j + 1] + 2}; the later row wins"
+                f"row {line[order[j]]} ({idx[order[j]].isoformat()}) duplicates row "
+                f"{line[order[j + 1]]}; the later row wins"
             )
     order = order[last]
 

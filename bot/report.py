@@ -2,7 +2,8 @@
 
 Takes a finished `BacktestResult` and decides nothing; imports no broker or strategy.
 Definitions (r = per-bar simple returns of equity, `equity[i] / equity[i-1] - 1`, so a
-series of n bars gives n-1 returns; ppy = periods per year, 252 for daily bars):
+series of n bars gives n-1 returns, less any from a bar whose equity is zero or below;
+ppy = periods per year, 252 for daily bars):
 - total_return_pct: (final_equity / initial_cash - 1) x 100.
 - cagr_pct: (final_equity / initial_cash) ** (365.25 / days) - 1, x 100, where days is the
   calendar time between the first and last bar; None when that is zero; -100 when
@@ -35,6 +36,7 @@ import csv
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -60,9 +62,7 @@ def drawdown_pct(equity: np.ndarray) -> np.ndarray:
 def _cagr_pct(growth: float, days: float) -> float | None:
     if days <= 0:
         return None
-    if growth <= 0:
-        return -100.0
-    return float((growth ** (365.25 / days) - 1.0) * 100.0)
+    return -100.0 if growth <= 0 else float((growth ** (365.25 / days) - 1.0) * 100.0)
 
 
 def _drawdown_durations(equity: np.ndarray, times: pd.DatetimeIndex) -> tuple[int, float]:
@@ -111,7 +111,9 @@ def metrics_from_equity(
     px = np.asarray(close, dtype="float64")
     days = (times[-1] - times[0]).total_seconds() / 86_400.0
     final = float(eq[-1])
-    r = eq[1:] / eq[:-1] - 1.0
+    prev = eq[:-1]
+    # A return from zero or negative equity means nothing (and would divide by zero).
+    r = eq[1:][prev > 0] / prev[prev > 0] - 1.0
     ann = math.sqrt(periods_per_year)
     std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
     mean = float(np.mean(r)) if len(r) else 0.0
@@ -141,28 +143,30 @@ def metrics_from_equity(
 
 def compute_metrics(result: BacktestResult) -> Metrics:
     """`metrics_from_equity` for a backtest, plus what was traded."""
-    frame = result.equity_frame()
-    metrics = metrics_from_equity(
-        frame["equity"],
-        result.trades,
-        result.position,
-        result.bars.close,
-        result.periods_per_year,
-        result.initial_cash,
-    )
+    res = result
+    equity = res.equity_frame()["equity"]
+    args = (res.trades, res.position, res.bars.close, res.periods_per_year, res.initial_cash)
+    metrics = metrics_from_equity(equity, *args)
     return {"symbol": result.settings.symbol, "timeframe": result.bars.timeframe, **metrics}
 
 
 def _iso(ts_ns: np.ndarray) -> list[str]:
-    """ISO 8601 US/Eastern times with offset, vectorised (a per-row isoformat() is slow
-    on a million 1-minute bars); strftime's %z has no colon, so one is put in."""
-    idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts_ns, dtype="int64"), utc=True))
-    stamps = idx.tz_convert(ET).strftime("%Y-%m-%dT%H:%M:%S%z")
-    return [f"{s[:-2]}:{s[-2:]}" for s in stamps]
+    """ISO 8601 US/Eastern times with offset, vectorised: a per-row isoformat() or a
+    strftime with %z takes seconds on a million 1-minute bars; there are only two offsets."""
+    utc = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts_ns, dtype="int64"), utc=True))
+    wall = utc.tz_convert(ET).tz_localize(None).to_numpy(dtype="datetime64[s]")
+    off = (wall - utc.tz_localize(None).to_numpy(dtype="datetime64[s]")).astype("int64") // 60
+    kinds, which = np.unique(off, return_inverse=True)
+    labels = np.array(
+        [f"{'-' if o < 0 else '+'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in kinds]
+    )
+    stamps = np.char.add(np.datetime_as_string(wall, unit="s"), labels[which])
+    return [str(x) for x in stamps.tolist()]
 
 
-def _num(x: float) -> float:
-    return round(float(x), 6)
+def _row(*values: object) -> list[object]:
+    """Floats rounded to 6 decimals: drops binary noise, keeps every cent and tick."""
+    return [round(v, 6) if isinstance(v, float) else v for v in values]
 
 
 def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
@@ -178,22 +182,9 @@ def _trade_rows(trades: Sequence[Trade]) -> list[list[object]]:
     for t in trades:
         # Return on the capital put in at entry, after commissions; the same for shorts.
         ret = t.pnl / (t.entry_price * t.qty) * 100.0 if t.entry_price * t.qty else 0.0
-        rows.append(
-            [
-                t.entry_time.isoformat(),
-                _num(t.entry_price),
-                t.exit_time.isoformat(),
-                _num(t.exit_price),
-                _num(t.qty),
-                t.side,
-                _num(t.pnl),
-                _num(t.commission),
-                _num(ret),
-                t.level,
-                t.entry_reason,
-                t.exit_reason,
-            ]
-        )
+        times = {"entry_time": t.entry_time.isoformat(), "exit_time": t.exit_time.isoformat()}
+        fields = asdict(t) | times | {"return_pct": ret}
+        rows.append(_row(*(fields[c] for c in TRADE_COLUMNS)))
     return rows
 
 
@@ -220,13 +211,12 @@ def write_run(result: BacktestResult, out_dir: Path, png: bool = False) -> dict[
     ).round(6)
     files["equity"] = out_dir / "equity.csv"
     equity.to_csv(files["equity"], index=False)
-    sigs = result.record.signals
     files["signals"] = _write_csv(
         out_dir / "signals.csv",
         ("time", "kind", "level", "level_value", "close", "reason"),
         [
-            [s.time.isoformat(), str(s.kind), s.level, _num(s.level_value), _num(s.close), s.reason]
-            for s in sigs
+            _row(s.time.isoformat(), str(s.kind), s.level, s.level_value, s.close, s.reason)
+            for s in result.record.signals
         ],
     )
     files["rejections"] = _write_csv(
@@ -291,9 +281,7 @@ def metrics_table(metrics: Metrics) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for label, key, kind in _ROWS:
-        if key not in metrics:
-            continue
+    for label, key, kind in (row for row in _ROWS if row[1] in metrics):
         style = "dim" if label.startswith("  ") else ""
         table.add_row(label, _fmt(metrics[key], kind), style=style)
     return table

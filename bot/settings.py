@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -24,6 +25,7 @@ from strategies.level_breakout import LevelBreakoutConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
 ENV_PREFIX = "BOT_"
+_SECRET_FIELDS = {"alpaca_api_key", "alpaca_secret_key"}
 
 
 class ConfigError(Exception):
@@ -150,16 +152,34 @@ def _env_name(loc: tuple[int | str, ...]) -> str:
     return ENV_PREFIX + "__".join(str(part) for part in loc).upper()
 
 
+def _env_sources() -> dict[str, str]:
+    """Variable name (upper case) -> where it is set: the environment wins over .env."""
+    found: dict[str, str] = {}
+    env_file = Path(".env")
+    if env_file.is_file():
+        for name in dotenv_values(env_file):
+            found[name.upper()] = f"{env_file} variable {name.upper()}"
+    for name in os.environ:
+        if name.upper().startswith(ENV_PREFIX):
+            found[name.upper()] = f"environment variable {name.upper()}"
+    return found
+
+
 def format_validation_error(exc: ValidationError, path: Path, env: Mapping[str, str]) -> str:
-    """One line per problem: where it came from (file or env var), the field, why, and the value."""
+    """One line per problem: where it came from (file or env var), the field, why, and the value.
+
+    `env` maps upper-case variable names to a description of where each is set.
+    """
     lines = [f"invalid configuration ({len(exc.errors())} problem(s)):"]
     for err in exc.errors():
         loc = tuple(err["loc"])
         field = ".".join(str(part) for part in loc) or "(root)"
         env_name = _env_name(loc[:2]) if loc else ""
-        source = f"environment variable {env_name}" if env_name in env else str(path)
+        source = env.get(env_name, str(path))
         value = err.get("input")
-        shown = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        secret = bool(loc) and str(loc[0]).lower() in _SECRET_FIELDS
+        hidden = err["type"] == "missing" or isinstance(value, dict) or secret
+        shown = "" if hidden else f" (got {value!r})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
@@ -178,12 +198,19 @@ def load_settings(
     """
     config_path = resolve_config_path(path)
     data = read_toml(config_path)
+    for key in data:
+        if key.lower() in _SECRET_FIELDS:
+            # Never echo the value: it is a secret that was put in the wrong place.
+            raise ConfigError(
+                f"{config_path}: {key}: secrets are not read from config files; "
+                "set ALPACA_API_KEY / ALPACA_SECRET_KEY in the environment or in .env"
+            )
     if overrides:
         data = _deep_merge(data, overrides)
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, config_path, os.environ)) from None
+        raise ConfigError(format_validation_error(exc, config_path, _env_sources())) from None
 
 
 def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

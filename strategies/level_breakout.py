@@ -23,9 +23,9 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.indicators import ADX, RSI, RollingMean, SessionPeak
 from bot.models import Bar, Signal, SignalKind, ns_to_et
@@ -40,7 +40,9 @@ class LevelBreakoutConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: Literal["level_breakout"] = "level_breakout"
-    levels: list[PositiveFloat] = Field(default_factory=lambda: [163.43])
+    levels: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: [163.43]
+    )
     use_52w_peak: bool = True
     peak_lookback_sessions: int = Field(252, ge=2, le=2520)
     breakout_buffer_pct: float = Field(1.0, ge=0, le=50)

@@ -1,0 +1,125 @@
+"""config/default.toml documents the code: every setting, the code's default value, a comment.
+
+The field list comes from walking `Settings.model_fields` recursively, so a field added
+to the code without a line in default.toml (or with a different value) fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import typing
+from typing import Any
+
+import pytest
+from pydantic import BaseModel, SecretStr
+
+from bot.settings import DEFAULT_CONFIG, Settings, load_settings
+from tests.conftest import DEFAULT_TOML
+
+KEY_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
+TABLE_LINE = re.compile(r"^\s*\[([A-Za-z_][A-Za-z0-9_.]*)\]\s*(#.*)?$")
+
+
+def is_secret(field: Any) -> bool:
+    ann = field.annotation
+    return ann is SecretStr or SecretStr in typing.get_args(ann)
+
+
+def code_defaults(model: type[BaseModel], instance: BaseModel | None = None) -> dict[str, Any]:
+    """Dotted key -> default value; nested models are walked (their default instance)."""
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        if is_secret(field):
+            continue
+        if instance is not None:
+            value = getattr(instance, name)
+        else:
+            value = field.get_default(call_default_factory=True)
+        if isinstance(value, BaseModel):
+            for key, sub in code_defaults(type(value), value).items():
+                out[f"{name}.{key}"] = sub
+        else:
+            out[name] = value
+    return out
+
+
+def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+@pytest.fixture(scope="module")
+def toml_values() -> dict[str, Any]:
+    with DEFAULT_TOML.open("rb") as fh:
+        return flatten(tomllib.load(fh))
+
+
+def test_default_config_path_is_the_bundled_file():
+    assert DEFAULT_CONFIG.resolve() == DEFAULT_TOML.resolve()
+
+
+def test_walker_sees_the_nested_tables():
+    keys = code_defaults(Settings)
+    assert "strategy.confirm_closes" in keys and "data.path" in keys and "symbol" in keys
+    assert not any(k.startswith("alpaca") for k in keys)
+
+
+def test_every_setting_is_in_default_toml(toml_values):
+    missing = sorted(set(code_defaults(Settings)) - set(toml_values))
+    assert missing == [], f"settings without a line in default.toml: {missing}"
+
+
+def test_default_toml_has_no_unknown_keys(toml_values):
+    extra = sorted(set(toml_values) - set(code_defaults(Settings)))
+    assert extra == [], f"keys in default.toml that are not settings: {extra}"
+
+
+def test_default_toml_values_equal_code_defaults(toml_values):
+    defaults = code_defaults(Settings)
+    wrong = {
+        key: (toml_values[key], value)
+        for key, value in defaults.items()
+        if key in toml_values
+        and (toml_values[key] != value or type(toml_values[key]) is not type(value))
+    }
+    assert wrong == {}, f"default.toml value vs code default: {wrong}"
+
+
+def test_default_toml_loads_to_the_code_defaults(in_tmp_dir):
+    loaded = load_settings(DEFAULT_TOML)
+    for name, default in code_defaults(Settings).items():
+        obj: Any = loaded
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        assert obj == default, name
+    assert loaded.alpaca_api_key is None and loaded.alpaca_secret_key is None
+
+
+def test_every_key_line_has_a_comment():
+    lines = DEFAULT_TOML.read_text(encoding="utf-8").splitlines()
+    key_lines = [(i, ln) for i, ln in enumerate(lines, start=1) if KEY_LINE.match(ln)]
+    assert len(key_lines) == len(code_defaults(Settings))
+    bare = []
+    for i, line in key_lines:
+        # a '#' that starts a comment: the text before it is a complete `key = value`
+        ok = False
+        for pos in [m.start() for m in re.finditer("#", line)]:
+            try:
+                tomllib.loads(line[:pos])
+            except tomllib.TOMLDecodeError:
+                continue
+            ok = bool(line[pos + 1 :].strip())
+            break
+        if not ok:
+            bare.append(f"line {i}: {line}")
+    assert bare == [], "key lines without a comment:\n" + "\n".join(bare)
+
+
+def test_no_secret_in_default_toml(toml_values):
+    assert not any("alpaca" in key.lower() or "secret" in key.lower() for key in toml_values)
