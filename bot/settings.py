@@ -78,6 +78,30 @@ class BrokerConfig(StrictModel):
     fill_at: Literal["next_open", "close"] = "next_open"
 
 
+PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
+LIVE_TRADING_URL = "https://api.alpaca.markets"
+
+
+class AlpacaConfig(StrictModel):
+    trading_url: str = PAPER_TRADING_URL
+    data_url: str = "https://data.alpaca.markets"
+    feed: Literal["iex", "sip"] = "iex"
+    allow_live: bool = False
+    connect_timeout_s: float = Field(5.0, gt=0, le=60)
+    read_timeout_s: float = Field(15.0, gt=0, le=120)
+    max_requests_per_minute: int = Field(120, ge=1, le=200)
+    settle_lookups: int = Field(3, ge=1, le=20)
+    backoff_cap_s: float = Field(60.0, gt=0, le=600)
+    time_in_force: Literal["day", "gtc"] = "day"
+
+
+class EmulatorConfig(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8765, ge=1, le=65535)
+    data_dir: str = "data"
+    initial_cash: float = Field(100_000.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told. Sections mirror the tables of config/default.toml."""
 
@@ -96,6 +120,8 @@ class Settings(BaseSettings):
     data: DataConfig = DataConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
+    alpaca: AlpacaConfig = AlpacaConfig()
+    emulator: EmulatorConfig = EmulatorConfig()
     # Secrets: only from the environment or .env, never from a TOML file (no field name accepted).
     alpaca_api_key: SecretStr | None = Field(None, validation_alias="ALPACA_API_KEY")
     alpaca_secret_key: SecretStr | None = Field(None, validation_alias="ALPACA_SECRET_KEY")
