@@ -56,11 +56,17 @@ class Broker(Protocol):
 
     def cancel(self, client_order_id: str) -> None: ...
 
-    def replace_stop(self, client_order_id: str, stop_price: float) -> None: ...
+    def replace_stop(self, client_order_id: str, stop_price: float) -> str:
+        """Move a stop; returns the client order id of the live stop afterwards."""
+        ...
 
     def open_orders(self) -> list[OrderState]: ...
 
     def position_qty(self) -> float: ...
+
+    def entry_block(self) -> str | None:
+        """Why no new entry may be sent now (an order in doubt), or None."""
+        ...
 
 
 class SimBroker:
@@ -148,15 +154,19 @@ class SimBroker:
             order.status = "canceled"
         self._working = [o for o in self._working if o.status in OPEN_STATES]
 
-    def replace_stop(self, client_order_id: str, stop_price: float) -> None:
+    def replace_stop(self, client_order_id: str, stop_price: float) -> str:
         order = self.orders[client_order_id]
         order.intent = replace(order.intent, stop_price=stop_price)
+        return client_order_id
 
     def open_orders(self) -> list[OrderState]:
         return [o for o in self.orders.values() if o.status in OPEN_STATES]
 
     def position_qty(self) -> float:
         return self.account.qty
+
+    def entry_block(self) -> str | None:
+        return None  # a simulated broker is never in doubt
 
     # -- internals -------------------------------------------------------------------
     def _validate(self, intent: OrderIntent, bar: Bar) -> None:

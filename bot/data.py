@@ -92,6 +92,20 @@ class BarSeries:
         t = t.tz_localize(ET) if t.tzinfo is None else t.tz_convert(ET)
         return int(np.searchsorted(self.ts, t.value, side=side))  # type: ignore[call-overload]
 
+    def take(self, rows: np.ndarray) -> BarSeries:
+        """The bars at the given positions (a copy)."""
+        return BarSeries(
+            self.ts[rows],
+            self.open[rows],
+            self.high[rows],
+            self.low[rows],
+            self.close[rows],
+            self.volume[rows],
+            self.session[rows],
+            self.timeframe,
+            self.source,
+        )
+
     def slice(self, start: int, stop: int) -> BarSeries:
         return BarSeries(
             self.ts[start:stop],
@@ -216,6 +230,47 @@ def _timeframe(ts: np.ndarray, daily: bool) -> str:
     return f"{max(minutes, 1)}m"
 
 
+Problem = tuple[np.ndarray, str, str, np.ndarray]  # (row mask, field, reason, values)
+
+
+def _price_problems(
+    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray
+) -> list[Problem]:
+    """The bad-bar rules shared by files and broker feeds, as row masks."""
+    out: list[Problem] = []
+    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
+        out.append((~np.isfinite(arr), name, "missing or not a finite number", arr))
+        out.append((np.isfinite(arr) & (arr <= 0), name, "price must be > 0", arr))
+    out.append((~np.isfinite(v), "volume", "missing or not a finite number", v))
+    out.append((v < 0, "volume", "volume must be >= 0", v))
+    out.append((h < lo, "high", "high is below low", h))
+    out.append(((o < lo) | (o > h), "open", "open outside the low-high range", o))
+    out.append(((c < lo) | (c > h), "close", "close outside the low-high range", c))
+    return out
+
+
+def validate_columns(series: BarSeries) -> tuple[BarSeries, list[BarRejection]]:
+    """Drop bad bars from a series built from a feed (same rules as files), sorted by time,
+    the last bar winning on a repeated timestamp."""
+    bad = np.zeros(len(series), dtype=bool)
+    rejected: list[BarRejection] = []
+    problems = _price_problems(series.open, series.high, series.low, series.close, series.volume)
+    for mask, fname, why, arr in problems:
+        for r in np.flatnonzero(mask & ~bad).tolist():
+            when = pd.Timestamp(int(series.ts[r]), tz="UTC").tz_convert(ET).isoformat()
+            rejected.append(
+                BarRejection(None, fname, f"{float(arr[r])!r} at {when}", why, series.source)
+            )
+        bad |= mask
+    keep = np.flatnonzero(~bad)
+    keep = keep[np.argsort(series.ts[keep], kind="stable")]
+    if len(keep) > 1:
+        last = np.ones(len(keep), dtype=bool)
+        last[:-1] = series.ts[keep][1:] != series.ts[keep][:-1]
+        keep = keep[last]
+    return series.take(keep), rejected
+
+
 def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     """Read and validate a bar file; see the module docstring for the rules."""
     path = Path(path)
@@ -228,15 +283,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
     timeframe = _timeframe(np.sort(ts), daily)
 
-    reasons: list[tuple[np.ndarray, str, str, np.ndarray]] = []
-    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
-        reasons.append((~np.isfinite(arr), name, "missing or not a finite number", arr))
-        reasons.append((np.isfinite(arr) & (arr <= 0), name, "price must be > 0", arr))
-    reasons.append((~np.isfinite(v), "volume", "missing or not a finite number", v))
-    reasons.append((v < 0, "volume", "volume must be >= 0", v))
-    reasons.append((h < lo, "high", "high is below low", h))
-    reasons.append(((o < lo) | (o > h), "open", "open outside the low-high range", o))
-    reasons.append(((c < lo) | (c > h), "close", "close outside the low-high range", c))
+    reasons = _price_problems(o, h, lo, c, v)
     if timeframe != "1d":
         step = int(timeframe[:-1]) * _NS_PER_MIN
         reasons.append((ts % step != 0, "timestamp", f"not on the {timeframe} bar grid", ts))

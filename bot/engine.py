@@ -17,7 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.broker import Broker, BrokerError, DuplicateOrderError
+from bot.broker import Broker, BrokerError, DuplicateOrderError, OrderState
 from bot.models import Bar, Fill, OrderIntent, Rejection, Side, Signal, Trade, ns_to_et
 from bot.portfolio import Portfolio
 from bot.risk import PositionView, RiskManager
@@ -93,6 +93,12 @@ class Engine:
         self.risk.on_bar(bar)
         self.strategy.on_bar(bar)
         self.last_bar = bar
+
+    def entry_block(self) -> str | None:
+        """Why a new entry may not be sent now, or None."""
+        if self.halted_reason is not None:
+            return f"halted: {self.halted_reason}"
+        return self.broker.entry_block()
 
     def equity(self, price: float) -> float:
         p = self.portfolio
@@ -175,9 +181,9 @@ class Engine:
         if fill.client_order_id == self.pending_entry:
             self.pending_entry = None
         if opening and p.qty != 0:
-            self.stop_id = f"{fill.client_order_id}-sl" if self._has_child(fill, "sl") else None
-            if self.stop_id is not None:
-                self.stop_price = self._child_stop(self.stop_id)
+            stop = self._protective_stop(fill.client_order_id)
+            self.stop_id = None if stop is None else stop.intent.client_order_id
+            self.stop_price = 0.0 if stop is None else (stop.intent.stop_price or 0.0)
             self.extreme = fill.price
         if p.qty == 0:
             self.stop_id = None
@@ -191,8 +197,11 @@ class Engine:
         self.extreme = max(self.extreme, bar.high) if long else min(self.extreme, bar.low)
         new = self.risk.trail(long, self.stop_price, self.extreme)
         if new != self.stop_price and self.stop_id is not None:
-            self.broker.replace_stop(self.stop_id, new)
-            self.events("order", client_order_id=self.stop_id, status="replaced", stop_price=new)
+            old = self.stop_id
+            self.stop_id = self.broker.replace_stop(old, new)
+            self.events(
+                "order", client_order_id=old, status="replaced", stop_price=new, new_id=self.stop_id
+            )
             self.stop_price = new
 
     def _cancel_protection(self) -> None:
@@ -233,15 +242,11 @@ class Engine:
             return f"take-profit hit at {fill.price:.2f}"
         return self._reasons.get(fill.client_order_id, fill.purpose)
 
-    def _has_child(self, fill: Fill, suffix: str) -> bool:
-        cid = f"{fill.client_order_id}-{suffix}"
-        return any(o.intent.client_order_id == cid for o in self.broker.open_orders())
-
-    def _child_stop(self, cid: str) -> float:
+    def _protective_stop(self, parent: str) -> OrderState | None:
         for o in self.broker.open_orders():
-            if o.intent.client_order_id == cid and o.intent.stop_price is not None:
-                return o.intent.stop_price
-        return 0.0
+            if o.parent == parent and o.intent.purpose == "stop":
+                return o
+        return None
 
 
 def _intent_dict(i: OrderIntent) -> dict[str, object]:

@@ -138,6 +138,7 @@ class OrderIntent:
     reason: str = ""
     stop_loss: float | None = None  # protective stop to attach (bracket at the broker)
     take_profit: float | None = None
+    level: str = ""  # the level whose signal caused it
 
 
 @dataclass(frozen=True, slots=True)

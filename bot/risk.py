@@ -90,6 +90,7 @@ class RiskManager:
             reason=sig.reason,
             stop_loss=stop if self._protect else None,
             take_profit=take,
+            level=sig.level,
         )
 
     def size(self, pos: PositionView, price: float) -> tuple[int, str]:

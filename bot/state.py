@@ -1,0 +1,258 @@
+"""Durable state in SQLite (WAL): what the bot did, so a restart can resume without
+duplicating or forgetting an order.
+
+Holds order intents (written *before* an order is sent), orders and their broker
+status, fills (keyed so a fill is never booked twice), processed bars, signals,
+equity snapshots and small facts (halted, last bar, schema version). Every write is
+one transaction with `synchronous=FULL`, so a `kill -9` leaves either the old or the
+new state, never half of one. A file that is not a readable database of this schema
+raises `StateError` naming the file: the bot never treats a damaged file as "flat".
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.models import Fill, OrderIntent, OrderType, Side
+
+SCHEMA_VERSION = "1"
+OPEN_STATUSES = ("intent", "unknown", "accepted", "new", "held", "partially_filled",
+                 "pending_new", "pending_cancel", "pending_replace", "accepted_for_bidding",
+                 "done_for_day")  # fmt: skip
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (
+    client_order_id TEXT PRIMARY KEY, parent TEXT, purpose TEXT NOT NULL, symbol TEXT NOT NULL,
+    side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, stop_price REAL, limit_price REAL,
+    status TEXT NOT NULL, broker_id TEXT, filled_qty REAL NOT NULL DEFAULT 0, avg_price REAL,
+    signal_ts INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
+    level TEXT NOT NULL DEFAULT '',
+    stop_loss REAL, take_profit REAL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
+    price REAL NOT NULL, ts INTEGER NOT NULL, commission REAL NOT NULL, purpose TEXT NOT NULL,
+    seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS bars (
+    ts INTEGER PRIMARY KEY, open REAL, high REAL, low REAL, close REAL, volume REAL,
+    session INTEGER);
+CREATE TABLE IF NOT EXISTS signals (
+    ts INTEGER NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (ts, level, kind));
+CREATE TABLE IF NOT EXISTS equity (ts INTEGER PRIMARY KEY, equity REAL, cash REAL, qty REAL);
+"""
+
+
+class StateError(Exception):
+    """The state file cannot be trusted; the message names it."""
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    client_order_id: str
+    parent: str | None
+    purpose: str
+    symbol: str
+    side: Side
+    qty: float
+    type: OrderType
+    stop_price: float | None
+    limit_price: float | None
+    status: str
+    broker_id: str | None
+    filled_qty: float
+    avg_price: float | None
+    signal_ts: int
+    reason: str
+    level: str
+    stop_loss: float | None
+    take_profit: float | None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def intent(self) -> OrderIntent:
+        return OrderIntent(
+            self.client_order_id,
+            self.symbol,
+            self.side,
+            self.qty,
+            self.type,
+            limit_price=self.limit_price,
+            stop_price=self.stop_price,
+            purpose=self.purpose,
+            signal_ts=self.signal_ts,
+            reason=self.reason,
+            stop_loss=self.stop_loss,
+            take_profit=self.take_profit,
+        )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class StateStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not path.exists() or path.stat().st_size == 0
+        if path.exists() and path.stat().st_size == 0:
+            # An empty file is not a fresh start: something truncated it.
+            raise StateError(f"state file {path} is empty (truncated?); refusing to start as flat")
+        try:
+            self.db = sqlite3.connect(str(path), isolation_level=None, timeout=5.0)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            check = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise StateError(f"state file {path} is corrupt: {check}")
+            if fresh:
+                with self.tx() as cur:
+                    for stmt in _SCHEMA.strip().split(";"):
+                        if stmt.strip():
+                            cur.execute(stmt)
+                    cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            version = self.get_meta("schema_version")
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"state file {path} is not a readable state database: {exc}") from None
+        if version != SCHEMA_VERSION:
+            raise StateError(
+                f"state file {path} has schema version {version!r}, expected {SCHEMA_VERSION!r}"
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Cursor]:
+        cur = self.db.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        cur.execute("COMMIT")
+
+    # -- meta ----------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # -- orders --------------------------------------------------------------------
+    def record_intent(
+        self, intent: OrderIntent, parent: str | None = None, level: str = ""
+    ) -> bool:
+        """Write an intent before it is sent; False if this id was recorded already."""
+        now = _now()
+        with self.tx() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO orders VALUES "
+                "(?,?,?,?,?,?,?,?,?,'intent',NULL,0,NULL,?,?,?,?,?,?,?)",
+                (
+                    intent.client_order_id, parent, intent.purpose, intent.symbol,
+                    str(intent.side), intent.qty, str(intent.type), intent.stop_price,
+                    intent.limit_price, intent.signal_ts, intent.reason, level,
+                    intent.stop_loss, intent.take_profit, now, now,
+                ),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    def update_order(self, client_order_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.tx() as cur:
+            cur.execute(
+                f"UPDATE orders SET {cols}, updated_at = ? WHERE client_order_id = ?",
+                (*fields.values(), _now(), client_order_id),
+            )
+
+    def get_order(self, client_order_id: str) -> OrderRecord | None:
+        row = self.db.execute(
+            "SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)
+        ).fetchone()
+        return None if row is None else _record(row)
+
+    def orders(self, open_only: bool = False) -> list[OrderRecord]:
+        sql = "SELECT * FROM orders"
+        if open_only:
+            sql += f" WHERE status IN ({','.join('?' * len(OPEN_STATUSES))})"
+        rows = self.db.execute(sql + " ORDER BY rowid", OPEN_STATUSES if open_only else ())
+        return [_record(r) for r in rows.fetchall()]
+
+    # -- fills ---------------------------------------------------------------------
+    def add_fill(self, fill_id: str, fill: Fill) -> bool:
+        """Book a fill once; False if this fill id is known (a re-poll, a restart)."""
+        with self.tx() as cur:
+            seq = cur.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
+            cur.execute(
+                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+                (
+                    fill_id, fill.client_order_id, str(fill.side), fill.qty, fill.price,
+                    fill.ts, fill.commission, fill.purpose, seq,
+                ),
+            )  # fmt: skip
+            return cur.rowcount == 1
+
+    def fills(self) -> list[Fill]:
+        rows = self.db.execute(
+            "SELECT client_order_id, side, qty, price, ts, commission, purpose "
+            "FROM fills ORDER BY seq"
+        ).fetchall()
+        return [Fill(r[0], Side(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    # -- bars, signals, equity -----------------------------------------------------
+    def add_bar_result(
+        self,
+        bar: tuple[int, float, float, float, float, float, int],
+        equity: float,
+        cash: float,
+        qty: float,
+    ) -> None:
+        with self.tx() as cur:
+            cur.execute("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)", bar)
+            cur.execute(
+                "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)", (bar[0], equity, cash, qty)
+            )
+            cur.execute("INSERT OR REPLACE INTO meta VALUES ('last_bar_ts', ?)", (str(bar[0]),))
+
+    def add_signal(self, ts: int, level: str, kind: str, body: dict[str, Any]) -> None:
+        with self.tx() as cur:
+            cur.execute(
+                "INSERT OR IGNORE INTO signals VALUES (?,?,?,?)",
+                (ts, level, kind, json.dumps(body)),
+            )
+
+    def signals(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT body FROM signals ORDER BY ts").fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def last_bar_ts(self) -> int | None:
+        v = self.get_meta("last_bar_ts")
+        return None if v is None else int(v)
+
+    def equity_rows(self) -> list[tuple[int, float, float, float]]:
+        return self.db.execute("SELECT ts, equity, cash, qty FROM equity ORDER BY ts").fetchall()
+
+
+def _record(r: tuple[Any, ...]) -> OrderRecord:
+    return OrderRecord(
+        client_order_id=r[0], parent=r[1], purpose=r[2], symbol=r[3], side=Side(r[4]), qty=r[5],
+        type=OrderType(r[6]), stop_price=r[7], limit_price=r[8], status=r[9], broker_id=r[10],
+        filled_qty=r[11], avg_price=r[12], signal_ts=r[13], reason=r[14], level=r[15],
+        stop_loss=r[16], take_profit=r[17],
+    )  # fmt: skip
