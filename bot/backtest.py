@@ -52,9 +52,13 @@ class BacktestResult:
         )
 
 
+def build_risk(settings: Settings) -> RiskManager:
+    return RiskManager(settings.risk, settings.broker, settings.symbol)
+
+
 def build_engine(settings: Settings, events: EventSink = _no_events) -> Engine:
-    """The engine with a simulated broker, as `bot backtest` and offline replays use it."""
-    risk = RiskManager(settings.risk, settings.broker, settings.symbol)
+    """The engine with a simulated broker, as `bot backtest` uses it."""
+    risk = build_risk(settings)
     broker = SimBroker(settings.broker, allow_short=settings.risk.allow_short)
     return Engine(
         build_strategy(settings.strategy),

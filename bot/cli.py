@@ -172,6 +172,174 @@ def default_run_dir() -> Path:
     return Path("runs") / datetime.now().strftime("backtest-%Y%m%d-%H%M%S")
 
 
+@app.command()
+@user_errors
+def paper(
+    config: ConfigOpt = None,
+    broker: Annotated[
+        str, typer.Option(help="emulator (offline, default) or alpaca (your paper account).")
+    ] = "emulator",
+    emulator_url: Annotated[
+        str | None, typer.Option(help="Use a running `bot emulator` instead of an in-process one.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Replay this CSV (default: [paper].replay_data).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First bar to trade in the replay.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last bar of the replay.")] = None,
+    speed: Annotated[
+        float | None, typer.Option(help="Replay speed: 0 = as fast as possible, N = N x real time.")
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="State directory (default: [paper].state_dir).")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Emulator replays only: start from an empty state.")
+    ] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Take the broker's orders and position as the truth.")
+    ] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Second opt-in for live trading (needs alpaca.allow_live)."),
+    ] = False,
+) -> None:
+    """Paper-trade: replay bars against the emulator, or trade your Alpaca paper account."""
+    from bot.paper import PaperOptions, run_paper
+
+    settings = _settings(config)
+    opts = PaperOptions(
+        broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live
+    )
+    code = run_paper(settings, opts, make_console())
+    raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def emulator(
+    config: ConfigOpt = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port on 127.0.0.1 (default: [emulator].port).")
+    ] = None,
+) -> None:
+    """Run the local Alpaca-compatible paper server (127.0.0.1 only) until Ctrl-C."""
+    from bot.emulator import serve
+
+    settings = _settings(config)
+    if port is not None:
+        settings.emulator.port = port
+    key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else "emulator-key"
+    secret = (
+        settings.alpaca_secret_key.get_secret_value()
+        if settings.alpaca_secret_key
+        else "emulator-secret"
+    )
+    serve(settings, key, secret)
+
+
+@app.command()
+@user_errors
+def logs(
+    config: ConfigOpt = None,
+    event: Annotated[
+        list[str] | None, typer.Option("--event", "-e", help="Only these event kinds (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events after this: 30m, 2h, 1d or an ISO time.")
+    ] = None,
+    run: Annotated[
+        str | None, typer.Option(help="A run id, 'latest' (default) or 'all'.")
+    ] = "latest",
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the raw JSON lines.")] = False,
+) -> None:
+    """Filter logs/events.jsonl: signals, risk decisions, orders, fills, guards, errors."""
+    from bot import logview
+
+    settings = _settings(config)
+    path = Path(settings.paper.log_dir) / "events.jsonl"
+    run_id = None if run == "all" else (logview.last_run_id(path) if run == "latest" else run)
+    try:
+        after = logview.parse_since(since) if since else None
+        source = logview.follow(path) if follow else logview.read_events(path)
+        chosen = logview.select(source, event, after, run_id)
+        if follow or as_json:
+            for ev in chosen:
+                print(json.dumps(ev) if as_json else _line(ev), flush=True)
+            return
+        make_console().print(logview.table(list(chosen)))
+    except logview.LogError as exc:
+        print(f"logs error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        return
+
+
+def _line(ev: dict[str, Any]) -> str:
+    details = " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("time", "run_id", "event"))
+    return f"{str(ev.get('time', ''))[:19]}  {ev.get('event', ''):<12} {details}"
+
+
+@app.command()
+@user_errors
+def status(config: ConfigOpt = None) -> None:
+    """Position, open orders, P&L, levels and their distance, last signals, halted or not."""
+    from bot.state import StateError
+    from bot.status import read_status
+    from bot.views import status_view
+
+    settings = _settings(config)
+    try:
+        st = read_status(settings)
+    except StateError as exc:
+        print(f"status: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    status_view(make_console(), st, settings.symbol)
+
+
+@app.command()
+@user_errors
+def halt(
+    config: ConfigOpt = None,
+    reason: Annotated[str, typer.Option(help="Why (logged).")] = "halted by bot halt",
+    flatten: Annotated[
+        bool, typer.Option("--flatten", help="Also close the position at market.")
+    ] = False,
+) -> None:
+    """Kill switch: stop new entries now (saved; survives restarts until `bot resume`)."""
+    from bot.state import StateStore
+
+    settings = _settings(config)
+    store = StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+    store.set_meta("halted", reason)
+    store.set_meta("halt_flatten", "1" if flatten else "0")
+    store.close()
+    print(f"HALTED: {reason}" + (" (the position will be closed)" if flatten else ""))
+
+
+@app.command()
+@user_errors
+def resume(config: ConfigOpt = None) -> None:
+    """Clear a halt set by `bot halt` (a halt file must be removed by hand)."""
+    from bot.state import StateStore
+
+    settings = _settings(config)
+    store = StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+    store.set_meta("halted", "")
+    store.set_meta("halt_flatten", "0")
+    store.close()
+    halt_file = Path(settings.paper.halt_file)
+    print(
+        "trading resumed"
+        + (f"; note: halt file {halt_file} still exists" if halt_file.exists() else "")
+    )
+
+
 @app.command("config")
 @user_errors
 def show_config(config: ConfigOpt = None) -> None:

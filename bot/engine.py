@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from bot.broker import Broker, BrokerError, DuplicateOrderError, OrderState
 from bot.models import Bar, Fill, OrderIntent, Rejection, Side, Signal, Trade, ns_to_et
 from bot.portfolio import Portfolio
-from bot.risk import PositionView, RiskManager
+from bot.risk import PositionView, RiskManager, client_order_id
 from bot.strategy import Strategy
 
 LOG = logging.getLogger("bot.engine")
 EventSink = Callable[..., None]
+Guard = Callable[[OrderIntent, Bar, int], "str | None"]
 
 
 def _no_events(kind: str, /, **fields: object) -> None:
@@ -50,6 +51,7 @@ class Engine:
         initial_cash: float,
         events: EventSink = _no_events,
         trailing: bool = False,
+        guard: Guard | None = None,
     ) -> None:
         self.strategy = strategy
         self.risk = risk
@@ -58,6 +60,8 @@ class Engine:
         self.record = EngineRecord()
         self.events = events
         self.trailing = trailing
+        self.guard = guard  # paper runner guards; None in backtests
+        self.now_ns = 0  # the runner's clock (for the stale-data guard)
         self.entry_level = ""
         self.entry_reason = ""
         self.stop_id: str | None = None  # protective stop child at the broker
@@ -87,6 +91,62 @@ class Engine:
                 self._on_signal(sig, bar)
         self.last_bar = bar
         return signals
+
+    def restore(
+        self, fills: list[Fill], intents: list[OrderIntent], open_orders: list[OrderState]
+    ) -> None:
+        """Rebuild position, cash and trades from the recorded fills (crash-only start).
+
+        `intents` are every order the bot recorded (for reasons and levels); open orders
+        give the pending entry and the protective stop.
+        """
+        by_id = {i.client_order_id: i for i in intents}
+        self._reasons.update({i.client_order_id: i.reason for i in intents})
+        for f in fills:
+            intent = by_id.get(f.client_order_id)
+            if self.portfolio.qty == 0 and intent is not None:
+                self.entry_level, self.entry_reason = intent.level, intent.reason
+            self._on_fill(f, quiet=True)
+        for o in open_orders:
+            if o.parent is None and o.intent.purpose == "entry":
+                self.pending_entry = o.intent.client_order_id
+                self.entry_level, self.entry_reason = o.intent.level, o.intent.reason
+
+    def adopt_position(self, qty: float, avg_price: float, ts: int) -> None:
+        """Take the broker's position as ours (explicit --adopt after a mismatch)."""
+        side = Side.BUY if qty > self.portfolio.qty else Side.SELL
+        delta = abs(qty - self.portfolio.qty)
+        if delta > 0:
+            self._on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
+            self.entry_level = self.entry_level or "adopted"
+
+    def flatten(self, bar: Bar, why: str) -> None:
+        """Close the position at market (kill switch with flatten), protection cancelled."""
+        p = self.portfolio
+        if p.qty == 0 or any(o.intent.purpose == "flatten" for o in self.broker.open_orders()):
+            return
+        side = Side.SELL if p.qty > 0 else Side.BUY
+        cid = client_order_id("level_breakout", self.risk.symbol, "halt", bar.ts, "flatten")
+        self._cancel_protection()
+        intent = OrderIntent(
+            cid,
+            self.risk.symbol,
+            side,
+            abs(p.qty),
+            purpose="flatten",
+            signal_ts=bar.ts,
+            reason=f"flatten on halt: {why}",
+        )
+        self.record.intents.append(intent)
+        self._reasons[cid] = intent.reason
+        self.events("order_intent", **_intent_dict(intent))
+        try:
+            for f in self.broker.submit(intent, bar):
+                self._on_fill(f)
+        except DuplicateOrderError:
+            pass  # sent before a restart: the broker has it
+        except BrokerError as exc:
+            self._reject(Rejection(bar.ts, cid, f"broker refused: {exc}"))
 
     def warm_up(self, bar: Bar) -> None:
         """History before the first tradable bar: indicators and level states only."""
@@ -134,12 +194,22 @@ class Engine:
             qty=decision.qty,
         )
         if decision.purpose == "exit":
+            if self.guard is not None and self.guard(decision, bar, self.now_ns) is not None:
+                self.submit(decision, bar)  # refused and recorded; protection stays in place
+                return
             self._cancel_protection()
         else:
             self.entry_level, self.entry_reason = sig.level, sig.reason
         self.submit(decision, bar)
 
     def submit(self, intent: OrderIntent, bar: Bar) -> None:
+        if self.guard is not None:
+            why = self.guard(intent, bar, self.now_ns)
+            if why is not None:
+                self.events("guard", client_order_id=intent.client_order_id, reason=why)
+                LOG.warning("guard refused %s: %s", intent.client_order_id, why)
+                self._reject(Rejection(intent.signal_ts, intent.client_order_id, f"guard: {why}"))
+                return
         self.record.intents.append(intent)
         self._reasons[intent.client_order_id] = intent.reason
         self.events("order_intent", **_intent_dict(intent))
@@ -162,12 +232,15 @@ class Engine:
         for f in fills:
             self._on_fill(f)
 
-    def _on_fill(self, fill: Fill) -> None:
+    def _on_fill(self, fill: Fill, quiet: bool = False) -> None:
         self.record.fills.append(fill)
         p = self.portfolio
         opening = p.qty == 0
         reason = self.entry_reason if opening else self._exit_reason(fill)
         trade = p.apply(fill, reason=reason, level=self.entry_level)
+        if quiet:  # replaying recorded fills on start-up: already journalled
+            self._after_fill(fill, opening)
+            return
         self.events(
             "fill",
             client_order_id=fill.client_order_id,
@@ -178,6 +251,12 @@ class Engine:
             commission=fill.commission,
             position=p.qty,
         )
+        self._after_fill(fill, opening)
+        if trade is not None:
+            self._trade_event(trade)
+
+    def _after_fill(self, fill: Fill, opening: bool) -> None:
+        p = self.portfolio
         if fill.client_order_id == self.pending_entry:
             self.pending_entry = None
         if opening and p.qty != 0:
@@ -189,8 +268,6 @@ class Engine:
             self.stop_id = None
             self.entry_level = ""
             self.entry_reason = ""
-        if trade is not None:
-            self._trade_event(trade)
 
     def _trail(self, bar: Bar) -> None:
         long = self.portfolio.qty > 0

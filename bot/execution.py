@@ -273,8 +273,9 @@ class LiveBroker:
         return "unknown"
 
     def _adopt(self, cid: str, order: BrokerOrder, how: str) -> None:
-        self.store.update_order(cid, status="intent" if order.status == "intent" else order.status,
-                                broker_id=order.id)  # fmt: skip
+        self.store.update_order(
+            cid, status="intent" if order.status == "intent" else order.status, broker_id=order.id
+        )
         self.events("order", client_order_id=cid, status=order.status, broker_id=order.id, how=how)
         for leg in order.legs:
             self._track_child(cid, leg)
@@ -284,16 +285,24 @@ class LiveBroker:
             purpose = "stop" if leg.order_type in ("stop", "stop_limit") else "take_profit"
             price_type = OrderType.STOP if purpose == "stop" else OrderType.LIMIT
             intent = OrderIntent(
-                leg.client_order_id, leg.symbol or self.symbol, Side(leg.side), leg.qty, price_type,
-                limit_price=leg.limit_price, stop_price=leg.stop_price, purpose=purpose,
-            )  # fmt: skip
+                leg.client_order_id,
+                leg.symbol or self.symbol,
+                Side(leg.side),
+                leg.qty,
+                price_type,
+                limit_price=leg.limit_price,
+                stop_price=leg.stop_price,
+                purpose=purpose,
+            )
             self.store.record_intent(intent, parent=parent)
-        self.store.update_order(leg.client_order_id, status=leg.status, broker_id=leg.id,
-                                stop_price=leg.stop_price)  # fmt: skip
+        self.store.update_order(
+            leg.client_order_id, status=leg.status, broker_id=leg.id, stop_price=leg.stop_price
+        )
 
     def _adopt_foreign(self, order: BrokerOrder) -> None:
-        intent = OrderIntent(order.client_order_id, order.symbol, Side(order.side), order.qty,
-                             purpose="adopted")  # fmt: skip
+        intent = OrderIntent(
+            order.client_order_id, order.symbol, Side(order.side), order.qty, purpose="adopted"
+        )
         self.store.record_intent(intent)
         self.store.update_order(order.client_order_id, status=order.status, broker_id=order.id)
 
@@ -323,8 +332,13 @@ class LiveBroker:
             fill = Fill(cid, rec.side, delta, round(price, 6), ts, 0.0, rec.purpose)
             if self.store.add_fill(f"{cid}:{order.filled_qty:g}", fill):
                 fills.append(fill)
-        self.store.update_order(cid, status=order.status, filled_qty=order.filled_qty,
-                                avg_price=order.filled_avg_price, broker_id=order.id)  # fmt: skip
+        self.store.update_order(
+            cid,
+            status=order.status,
+            filled_qty=order.filled_qty,
+            avg_price=order.filled_avg_price,
+            broker_id=order.id,
+        )
         return fills
 
     def _parent_terminal(self, rec: OrderRecord) -> bool:

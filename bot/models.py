@@ -84,6 +84,7 @@ class Signal:
     def as_dict(self) -> dict[str, object]:
         return {
             "time": self.time.isoformat(),
+            "ts": self.ts,
             "kind": str(self.kind),
             "level": self.level,
             "level_value": round(self.level_value, 4),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -102,6 +103,26 @@ class EmulatorConfig(StrictModel):
     initial_cash: float = Field(100_000.0, gt=0)
 
 
+class PaperConfig(StrictModel):
+    state_dir: str = "state"
+    log_dir: str = "logs"
+    replay_data: str = "data/BABA_1d.csv"
+    replay_from: date | None = date(2025, 9, 1)
+    replay_to: date | None = date(2026, 2, 20)
+    speed: float = Field(0.0, ge=0)
+    halt_file: str = "state/HALT"
+    cancel_on_halt: bool = True
+    flatten_on_halt: bool = False
+    max_daily_loss_pct: float = Field(3.0, ge=0, le=100)
+    max_orders_per_day: int = Field(10, ge=1, le=1000)
+    stale_after_intervals: int = Field(2, ge=1, le=100)
+    stale_tolerance_s: float = Field(5.0, ge=0)
+    session: Literal["regular", "extended"] = "regular"
+    poll_interval_s: float = Field(5.0, gt=0, le=3600)
+    log_max_bytes: int = Field(5_000_000, ge=10_000)
+    log_backups: int = Field(3, ge=0, le=100)
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told. Sections mirror the tables of config/default.toml."""
 
@@ -122,6 +143,7 @@ class Settings(BaseSettings):
     broker: BrokerConfig = BrokerConfig()
     alpaca: AlpacaConfig = AlpacaConfig()
     emulator: EmulatorConfig = EmulatorConfig()
+    paper: PaperConfig = PaperConfig()
     # Secrets: only from the environment or .env, never from a TOML file (no field name accepted).
     alpaca_api_key: SecretStr | None = Field(None, validation_alias="ALPACA_API_KEY")
     alpaca_secret_key: SecretStr | None = Field(None, validation_alias="ALPACA_SECRET_KEY")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,26 +21,37 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import Fill, OrderIntent, OrderType, Side
+from bot.models import Bar, Fill, OrderIntent, OrderType, Side
 
 SCHEMA_VERSION = "1"
-OPEN_STATUSES = ("intent", "unknown", "accepted", "new", "held", "partially_filled",
-                 "pending_new", "pending_cancel", "pending_replace", "accepted_for_bidding",
-                 "done_for_day")  # fmt: skip
+OPEN_STATUSES = (
+    "intent",
+    "unknown",
+    "accepted",
+    "new",
+    "held",
+    "partially_filled",
+    "pending_new",
+    "pending_cancel",
+    "pending_replace",
+    "accepted_for_bidding",
+    "done_for_day",
+)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (
     client_order_id TEXT PRIMARY KEY, parent TEXT, purpose TEXT NOT NULL, symbol TEXT NOT NULL,
     side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, stop_price REAL, limit_price REAL,
     status TEXT NOT NULL, broker_id TEXT, filled_qty REAL NOT NULL DEFAULT 0, avg_price REAL,
     signal_ts INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
     level TEXT NOT NULL DEFAULT '',
-    stop_loss REAL, take_profit REAL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+    stop_loss REAL, take_profit REAL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS fills (
     fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
     price REAL NOT NULL, ts INTEGER NOT NULL, commission REAL NOT NULL, purpose TEXT NOT NULL,
-    seq INTEGER NOT NULL);
+    seq INTEGER NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS bars (
     ts INTEGER PRIMARY KEY, open REAL, high REAL, low REAL, close REAL, volume REAL,
     session INTEGER);
@@ -120,14 +132,25 @@ class StateStore:
                     for stmt in _SCHEMA.strip().split(";"):
                         if stmt.strip():
                             cur.execute(stmt)
-                    cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                    _put(cur, "meta", ("schema_version", SCHEMA_VERSION))
             version = self.get_meta("schema_version")
-        except sqlite3.DatabaseError as exc:
+            if version != SCHEMA_VERSION:
+                raise StateError(
+                    f"state file {path} has schema version {version!r}, expected {SCHEMA_VERSION!r}"
+                )
+            self._verify()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise StateError(f"state file {path} is not a readable state database: {exc}") from None
-        if version != SCHEMA_VERSION:
-            raise StateError(
-                f"state file {path} has schema version {version!r}, expected {SCHEMA_VERSION!r}"
-            )
+
+    def _verify(self) -> None:
+        """Every row of the tables that decide trading carries a checksum: a flipped byte
+        in them stops the bot instead of silently changing an order or a fill."""
+        for table in ("meta", "orders", "fills"):
+            for row in self.db.execute(f"SELECT * FROM {table}"):
+                if _crc(row[:-1]) != row[-1]:
+                    raise StateError(
+                        f"state file {self.path} is corrupt: a {table} row fails its checksum"
+                    )
 
     def close(self) -> None:
         self.db.close()
@@ -150,7 +173,7 @@ class StateStore:
 
     def set_meta(self, key: str, value: str) -> None:
         with self.tx() as cur:
-            cur.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+            _put(cur, "meta", (key, value))
 
     # -- orders --------------------------------------------------------------------
     def record_intent(
@@ -158,28 +181,29 @@ class StateStore:
     ) -> bool:
         """Write an intent before it is sent; False if this id was recorded already."""
         now = _now()
+        row = (
+            *(intent.client_order_id, parent, intent.purpose, intent.symbol, str(intent.side)),
+            *(float(intent.qty), str(intent.type), intent.stop_price, intent.limit_price),
+            *("intent", None, 0.0, None, intent.signal_ts, intent.reason, level or intent.level),
+            *(intent.stop_loss, intent.take_profit, now, now),
+        )
         with self.tx() as cur:
-            cur.execute(
-                "INSERT OR IGNORE INTO orders VALUES "
-                "(?,?,?,?,?,?,?,?,?,'intent',NULL,0,NULL,?,?,?,?,?,?,?)",
-                (
-                    intent.client_order_id, parent, intent.purpose, intent.symbol,
-                    str(intent.side), intent.qty, str(intent.type), intent.stop_price,
-                    intent.limit_price, intent.signal_ts, intent.reason, level,
-                    intent.stop_loss, intent.take_profit, now, now,
-                ),
-            )  # fmt: skip
-            return cur.rowcount == 1
+            return _put(cur, "orders", row, ignore=True)
 
     def update_order(self, client_order_id: str, **fields: Any) -> None:
         if not fields:
             return
-        cols = ", ".join(f"{k} = ?" for k in fields)
         with self.tx() as cur:
-            cur.execute(
-                f"UPDATE orders SET {cols}, updated_at = ? WHERE client_order_id = ?",
-                (*fields.values(), _now(), client_order_id),
-            )
+            cur.row_factory = sqlite3.Row
+            old = cur.execute(
+                "SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)
+            ).fetchone()
+            cur.row_factory = None
+            if old is None:
+                return
+            new = {k: old[k] for k in old.keys() if k != "crc"}  # noqa: SIM118 (sqlite3.Row)
+            new.update(fields, updated_at=_now())
+            _put(cur, "orders", tuple(new.values()))
 
     def get_order(self, client_order_id: str) -> OrderRecord | None:
         row = self.db.execute(
@@ -199,14 +223,18 @@ class StateStore:
         """Book a fill once; False if this fill id is known (a re-poll, a restart)."""
         with self.tx() as cur:
             seq = cur.execute("SELECT COUNT(*) FROM fills").fetchone()[0]
-            cur.execute(
-                "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    fill_id, fill.client_order_id, str(fill.side), fill.qty, fill.price,
-                    fill.ts, fill.commission, fill.purpose, seq,
-                ),
-            )  # fmt: skip
-            return cur.rowcount == 1
+            row = (
+                fill_id,
+                fill.client_order_id,
+                str(fill.side),
+                float(fill.qty),
+                float(fill.price),
+                fill.ts,
+                float(fill.commission),
+                fill.purpose,
+                seq,
+            )
+            return _put(cur, "fills", row, ignore=True)
 
     def fills(self) -> list[Fill]:
         rows = self.db.execute(
@@ -216,19 +244,24 @@ class StateStore:
         return [Fill(r[0], Side(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
     # -- bars, signals, equity -----------------------------------------------------
-    def add_bar_result(
-        self,
-        bar: tuple[int, float, float, float, float, float, int],
-        equity: float,
-        cash: float,
-        qty: float,
-    ) -> None:
+    def add_bar_result(self, bar: Bar, equity: float, cash: float, qty: float) -> None:
         with self.tx() as cur:
-            cur.execute("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)", bar)
+            cur.execute("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)", tuple(bar))
             cur.execute(
                 "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)", (bar[0], equity, cash, qty)
             )
-            cur.execute("INSERT OR REPLACE INTO meta VALUES ('last_bar_ts', ?)", (str(bar[0]),))
+            _put(cur, "meta", ("last_bar_ts", str(bar[0])))
+
+    def add_history(self, bars: list[Bar]) -> None:
+        """Bars seen during warm-up, so `bot status` can rebuild levels without the feed."""
+        with self.tx() as cur:
+            cur.executemany(
+                "INSERT OR IGNORE INTO bars VALUES (?,?,?,?,?,?,?)", [tuple(b) for b in bars]
+            )
+
+    def bars(self) -> list[Bar]:
+        rows = self.db.execute("SELECT * FROM bars ORDER BY ts").fetchall()
+        return [Bar(*r) for r in rows]
 
     def add_signal(self, ts: int, level: str, kind: str, body: dict[str, Any]) -> None:
         with self.tx() as cur:
@@ -249,10 +282,38 @@ class StateStore:
         return self.db.execute("SELECT ts, equity, cash, qty FROM equity ORDER BY ts").fetchall()
 
 
+def _crc(values: tuple[Any, ...]) -> int:
+    # Numbers as floats: SQLite gives back 100.0 for an int written to a REAL column.
+    canon = tuple(float(v) if isinstance(v, int | float) else v for v in values)
+    return zlib.crc32(repr(canon).encode("utf-8"))
+
+
+def _put(cur: sqlite3.Cursor, table: str, row: tuple[Any, ...], ignore: bool = False) -> bool:
+    """Insert (or replace) a row with its checksum; False if `ignore` and it existed."""
+    verb = "INSERT OR IGNORE" if ignore else "INSERT OR REPLACE"
+    marks = ",".join("?" * (len(row) + 1))
+    cur.execute(f"{verb} INTO {table} VALUES ({marks})", (*row, _crc(row)))
+    return cur.rowcount == 1
+
+
 def _record(r: tuple[Any, ...]) -> OrderRecord:
     return OrderRecord(
-        client_order_id=r[0], parent=r[1], purpose=r[2], symbol=r[3], side=Side(r[4]), qty=r[5],
-        type=OrderType(r[6]), stop_price=r[7], limit_price=r[8], status=r[9], broker_id=r[10],
-        filled_qty=r[11], avg_price=r[12], signal_ts=r[13], reason=r[14], level=r[15],
-        stop_loss=r[16], take_profit=r[17],
-    )  # fmt: skip
+        client_order_id=r[0],
+        parent=r[1],
+        purpose=r[2],
+        symbol=r[3],
+        side=Side(r[4]),
+        qty=r[5],
+        type=OrderType(r[6]),
+        stop_price=r[7],
+        limit_price=r[8],
+        status=r[9],
+        broker_id=r[10],
+        filled_qty=r[11],
+        avg_price=r[12],
+        signal_ts=r[13],
+        reason=r[14],
+        level=r[15],
+        stop_loss=r[16],
+        take_profit=r[17],
+    )

@@ -142,3 +142,44 @@ def progress_bar(
     ) as prog:
         task = prog.add_task(what, total=total)
         yield lambda done: prog.update(task, completed=done)
+
+
+def status_view(console: Console, st: Any, symbol: str) -> None:
+    """`bot status`: position, P&L, orders, levels, last signals, halt."""
+    head = "[red]HALTED[/]: " + st.halted if st.halted else "[green]trading[/]"
+    console.print(f"{symbol}: {head}")
+    pnl = None if st.equity is None else st.equity - st.initial_cash
+    console.print(
+        f"position {st.position:g} shares"
+        + (f" @ {st.avg_price:.2f}" if st.position else "")
+        + f"; cash {st.cash:,.2f}; equity "
+        + ("n/a" if st.equity is None else f"{st.equity:,.2f}")
+        + ("" if pnl is None else f"; P&L {pnl:+,.2f} (realised {st.realized:+,.2f})")
+    )
+    if st.last_close is not None:
+        console.print(status_table(st.levels, st.last_close, _ts_of(st.last_bar_time)))
+    orders = Table(title=f"{len(st.open_orders)} open order(s)", title_justify="left")
+    for col in ("client order id", "side", "qty", "type", "status", "purpose", "stop"):
+        orders.add_column(col)
+    for o in st.open_orders:
+        orders.add_row(
+            o["client_order_id"], o["side"], f"{o['qty']:g}", o["type"], o["status"], o["purpose"],
+            "" if o["stop_price"] is None else f"{o['stop_price']:.2f}",
+        )  # fmt: skip
+    console.print(orders)
+    sigs = Table(title="last signals", title_justify="left")
+    for col in ("time", "kind", "level", "close", "reason"):
+        sigs.add_column(col)
+    for sg in st.signals:
+        sigs.add_row(
+            str(sg["time"])[:16], sg["kind"], sg["level"], f"{sg['close']:.2f}", sg["reason"]
+        )
+    console.print(sigs)
+
+
+def _ts_of(iso: str | None) -> int:
+    from datetime import datetime
+
+    from bot.models import et_to_ns
+
+    return 0 if iso is None else et_to_ns(datetime.fromisoformat(iso))

@@ -1,0 +1,195 @@
+"""Wiring for `bot paper`: choose the broker and the feed, run the runner, report.
+
+- `--broker emulator` (default, offline): replays a CSV through the real alpaca-py SDK
+  against our Alpaca-compatible emulator over HTTP on 127.0.0.1: in-process, or a
+  running `bot emulator` given with `--emulator-url` (needed to resume after a crash,
+  since an in-process emulator's account ends with the process).
+- `--broker alpaca`: the Alpaca paper account with live bars; keys from the
+  environment or `.env`. Live trading needs `alpaca.allow_live = true` AND `--live`.
+Exit codes: 0 done, 2 bad input/keys, 3 another runner holds the state, 4 the broker
+state does not match ours (nothing traded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
+from bot.broker import BrokerError
+from bot.data import load_csv
+from bot.execution import ReconcileError
+from bot.feeds import AlpacaFeed, EmulatorAdmin, ReplayFeed
+from bot.journal import setup_logging
+from bot.runner import PaperRunner, RunnerError, RunSummary
+from bot.settings import Settings, resolve_data_path
+from bot.views import progress_bar
+
+EMULATOR_KEYS = ("emulator-key", "emulator-secret")
+
+
+@dataclass
+class PaperOptions:
+    broker: str = "emulator"
+    emulator_url: str | None = None
+    data: Path | None = None
+    start: str | None = None
+    end: str | None = None
+    speed: float | None = None
+    state_dir: Path | None = None
+    fresh: bool = False
+    adopt: bool = False
+    live: bool = False
+
+
+def apply_options(settings: Settings, o: PaperOptions) -> Settings:
+    s = settings.model_copy(deep=True)
+    p = s.paper
+    if o.state_dir is not None:
+        p.state_dir = str(o.state_dir)
+        p.halt_file = str(Path(o.state_dir) / "HALT")
+    if o.speed is not None:
+        p.speed = o.speed
+    if o.start is not None:
+        p.replay_from = date.fromisoformat(o.start)
+    if o.end is not None:
+        p.replay_to = date.fromisoformat(o.end)
+    if o.data is not None:
+        p.replay_data = str(o.data)
+    return s
+
+
+def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
+    if opts.broker not in ("emulator", "alpaca"):
+        console.print(f"[red]--broker must be emulator or alpaca, not {opts.broker!r}[/]")
+        return 2
+    try:
+        s = apply_options(settings, opts)
+    except ValueError as exc:
+        console.print(f"[red]bad option: {exc}[/]")
+        return 2
+    setup_logging(
+        Path(s.paper.log_dir), max_bytes=s.paper.log_max_bytes, backups=s.paper.log_backups
+    )
+    try:
+        if opts.broker == "alpaca":
+            summary = _run_alpaca(s, opts, console)
+        else:
+            summary = _run_emulator(s, opts, console)
+    except RunnerError as exc:
+        console.print(f"[red]{exc}[/]")
+        return exc.code
+    except ReconcileError as exc:
+        console.print(f"[red]start-up reconciliation failed: {exc}[/]")
+        return 4
+    except LiveTradingRefused as exc:
+        console.print(f"[red]live trading refused: {exc}[/]")
+        return 2
+    except BrokerError as exc:
+        if exc.status == 401 or (exc.status == 403 and "forbidden" in exc.message.lower()):
+            console.print(
+                "[red]the broker rejected the API keys (HTTP 401). Check ALPACA_API_KEY and "
+                "ALPACA_SECRET_KEY (paper keys for the paper endpoint).[/]"
+            )
+            return 2
+        raise
+    _print_summary(console, summary, opts)
+    return 0
+
+
+def _replay_series(s: Settings) -> Any:
+    loaded = load_csv(resolve_data_path(s.paper.replay_data), s.data.regular_hours_only)
+    series = loaded.bars
+    if s.paper.replay_to is not None:
+        series = series.slice(
+            0, series.index_of(f"{s.paper.replay_to.isoformat()}T23:59:59", "right")
+        )
+    return series
+
+
+def _run_emulator(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:
+    from bot.emulator import EmulatorServer, build_state
+
+    state_dir = Path(s.paper.state_dir)
+    if opts.fresh and state_dir.exists():
+        for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "heartbeat"):
+            (state_dir / name).unlink(missing_ok=True)
+    series = _replay_series(s)
+    first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
+    if first >= len(series):
+        raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
+    server = None
+    url = opts.emulator_url
+    if url is None:
+        state = build_state(s, None)
+        feed0 = ReplayFeed(series)
+        start_ns = (
+            feed0.bar_end(next(series.iter_bars(first - 1, first)))
+            if first > 0
+            else int(series.ts[0])
+        )
+        state.reset(now_ns=start_ns)
+        server = EmulatorServer(state, api_key=EMULATOR_KEYS[0], secret_key=EMULATOR_KEYS[1])
+        server.start()
+        url = server.url
+    try:
+        s.alpaca.trading_url = url
+        s.alpaca.data_url = url
+        api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False)
+        feed = ReplayFeed(series, EmulatorAdmin(url))
+        runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
+        with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
+            return runner.run(progress=advance)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:
+    if s.alpaca_api_key is None or s.alpaca_secret_key is None:
+        raise RunnerError(
+            "ALPACA_API_KEY and ALPACA_SECRET_KEY are not set: export them or put them in .env "
+            "(see README, 'Switching to Alpaca')"
+        )
+    key, secret = s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
+    api = AlpacaApi(s.alpaca, key, secret, live=opts.live)
+    data = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
+    timeframe = "1d"
+    holder: dict[str, PaperRunner] = {}
+    feed = AlpacaFeed(
+        data,
+        api.clock,
+        s.symbol,
+        timeframe,
+        s.paper.poll_interval_s,
+        stop=lambda: holder["r"]._stop,
+    )
+    runner = PaperRunner(s, api, feed, f"alpaca {api.base_url}", adopt=opts.adopt, console=console)
+    holder["r"] = runner
+    console.print(
+        f"Trading {s.symbol} on {api.base_url} with live {timeframe} bars; Ctrl-C to stop."
+    )
+    return runner.run()
+
+
+def _print_summary(console: Console, r: RunSummary, opts: PaperOptions) -> None:
+    console.print(
+        f"\nDone: {r.bars} bar(s) traded, {r.signals} signal(s), {r.orders} order(s), "
+        f"{r.fills} fill(s); "
+        f"position {r.position:g} shares, equity {r.equity:,.2f}"
+        + (f"; HALTED: {r.halted}" if r.halted else "")
+    )
+    console.print(
+        f"Logs:  {r.log_dir}/bot.log (readable) and {r.log_dir}/events.jsonl "
+        "(one JSON event a line)"
+    )
+    console.print(f"State: {r.state_dir}/state.sqlite   (bot status, bot logs --event signal)")
+    if opts.broker == "emulator":
+        console.print(
+            "To trade your Alpaca paper account: put ALPACA_API_KEY and ALPACA_SECRET_KEY in .env, "
+            "then run `bot paper --broker alpaca` (README: 'Switching to Alpaca')."
+        )

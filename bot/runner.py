@@ -1,0 +1,333 @@
+"""`bot paper`: the paper-trading runner around the one engine.
+
+Crash-only start, the same path every time:
+1. take the state directory's lock (a second runner exits at once, sending nothing);
+2. open the SQLite state (a damaged file stops the run, naming it);
+3. check the broker keys with one account call;
+4. rebuild the engine: recorded fills -> position and cash; bars up to the last
+   processed one (or up to `replay_from` on a first run) -> indicators and levels,
+   with no signal acted on during this warm-up;
+5. reconcile with the broker (settle every order in doubt, refuse unexplained orders
+   or positions unless --adopt);
+6. then each new closed bar: the broker reports fills, the engine decides, orders go
+   out (through the guards), and the bar, equity and position are saved.
+SIGINT/SIGTERM finish the current bar, flush, and exit 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any, Protocol
+
+from filelock import FileLock, Timeout
+
+from bot.backtest import build_risk
+from bot.data import BarSeries
+from bot.engine import Engine
+from bot.execution import LiveBroker
+from bot.guards import Guards
+from bot.journal import Journal
+from bot.models import Bar, ns_to_et
+from bot.settings import Settings
+from bot.state import StateStore
+from strategies import build_strategy
+
+LOG = logging.getLogger("bot.runner")
+_HUMAN = {"signal", "order_intent", "fill", "trade", "guard", "error", "reconcile", "halt"}
+
+
+class RunnerError(Exception):
+    """The runner cannot start or go on; the message says why and what to do."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class RunSummary:
+    bars: int
+    signals: int
+    orders: int
+    fills: int
+    position: float
+    equity: float
+    state_dir: Path
+    log_dir: Path
+    halted: str | None
+
+
+class Feed(Protocol):
+    """Where closed bars come from, and the clock that goes with them (bot.feeds)."""
+
+    interval_ns: int
+
+    def history(self) -> BarSeries:
+        """Bars up to now, for warm-up (a replay: the whole file)."""
+        ...
+
+    def before_bar(self, bar: Bar) -> None:
+        """Called just before the engine sees `bar` (a replay moves the broker's clock)."""
+        ...
+
+    def now_ns(self, bar: Bar) -> int: ...
+
+    def regular_hours(self, ts: int) -> bool: ...
+
+    def trading_bars(self, first: int) -> Iterator[Bar]:
+        """The bars to trade, from history index `first` on (live feeds keep polling)."""
+        ...
+
+
+def config_hash(settings: Settings) -> str:
+    blob = json.dumps(settings.redacted(), sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+class PaperRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        api: Any,
+        feed: Feed,
+        broker_name: str,
+        adopt: bool = False,
+        console: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.api = api
+        self.feed = feed
+        self.broker_name = broker_name
+        self.adopt = adopt
+        self.console = console
+        paper = settings.paper
+        self.state_dir = Path(paper.state_dir)
+        self.log_dir = Path(paper.log_dir)
+        self.halt_file = Path(paper.halt_file)
+        self._stop = False
+        self.journal: Journal | None = None
+
+    # -- life cycle ----------------------------------------------------------------
+    def run(self, progress: Any = None) -> RunSummary:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.state_dir / "bot.lock"))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise RunnerError(
+                f"another bot is already running on state directory {self.state_dir} "
+                f"(lock {self.state_dir / 'bot.lock'}); stop it first",
+                code=3,
+            ) from None
+        try:
+            return self._run_locked(progress)
+        finally:
+            lock.release()
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        LOG.info("signal %s received: finishing the current bar, then stopping", signum)
+        self._stop = True
+
+    def _run_locked(self, progress: Any) -> RunSummary:
+        from bot.state import StateError
+
+        try:
+            store = StateStore(self.state_dir / "state.sqlite")
+        except StateError as exc:
+            raise RunnerError(
+                f"{exc}. Move it aside to start fresh, or restore a backup."
+            ) from None
+        journal = Journal(self.log_dir / "events.jsonl")
+        self.journal = journal
+        events = self._sink(journal, store)
+        s = self.settings
+        events(
+            "run_start",
+            config_hash=config_hash(s),
+            broker=self.broker_name,
+            symbol=s.symbol,
+            state_dir=str(self.state_dir),
+        )
+        old = {
+            sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            return self._trade(store, events, journal, progress)
+        except Exception as exc:
+            events("error", where="runner", error=f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
+            journal.flush()
+            store.close()
+
+    def _sink(self, journal: Journal, store: StateStore) -> Any:
+        def sink(kind: str, /, **fields: Any) -> None:
+            journal.event(kind, **fields)
+            if kind == "signal":
+                store.add_signal(
+                    int(fields.get("ts", 0)), str(fields["level"]), str(fields["kind"]), fields
+                )
+            if kind in _HUMAN:
+                text = " ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, ""))
+                LOG.info("%s %s", kind, text)
+                if (
+                    kind in ("signal", "fill", "trade", "guard", "halt")
+                    and self.console is not None
+                ):
+                    self.console.print(f"[bold]{kind:<7}[/] {text}")
+                journal.flush()  # decisions are flushed at once; bars may be buffered
+
+        return sink
+
+    # -- the trading loop ----------------------------------------------------------
+    def _trade(self, store: StateStore, events: Any, journal: Journal, progress: Any) -> RunSummary:
+        s = self.settings
+        account = self.api.account()  # wrong or missing keys fail here, before anything else
+        if store.get_meta("initial_cash") is None:
+            store.set_meta("initial_cash", repr(account["cash"]))
+        initial_cash = float(store.get_meta("initial_cash") or account["cash"])
+        broker = LiveBroker(
+            self.api,
+            store,
+            s.symbol,
+            events,
+            settle_lookups=s.alpaca.settle_lookups,
+            backoff_cap_s=s.alpaca.backoff_cap_s,
+        )
+        history = self.feed.history()
+        guards = Guards(
+            s.paper,
+            self.feed.interval_ns,
+            self.halt_file,
+            lambda: store.get_meta("halted") or None,
+            self.feed.regular_hours,
+        )
+        engine = Engine(
+            build_strategy(s.strategy),
+            build_risk(s),
+            broker,
+            initial_cash,
+            events=events,
+            trailing=s.risk.trailing_stop,
+            guard=guards_check(guards),
+        )
+        records = store.orders()
+        engine.restore(store.fills(), [r.intent() for r in records], broker.open_orders())
+        last = store.last_bar_ts()
+        first_trade = self._first_trade_index(history, last)
+        warm = list(history.iter_bars(0, first_trade))
+        for bar in warm:
+            engine.warm_up(bar)  # indicators and level states; no signal acted on
+        store.add_history(warm)
+        events(
+            "warm_up",
+            bars=first_trade,
+            last_processed=None if last is None else ns_to_et(last).isoformat(),
+        )
+        now = int(history.ts[first_trade - 1]) if first_trade else 0
+        rec = broker.reconcile(engine.portfolio.qty, now, adopt=self.adopt)
+        for f in rec.fills:
+            engine._on_fill(f)
+        if self.adopt and abs(rec.broker_qty - engine.portfolio.qty) > 1e-9:
+            engine.adopt_position(rec.broker_qty, rec.broker_avg_price, now)
+        events(
+            "reconcile", broker_qty=rec.broker_qty, local_qty=engine.portfolio.qty, notes=rec.notes
+        )
+
+        n_bars = 0
+        for bar in self.feed.trading_bars(first_trade):
+            if self._stop:
+                break
+            self._check_halt(store, engine, guards, events, bar)
+            self.feed.before_bar(bar)
+            engine.now_ns = self.feed.now_ns(bar)
+            guards.on_bar(
+                bar, engine.equity(engine.last_bar.close if engine.last_bar else bar.open)
+            )
+            engine.on_bar(bar)
+            equity = engine.equity(bar.close)
+            why = guards.after_bar(equity)
+            if why is not None:
+                engine.halted_reason = why
+                events("guard", reason=why)
+            store.add_bar_result(bar, equity, engine.portfolio.cash, engine.portfolio.qty)
+            journal.event(
+                "bar",
+                time=ns_to_et(bar.ts).isoformat(),
+                close=bar.close,
+                equity=round(equity, 2),
+                position=engine.portfolio.qty,
+            )
+            self._heartbeat()
+            n_bars += 1
+            if progress is not None:
+                progress(n_bars)
+            if self.settings.paper.speed > 0:
+                time.sleep(self.feed.interval_ns / 1e9 / self.settings.paper.speed)
+        p = engine.portfolio
+        final_px = engine.last_bar.close if engine.last_bar else 0.0
+        summary = RunSummary(
+            bars=n_bars,
+            signals=len(engine.record.signals),
+            orders=len(engine.record.intents),
+            fills=len(store.fills()),
+            position=p.qty,
+            equity=engine.equity(final_px),
+            state_dir=self.state_dir,
+            log_dir=self.log_dir,
+            halted=guards.halted(),
+        )
+        events(
+            "run_end",
+            bars=n_bars,
+            position=p.qty,
+            equity=round(summary.equity, 2),
+            stopped=self._stop,
+        )
+        return summary
+
+    def _first_trade_index(self, history: BarSeries, last: int | None) -> int:
+        if last is not None:
+            return int(history.ts.searchsorted(last, side="right"))
+        start = self.settings.paper.replay_from
+        return history.index_of(start.isoformat()) if start is not None else 0
+
+    def _check_halt(
+        self, store: StateStore, engine: Engine, guards: Guards, events: Any, bar: Bar
+    ) -> None:
+        why = guards.halted()
+        if why is None:
+            engine.halted_reason = guards.loss_halt
+            return
+        if engine.halted_reason != why:
+            engine.halted_reason = why
+            events("halt", reason=why)
+            if self.settings.paper.cancel_on_halt and engine.pending_entry is not None:
+                engine.broker.cancel(engine.pending_entry)
+                engine.pending_entry = None
+        flatten = self.settings.paper.flatten_on_halt or store.get_meta("halt_flatten") == "1"
+        if flatten and engine.portfolio.qty != 0 and engine.last_bar is not None:
+            engine.flatten(engine.last_bar, why)
+
+    def _heartbeat(self) -> None:
+        (self.state_dir / "heartbeat").write_text(str(time.time()))
+
+
+def guards_check(guards: Guards) -> Any:
+    def check(intent: Any, bar: Bar, now_ns: int) -> str | None:
+        why = guards.check(intent, bar, now_ns)
+        if why is None:
+            guards.sent()
+        return why
+
+    return check

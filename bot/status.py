@@ -1,0 +1,82 @@
+"""`bot status`: what the paper bot holds and knows, read from its state database.
+
+Reads only (the runner may be running): position and P&L from the recorded fills and
+equity snapshots, open orders, each level with the distance to it (the strategy is
+replayed over the stored bars), the last signals, and whether trading is halted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.portfolio import Portfolio
+from bot.settings import Settings
+from bot.state import StateError, StateStore
+from strategies import build_strategy
+
+
+@dataclass
+class Status:
+    position: float
+    avg_price: float
+    cash: float
+    equity: float | None
+    initial_cash: float
+    realized: float
+    open_orders: list[dict[str, Any]]
+    levels: list[dict[str, object]]
+    last_close: float | None
+    last_bar_time: str | None
+    signals: list[dict[str, Any]]
+    halted: str | None
+
+
+def read_status(settings: Settings) -> Status:
+    path = Path(settings.paper.state_dir) / "state.sqlite"
+    if not path.exists():
+        raise StateError(f"no state at {path}: the paper bot has not run with this state_dir yet")
+    store = StateStore(path)
+    try:
+        initial = float(store.get_meta("initial_cash") or settings.broker.initial_cash)
+        p = Portfolio(initial)
+        for f in store.fills():
+            p.apply(f)
+        bars = store.bars()
+        strategy = build_strategy(settings.strategy)
+        for b in bars:
+            strategy.on_bar(b)
+        eq = store.equity_rows()
+        halt_file = Path(settings.paper.halt_file)
+        halted = store.get_meta("halted") or (
+            f"halt file {halt_file} exists" if halt_file.exists() else None
+        )
+        orders = [
+            {
+                "client_order_id": r.client_order_id,
+                "side": str(r.side),
+                "qty": r.qty,
+                "type": str(r.type),
+                "status": r.status,
+                "purpose": r.purpose,
+                "stop_price": r.stop_price,
+            }
+            for r in store.orders(open_only=True)
+        ]
+        return Status(
+            position=p.qty,
+            avg_price=p.avg_price,
+            cash=p.cash,
+            equity=eq[-1][1] if eq else None,
+            initial_cash=initial,
+            realized=p.realized,
+            open_orders=orders,
+            levels=strategy.status(),
+            last_close=bars[-1].close if bars else None,
+            last_bar_time=bars[-1].time.isoformat() if bars else None,
+            signals=store.signals()[-5:],
+            halted=halted,
+        )
+    finally:
+        store.close()
