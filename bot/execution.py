@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from bot.alpaca import BrokerOrder, InDoubt, Transient
 from bot.broker import BrokerError, DuplicateOrderError, OrderState
@@ -42,6 +42,7 @@ T = TypeVar("T")
 class Api(Protocol):
     def submit(self, intent: OrderIntent) -> BrokerOrder: ...
     def by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
+    def account(self) -> dict[str, Any]: ...
     def open_orders(self, symbol: str) -> list[BrokerOrder]: ...
     def cancel(self, order_id: str) -> None: ...
     def replace_stop(
@@ -70,7 +71,9 @@ class LiveBroker:
         symbol: str,
         events: EventSink = _no_events,
         settle_lookups: int = 3,
+        backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,
+        read_attempts: int = 20,
         max_send_attempts: int = 6,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -81,7 +84,9 @@ class LiveBroker:
         self.symbol = symbol
         self.events = events
         self.settle_lookups = settle_lookups
+        self.backoff_base = backoff_base_s
         self.backoff_cap = backoff_cap_s
+        self.read_attempts = read_attempts
         self.max_send_attempts = max_send_attempts
         self._sleep = sleep
         self._clock = clock
@@ -345,12 +350,17 @@ class LiveBroker:
         parent = self.store.get_order(rec.parent or "")
         return parent is None or parent.status in TERMINAL
 
+    def account(self) -> dict[str, float | str]:
+        """The broker account (cash, equity); wrong keys fail here with a 401."""
+        return self._with_retries(self.api.account)
+
     def _with_retries(self, fn: Callable[[], T]) -> T:
-        for attempt in range(8):
+        """Read calls are safe to repeat: retry 5xx, 429 and time-outs with backoff."""
+        for attempt in range(self.read_attempts):
             try:
                 return fn()
             except (Transient, InDoubt) as exc:
-                if attempt == 7:
+                if attempt == self.read_attempts - 1:
                     raise
                 self._backoff(attempt, getattr(exc, "reset_at", None), "read call")
         raise AssertionError("unreachable")
@@ -360,7 +370,7 @@ class LiveBroker:
             wait = max(0.0, reset_at - self._clock()) + self._rng.uniform(0, 0.25)
         else:
             # Exponential with full jitter, capped.
-            wait = self._rng.uniform(0, min(self.backoff_cap, 0.5 * 2**attempt))
+            wait = self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
         wait = min(wait, self.backoff_cap)
         self.events("retry", why=why, attempt=attempt + 1, wait_s=round(wait, 3))
         self._sleep(wait)

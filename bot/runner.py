@@ -21,7 +21,7 @@ import json
 import logging
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -101,6 +101,7 @@ class PaperRunner:
         broker_name: str,
         adopt: bool = False,
         console: Any = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
         self.api = api
@@ -113,6 +114,7 @@ class PaperRunner:
         self.log_dir = Path(paper.log_dir)
         self.halt_file = Path(paper.halt_file)
         self._stop = False
+        self._sleep = sleep
         self.journal: Journal | None = None
 
     # -- life cycle ----------------------------------------------------------------
@@ -192,18 +194,21 @@ class PaperRunner:
     # -- the trading loop ----------------------------------------------------------
     def _trade(self, store: StateStore, events: Any, journal: Journal, progress: Any) -> RunSummary:
         s = self.settings
-        account = self.api.account()  # wrong or missing keys fail here, before anything else
-        if store.get_meta("initial_cash") is None:
-            store.set_meta("initial_cash", repr(account["cash"]))
-        initial_cash = float(store.get_meta("initial_cash") or account["cash"])
         broker = LiveBroker(
             self.api,
             store,
             s.symbol,
             events,
             settle_lookups=s.alpaca.settle_lookups,
+            backoff_base_s=s.alpaca.backoff_base_s,
             backoff_cap_s=s.alpaca.backoff_cap_s,
+            read_attempts=s.alpaca.read_attempts,
+            sleep=self._sleep,
         )
+        account = broker.account()  # wrong or missing keys fail here, before anything else
+        if store.get_meta("initial_cash") is None:
+            store.set_meta("initial_cash", repr(account["cash"]))
+        initial_cash = float(store.get_meta("initial_cash") or account["cash"])
         history = self.feed.history()
         guards = Guards(
             s.paper,

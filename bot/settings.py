@@ -92,7 +92,9 @@ class AlpacaConfig(StrictModel):
     read_timeout_s: float = Field(15.0, gt=0, le=120)
     max_requests_per_minute: int = Field(120, ge=1, le=200)
     settle_lookups: int = Field(3, ge=1, le=20)
+    backoff_base_s: float = Field(0.5, gt=0, le=60)
     backoff_cap_s: float = Field(60.0, gt=0, le=600)
+    read_attempts: int = Field(20, ge=1, le=100)
     time_in_force: Literal["day", "gtc"] = "day"
 
 
