@@ -62,6 +62,7 @@ def setup_logging(
     console: TextIO | None = None,
     max_bytes: int = 5_000_000,
     backups: int = 3,
+    console_level: str = "INFO",
 ) -> None:
     """Console (stderr) plus, when `log_dir` is given, a rotating `bot.log` there."""
     root = logging.getLogger()
@@ -71,6 +72,7 @@ def setup_logging(
     root.setLevel(level)
     redactor = RedactingFilter()
     handler: logging.Handler = logging.StreamHandler(console or sys.stderr)
+    handler.setLevel(console_level)
     handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
     handler.addFilter(redactor)
     root.addHandler(handler)

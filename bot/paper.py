@@ -72,8 +72,12 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
     except ValueError as exc:
         console.print(f"[red]bad option: {exc}[/]")
         return 2
+    # The console shows decisions (printed by the runner) and warnings; bot.log gets it all.
     setup_logging(
-        Path(s.paper.log_dir), max_bytes=s.paper.log_max_bytes, backups=s.paper.log_backups
+        Path(s.paper.log_dir),
+        max_bytes=s.paper.log_max_bytes,
+        backups=s.paper.log_backups,
+        console_level="WARNING",
     )
     try:
         if opts.broker == "alpaca":

@@ -180,13 +180,10 @@ class PaperRunner:
                     int(fields.get("ts", 0)), str(fields["level"]), str(fields["kind"]), fields
                 )
             if kind in _HUMAN:
-                text = " ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, ""))
-                LOG.info("%s %s", kind, text)
-                if (
-                    kind in ("signal", "fill", "trade", "guard", "halt")
-                    and self.console is not None
-                ):
-                    self.console.print(f"[bold]{kind:<7}[/] {text}")
+                text = human(kind, fields)
+                LOG.info("%s", text)
+                if self.console is not None:
+                    self.console.print(text, markup=False, highlight=False)
                 journal.flush()  # decisions are flushed at once; bars may be buffered
 
         return sink
@@ -326,6 +323,28 @@ class PaperRunner:
 
     def _heartbeat(self) -> None:
         (self.state_dir / "heartbeat").write_text(str(time.time()))
+
+
+def human(kind: str, f: dict[str, Any]) -> str:
+    """One readable line per decision, for the console and bot.log."""
+    day = str(f.get("time") or f.get("bar_time") or f.get("signal_time") or "")[:10]
+    if kind == "signal":
+        return f"{day} SIGNAL {f['kind']} {f['level']} ({f['level_value']}): {f['reason']}"
+    if kind == "order_intent":
+        return (
+            f"{day} ORDER  {f['side']} {f['qty']:g} {f['symbol']} ({f['purpose']}), "
+            f"client order id {f['client_order_id']}"
+        )
+    if kind == "fill":
+        return f"{day} FILL   {f['side']} {f['qty']:g} @ {f['price']:.2f} ({f['client_order_id']})"
+    if kind == "trade":
+        return (
+            f"TRADE  {f['side']} {f['qty']:g}: {str(f['entry_time'])[:10]} @ "
+            f"{f['entry_price']:.2f} -> {str(f['exit_time'])[:10]} @ {f['exit_price']:.2f}, "
+            f"P&L {f['pnl']:+,.2f}"
+        )
+    rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []))
+    return f"{kind.upper():<6} {rest}"
 
 
 def guards_check(guards: Guards) -> Any:

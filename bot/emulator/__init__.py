@@ -1,0 +1,13 @@
+"""A local Alpaca-compatible paper broker: HTTP on 127.0.0.1, replaying CSV bars.
+
+The real alpaca-py SDK talks to it (`url_override=server.url`) in tests and offline
+runs. Fills use `bot.matching` and the account uses `bot.portfolio`, the same code as
+the backtest. This package must not import alpaca-py (only bot/alpaca.py does).
+"""
+
+from bot.emulator.errors import ApiError
+from bot.emulator.faults import Faults
+from bot.emulator.server import EmulatorServer, build_state, serve
+from bot.emulator.state import EmulatorState
+
+__all__ = ["ApiError", "EmulatorServer", "EmulatorState", "Faults", "build_state", "serve"]

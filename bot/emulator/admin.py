@@ -1,0 +1,164 @@
+"""Admin routes under /_emulator (no auth, never faulted) and the request statistics.
+
+    POST /_emulator/advance  {"until": iso}   -> {"now", "bars_processed", "fills", "expired"}
+    GET  /_emulator/state                      -> {"now", "account", "positions", "orders", "fills"}
+    GET  /_emulator/stats                      -> {"requests", "by_route", "order_posts",
+                                                   "orders_created"}
+    GET|POST /_emulator/faults  {settings...}  -> the current fault settings
+    POST /_emulator/position {"symbol", "qty", "avg_entry_price"} -> the position (or null)
+    POST /_emulator/reset {"cash"?, "now"?}    -> {"now", "cash"}
+    POST /_emulator/config {"bars_page_size"?, "shorting"?, "slippage_bps"?,
+                            "commission_per_share"?, "commission_min"?} -> the current values
+Tests and the CLI drive the replay clock with these; a bot never calls them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from bot.emulator.errors import invalid
+from bot.emulator.faults import Faults
+from bot.emulator.jsonfmt import parse_time, utc_iso
+from bot.emulator.state import EmulatorState
+
+_CONFIG = ("bars_page_size", "shorting", "slippage_bps", "commission_per_share", "commission_min")
+
+
+class Stats:
+    """What reached the server: counts per route and per client order id (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.clear()
+
+    def clear(self) -> None:
+        self.requests = 0
+        self.by_route: Counter[str] = Counter()
+        self.order_posts: Counter[str] = Counter()
+
+    def record(self, route: str, client_order_id: str | None = None) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_route[route] += 1
+            if client_order_id is not None:
+                self.order_posts[client_order_id] += 1
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise invalid("the request body must be a JSON object")
+    return body
+
+
+def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRouter:
+    router = APIRouter(prefix="/_emulator")
+
+    @router.post("/advance")
+    def advance(body: Any = Body(None)) -> dict[str, Any]:
+        until = _object(body).get("until")
+        if not isinstance(until, str):
+            raise invalid('advance needs {"until": "<ISO 8601 time>"}')
+        with state.lock:
+            return state.advance(parse_time(until, "until"))
+
+    @router.get("/state")
+    def show_state() -> dict[str, Any]:
+        with state.lock:
+            orders = [
+                {
+                    "id": o.id,
+                    "client_order_id": o.client_order_id,
+                    "symbol": o.symbol,
+                    "status": o.status,
+                    "qty": o.qty,
+                    "filled_qty": o.filled_qty,
+                    "filled_avg_price": o.filled_avg_price,
+                    "side": str(o.side),
+                    "type": str(o.type),
+                    "time_in_force": o.time_in_force,
+                    "limit_price": o.limit_price,
+                    "stop_price": o.stop_price,
+                    "order_class": o.order_class,
+                    "parent_id": o.parent_id,
+                    "replaces": o.replaces,
+                    "created_at": utc_iso(o.created_at),
+                    "filled_at": utc_iso(o.filled_at),
+                }
+                for o in state.book.orders.values()
+            ]
+            return {
+                "now": utc_iso(state.now),
+                "account": state.account_json(),
+                "positions": state.positions_json(),
+                "orders": orders,
+                "fills": list(state.fills),
+            }
+
+    @router.get("/stats")
+    def show_stats() -> dict[str, Any]:
+        with stats._lock:
+            out: dict[str, Any] = {
+                "requests": stats.requests,
+                "by_route": dict(stats.by_route),
+                "order_posts": dict(stats.order_posts),
+            }
+        with state.lock:
+            out["orders_created"] = dict(state.book.created_per_client_id)
+        return out
+
+    @router.get("/faults")
+    def show_faults() -> dict[str, Any]:
+        return faults.as_dict()
+
+    @router.post("/faults")
+    def set_faults(body: Any = Body(None)) -> dict[str, Any]:
+        faults.configure(_object(body))
+        return faults.as_dict()
+
+    @router.post("/position")
+    def inject(body: Any = Body(None)) -> dict[str, Any] | None:
+        data = _object(body)
+        try:
+            symbol = str(data["symbol"])
+            qty, price = float(data["qty"]), float(data.get("avg_entry_price", 0))
+        except (KeyError, TypeError, ValueError):
+            raise invalid('position needs {"symbol", "qty", "avg_entry_price"}') from None
+        with state.lock:
+            state.inject_position(symbol, qty, price)
+            return state.position_json(symbol) if qty else None
+
+    @router.post("/reset")
+    def reset(body: Any = Body(None)) -> dict[str, Any]:
+        data = _object(body)
+        now = parse_time(str(data["now"]), "now") if data.get("now") is not None else None
+        cash = data.get("cash")
+        if cash is not None and (isinstance(cash, bool) or not isinstance(cash, int | float)):
+            raise invalid("cash must be a number")
+        with state.lock:
+            state.reset(None if cash is None else float(cash), now)
+            stats.clear()
+            return {"now": utc_iso(state.now), "cash": state.account.cash}
+
+    @router.post("/config")
+    def configure(body: Any = Body(None)) -> dict[str, Any]:
+        data = _object(body)
+        unknown = sorted(set(data) - set(_CONFIG))
+        if unknown:
+            raise invalid(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(_CONFIG)}")
+        for key, value in data.items():
+            wanted = bool if key == "shorting" else int | float
+            least = 1 if key == "bars_page_size" else 0
+            if not isinstance(value, wanted) or value < least:
+                raise invalid(f"{key}: {value!r} is not a valid value")
+        with state.lock:
+            for key, value in data.items():
+                setattr(state, key, type(getattr(state, key))(value))
+            return {key: getattr(state, key) for key in _CONFIG}
+
+    return router

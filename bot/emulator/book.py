@@ -1,0 +1,177 @@
+"""The order book: every order ever created, by id and by client order id.
+
+Knows nothing of cash or prices: it creates orders, changes their status with the
+right timestamps, links bracket legs, answers the queries of `GET /v2/orders`, and
+keeps the per-client-id count of created orders that the stats endpoint reports
+(it must never exceed 1: a retried POST must not create a second order).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from bot.calendar import MarketCalendar
+from bot.emulator.errors import not_found
+from bot.emulator.market import asset_id
+from bot.emulator.orders import OPEN, EmuOrder, OrderSpec
+from bot.models import Side, et_to_ns
+
+
+class OrderBook:
+    def __init__(self) -> None:
+        self.orders: dict[str, EmuOrder] = {}
+        self.open_ids: dict[str, None] = {}  # insertion-ordered set of open order ids
+        self.by_client_id: dict[str, str] = {}  # -> the newest order of a replace chain
+        self.created_per_client_id: Counter[str] = Counter()
+        self._seq = 0
+
+    def get(self, order_id: str) -> EmuOrder:
+        order = self.orders.get(order_id)
+        if order is None:
+            raise not_found("order not found")
+        return order
+
+    def by_client(self, client_order_id: str) -> EmuOrder:
+        oid = self.by_client_id.get(client_order_id)
+        if oid is None:
+            raise not_found("order not found")
+        return self.orders[oid]
+
+    def open_orders(self, symbol: str | None = None) -> list[EmuOrder]:
+        found = (self.orders[i] for i in self.open_ids)
+        return [o for o in found if symbol is None or o.symbol == symbol]
+
+    def create(
+        self,
+        spec: OrderSpec,
+        cid: str,
+        now: datetime,
+        calendar: MarketCalendar,
+        position_qty: float,
+        day_close: int,
+        reserved: float = 0.0,
+        parent: EmuOrder | None = None,
+    ) -> EmuOrder:
+        """A new order; `day_close` (UTC ns) is when it expires if its time in force is day."""
+        ns = et_to_ns(now)
+        if parent is not None:  # a bracket/oto leg closes what its parent opens
+            intent = f"{spec.side}_to_close"
+        elif spec.side is Side.BUY:
+            intent = "buy_to_close" if position_qty < 0 else "buy_to_open"
+        else:
+            intent = "sell_to_close" if position_qty > 0 else "sell_to_open"
+        self._seq += 1
+        order = EmuOrder(
+            id=str(uuid.uuid4()),
+            client_order_id=cid,
+            symbol=spec.symbol,
+            asset_id=asset_id(spec.symbol),
+            side=spec.side,
+            type=spec.type,
+            qty=spec.qty,
+            time_in_force=spec.time_in_force,
+            order_class=spec.order_class,
+            status="held" if parent else ("new" if calendar.is_open(ns) else "accepted"),
+            created_at=now,
+            seq=self._seq,
+            limit_price=spec.limit_price,
+            stop_price=spec.stop_price,
+            extended_hours=spec.extended_hours,
+            position_intent=intent,
+            routes_at=calendar.routes_at(ns),
+            expires_at=day_close if spec.time_in_force == "day" else None,
+            reserved=reserved,
+            parent_id=parent.id if parent else None,
+        )
+        self.add(order)
+        return order
+
+    def add(self, order: EmuOrder) -> None:
+        self.orders[order.id] = order
+        if order.is_open:
+            self.open_ids[order.id] = None
+        self.by_client_id[order.client_order_id] = order.id
+
+    def set_status(self, order: EmuOrder, status: str, when: datetime) -> None:
+        """Move an order to `status`, stamping the matching time field."""
+        order.status, order.updated_at = status, when
+        if status == "canceled":
+            order.canceled_at = when
+        elif status == "expired":
+            order.expired_at = when
+        elif status == "replaced":
+            order.replaced_at = when
+        elif status == "filled":
+            order.filled_at = when
+        if status not in OPEN:
+            order.reserved = 0.0
+            self.open_ids.pop(order.id, None)
+
+    def supersede(self, old: EmuOrder, new: EmuOrder, when: datetime) -> None:
+        """`new` replaces `old`: old becomes `replaced`, and the parent's legs, the OCO
+        sibling and any legs of its own point to the new order."""
+        self.set_status(old, "replaced", when)
+        old.replaced_by = new.id
+        self.add(new)
+        if new.parent_id is not None:
+            parent = self.orders[new.parent_id]
+            parent.legs = [new.id if i == old.id else i for i in parent.legs]
+        if new.sibling_id is not None:
+            self.orders[new.sibling_id].sibling_id = new.id
+        for leg_id in new.legs:
+            self.orders[leg_id].parent_id = new.id
+
+    def held_for_orders(
+        self, symbol: str, side: Side, skip: set[str | None] | None = None
+    ) -> tuple[float, list[str]]:
+        """Qty tied up by working orders on one side; an OCO pair holds its qty once."""
+        total, ids, seen = 0.0, [], set(skip or ())
+        for o in self.open_orders(symbol):
+            if o.side is not side or o.status == "held" or o.id in seen or o.sibling_id in seen:
+                continue
+            seen.add(o.id)
+            total += o.qty - o.filled_qty
+            ids.append(o.id)
+        return total, ids
+
+    def reserved(self) -> float:
+        return sum(self.orders[i].reserved for i in self.open_ids)
+
+    def query(
+        self,
+        status: str = "open",
+        limit: int = 50,
+        after: datetime | None = None,
+        until: datetime | None = None,
+        direction: str = "desc",
+        nested: bool = False,
+        symbols: list[str] | None = None,
+        side: str | None = None,
+    ) -> list[EmuOrder]:
+        """`GET /v2/orders`: filter, then newest first (or oldest with direction=asc)."""
+        picked = []
+        for o in self.orders.values():
+            if (status == "open" and not o.is_open) or (status == "closed" and o.is_open):
+                continue
+            if after is not None and not o.created_at > after:
+                continue
+            if until is not None and not o.created_at < until:
+                continue
+            if symbols and o.symbol not in symbols:
+                continue
+            if side is not None and str(o.side) != side:
+                continue
+            picked.append(o)
+        if nested:
+            # Legs roll up under their parent; one whose parent is filtered out stays visible.
+            ids = {o.id for o in picked}
+            picked = [o for o in picked if o.parent_id not in ids]
+        picked.sort(key=lambda o: (o.created_at, o.seq), reverse=direction != "asc")
+        return picked[:limit]
+
+    def to_json(self, order: EmuOrder, nested: bool) -> dict[str, Any]:
+        legs = [self.orders[i].to_json() for i in order.legs] if nested and order.legs else None
+        return order.to_json(legs)

@@ -1,0 +1,185 @@
+"""What the emulated market knows: assets and bars from CSV files, and when each bar is "live".
+
+Files in the data directory named `<SYMBOL>_1d.csv` (daily) and `<SYMBOL>_1m_*.csv`
+(one or more 1-minute files) are read with `bot.data.load_csv`. Each bar gets a start
+and an end time (UTC ns): a minute bar spans [ts, ts + 1 min); a daily bar spans its
+session, 09:30 ET to the calendar's real close (13:00 on early-close days).
+The start decides when the replay clock processes the bar (fills); the end decides
+when the data API may show it (never a bar that has not closed: no look-ahead).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from bisect import bisect_right
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bot.calendar import MarketCalendar
+from bot.data import BarSeries, load_csv
+from bot.emulator.jsonfmt import ns_to_utc, utc_iso
+from bot.models import Bar, session_date
+
+_FILE = re.compile(r"^(?P<sym>[A-Z][A-Z.]*)_(?P<tf>1d|1m)(?:_.*)?\.csv$")
+_NS = {"1m": 60 * 10**9}
+# Stable ids derived from the symbol, so that restarts keep the same asset ids.
+_ASSET_NS = uuid.UUID("6f1d1f3e-2b4e-4d7c-9a2e-5b0c1d2e3f40")
+
+
+def asset_id(symbol: str) -> str:
+    return str(uuid.uuid5(_ASSET_NS, symbol))
+
+
+def find_series(data_dir: Path) -> dict[str, dict[str, BarSeries]]:
+    """symbol -> timeframe ("1d" | "1m") -> bars, from the files in `data_dir`."""
+    found: dict[str, dict[str, list[BarSeries]]] = {}
+    for path in sorted(data_dir.glob("*.csv")):
+        m = _FILE.match(path.name)
+        if m is None or (m["tf"] == "1d" and path.stem != f"{m['sym']}_1d"):
+            continue
+        bars = load_csv(path, regular_hours_only=True).bars
+        found.setdefault(m["sym"], {}).setdefault(m["tf"], []).append(bars)
+    return {sym: {tf: _concat(parts) for tf, parts in tfs.items()} for sym, tfs in found.items()}
+
+
+def _concat(parts: list[BarSeries]) -> BarSeries:
+    """Several files of one symbol/timeframe as one series; a later file wins a tie."""
+    if len(parts) == 1:
+        return parts[0]
+    names = ("ts", "open", "high", "low", "close", "volume", "session")
+    cols = [np.concatenate([getattr(p, c) for p in parts]) for c in names]
+    order = np.argsort(cols[0], kind="stable")
+    ts = cols[0][order]
+    keep = np.ones(len(order), dtype=bool)
+    keep[:-1] = ts[1:] != ts[:-1]
+    order = order[keep]
+    ts, o, h, lo, c, v, sess = (col[order] for col in cols)
+    source = "+".join(p.source for p in parts)
+    return BarSeries(ts, o, h, lo, c, v, sess, parts[0].timeframe, source)
+
+
+@dataclass
+class Track:
+    """One symbol's bars in one timeframe with their live spans."""
+
+    bars: BarSeries
+    starts: list[int]
+    ends: list[int]
+
+    def started(self, ns: int) -> int:
+        """How many bars have started by `ns` (the index of the first that has not)."""
+        return bisect_right(self.starts, ns)
+
+    def bar(self, i: int) -> Bar:
+        b = self.bars
+        return Bar(
+            int(b.ts[i]),
+            float(b.open[i]),
+            float(b.high[i]),
+            float(b.low[i]),
+            float(b.close[i]),
+            float(b.volume[i]),
+            int(b.session[i]),
+        )
+
+
+class Market:
+    """Assets and bar tracks, plus the calendar that places daily bars in time."""
+
+    def __init__(self, series: dict[str, dict[str, BarSeries]], calendar: MarketCalendar) -> None:
+        self.calendar = calendar
+        self.tracks: dict[str, dict[str, Track]] = {}
+        for sym, tfs in series.items():
+            self.tracks[sym] = {tf: self._track(bars) for tf, bars in tfs.items()}
+
+    def _track(self, bars: BarSeries) -> Track:
+        if bars.timeframe == "1d":
+            hours = [self.calendar.session_hours(session_date(int(d))) for d in bars.session]
+            return Track(bars, [h[0] for h in hours], [h[1] for h in hours])
+        step = _NS.get(bars.timeframe, bars.interval_ns)
+        starts = bars.ts.tolist()
+        return Track(bars, starts, [t + step for t in starts])
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.tracks)
+
+    def match_track(self, symbol: str, prefer: str) -> Track:
+        """The bars that orders are matched on: `prefer` if the symbol has it, else any."""
+        tfs = self.tracks[symbol]
+        return tfs.get(prefer) or tfs["1d" if "1d" in tfs else "1m"]
+
+    def _visible_range(
+        self, symbol: str, tf: str, start_ns: int, end_ns: int, now_ns: int
+    ) -> tuple[Track | None, int, int]:
+        """Bars stamped in [start, end] that have closed by `now` (ends ascend with ts)."""
+        track = self.tracks.get(symbol, {}).get(tf)
+        if track is None:
+            return None, 0, 0
+        lo = int(np.searchsorted(track.bars.ts, start_ns, side="left"))
+        hi = int(np.searchsorted(track.bars.ts, end_ns, side="right"))
+        return track, lo, max(lo, min(hi, bisect_right(track.ends, now_ns)))
+
+    def bars_page(
+        self,
+        symbols: list[str],
+        tf: str,
+        span: tuple[int, int, int],
+        limit: int,
+        offset: int,
+        descending: bool = False,
+    ) -> tuple[dict[str, list[dict[str, Any]]], int | None]:
+        """One page of `GET /v2/stocks/bars`: by symbol, then time; `span` is (start, end,
+        now) in UTC ns. Returns the bars and the offset of the next page (None: last)."""
+        out: dict[str, list[dict[str, Any]]] = {}
+        skip, room, total = offset, limit, 0
+        for symbol in sorted(set(symbols)):
+            track, lo, hi = self._visible_range(symbol, tf, *span)
+            total += hi - lo
+            if track is None or room == 0 or skip >= hi - lo:
+                skip = max(skip - (hi - lo), 0)
+                continue
+            idx = list(range(hi - 1, lo - 1, -1) if descending else range(lo, hi))
+            take = idx[skip : skip + room]
+            out[symbol] = [_bar_json(track.bars, i) for i in take]
+            skip, room = 0, room - len(take)
+        end = offset + limit
+        return out, (end if end < total else None)
+
+    def asset_json(self, symbol: str) -> dict[str, Any]:
+        return {
+            "id": asset_id(symbol),
+            "class": "us_equity",
+            "exchange": "NYSE",
+            "symbol": symbol,
+            "name": f"{symbol} (emulated from CSV)",
+            "status": "active",
+            "tradable": True,
+            "marginable": False,  # cash account: buying power = cash, multiplier 1
+            "shortable": True,
+            "easy_to_borrow": True,
+            "fractionable": False,
+            "min_order_size": "1",
+            "min_trade_increment": "1",
+            "price_increment": "0.01",
+            "attributes": [],
+        }
+
+
+def _bar_json(b: BarSeries, i: int) -> dict[str, Any]:
+    vol = float(b.volume[i])
+    return {
+        "t": utc_iso(ns_to_utc(int(b.ts[i]))),
+        "o": float(b.open[i]),
+        "h": float(b.high[i]),
+        "l": float(b.low[i]),
+        "c": float(b.close[i]),
+        "v": int(vol) if vol.is_integer() else vol,
+        # alpaca-py requires the keys; the CSV files have no trade count or VWAP.
+        "n": None,
+        "vw": None,
+    }

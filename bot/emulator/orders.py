@@ -1,0 +1,263 @@
+"""Orders as the emulator keeps them, and the validation of a `POST /v2/orders` body.
+
+`parse_order` turns the JSON alpaca-py sends (numbers as floats or strings, optional
+nested `take_profit`/`stop_loss`) into an `OrderSpec`, or raises the 422 Alpaca would
+answer. What needs the account (buying power, qty available, unknown symbol, duplicate
+client order id) is checked by `EmulatorState`. `EmuOrder.to_json` is the `Order`
+shape alpaca-py parses (shared/ref/alpaca-api.md section 2.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.emulator.errors import invalid
+from bot.emulator.jsonfmt import dec, ns_to_utc, opt_dec, utc_iso
+from bot.models import OrderType, Side
+
+OPEN = frozenset({"accepted", "new", "held"})  # everything else is terminal
+MAX_CLIENT_ID = 128
+_UNSUPPORTED_TYPES = {"stop_limit", "trailing_stop"}
+_UNSUPPORTED_TIF = {"opg", "cls", "ioc", "fok"}
+
+
+def _num(body: dict[str, Any], key: str, where: str = "") -> float | None:
+    """A price or quantity sent as a JSON number or a decimal string (both are legal)."""
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise invalid(f"{where}{key} must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise invalid(f"{where}{key} must be a number, got {value!r}") from None
+
+
+def _positive(value: float | None, name: str) -> float:
+    if value is None or not value > 0:
+        raise invalid(f"{name} must be > 0")
+    return value
+
+
+@dataclass(frozen=True)
+class OrderSpec:
+    """A well-formed order request (not yet checked against the account)."""
+
+    symbol: str
+    qty: float
+    side: Side
+    type: OrderType
+    time_in_force: str
+    order_class: str = "simple"
+    limit_price: float | None = None
+    stop_price: float | None = None
+    take_profit: float | None = None  # bracket/oto leg: limit price
+    stop_loss: float | None = None  # bracket/oto leg: stop price
+    extended_hours: bool = False
+    client_order_id: str | None = None
+
+
+def parse_order(body: dict[str, Any]) -> OrderSpec:
+    """Validate the request body; raise 422/40010001 with Alpaca-style wording."""
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip():
+        raise invalid("symbol is required")
+    if body.get("notional") is not None:
+        raise invalid("notional orders are not supported by the emulator; send qty")
+    qty = _positive(_num(body, "qty"), "qty")
+    if not qty.is_integer():
+        raise invalid(f"fractional orders are not supported: {symbol} is not fractionable")
+    side = body.get("side")
+    if side not in ("buy", "sell"):
+        raise invalid(f"invalid side {side!r}")
+    otype = body.get("type", body.get("order_type"))
+    if otype in _UNSUPPORTED_TYPES:
+        raise invalid(f"order type {otype} is not supported by the emulator")
+    if otype not in ("market", "limit", "stop"):
+        raise invalid(f"invalid order type {otype!r}")
+    tif = body.get("time_in_force")
+    if tif in _UNSUPPORTED_TIF:
+        raise invalid(f"time_in_force {tif} is not supported by the emulator")
+    if tif not in ("day", "gtc"):
+        raise invalid(f"invalid time_in_force {tif!r}")
+    limit, stop = _num(body, "limit_price"), _num(body, "stop_price")
+    if otype == "limit":
+        _positive(limit, "limit price")
+    elif limit is not None:
+        raise invalid(f"limit_price is not allowed for {otype} orders")
+    if otype == "stop":
+        _positive(stop, "stop price")
+    elif stop is not None:
+        raise invalid(f"stop_price is not allowed for {otype} orders")
+    extended = body.get("extended_hours") in (True, "true", "True")
+    if extended and (otype != "limit" or tif != "day"):
+        raise invalid('only type="limit" is allowed for extended hours orders')
+    take_profit, stop_loss = _legs(body)
+    cid = body.get("client_order_id")
+    if cid is not None and (not isinstance(cid, str) or not cid):
+        raise invalid("client_order_id must be a non-empty string")
+    if cid is not None and len(cid) > MAX_CLIENT_ID:
+        raise invalid(f"client_order_id must be no more than {MAX_CLIENT_ID} characters")
+    return OrderSpec(
+        symbol.strip().upper(),
+        qty,
+        Side(side),
+        OrderType(otype),
+        tif,
+        str(body.get("order_class") or "simple"),
+        limit,
+        stop,
+        take_profit,
+        stop_loss,
+        extended,
+        cid,
+    )
+
+
+def _legs(body: dict[str, Any]) -> tuple[float | None, float | None]:
+    """The take-profit limit and stop-loss stop of a bracket/oto order, checked for shape."""
+    oclass = body.get("order_class") or "simple"
+    tp_body, sl_body = body.get("take_profit"), body.get("stop_loss")
+    for name, leg in (("take_profit", tp_body), ("stop_loss", sl_body)):
+        if leg is not None and not isinstance(leg, dict):
+            raise invalid(f"{name} must be an object")
+    tp = _num(tp_body, "limit_price", "take_profit.") if tp_body else None
+    sl = _num(sl_body, "stop_price", "stop_loss.") if sl_body else None
+    if sl_body and sl_body.get("limit_price") is not None:
+        raise invalid("stop_loss.limit_price (a stop-limit leg) is not supported by the emulator")
+    if oclass == "simple":
+        if tp_body or sl_body:
+            raise invalid("take_profit and stop_loss need order_class bracket or oto")
+        return None, None
+    if oclass == "bracket":
+        if tp is None or sl is None:
+            raise invalid("bracket orders need take_profit.limit_price and stop_loss.stop_price")
+    elif oclass == "oto":
+        if (tp is None) == (sl is None):
+            raise invalid("oto orders need exactly one of take_profit or stop_loss")
+    elif oclass == "oco":
+        raise invalid("order_class oco is not supported by the emulator")
+    else:
+        raise invalid(f"invalid order_class {oclass!r}")
+    if tp is not None:
+        _positive(tp, "take_profit.limit_price")
+    if sl is not None:
+        _positive(sl, "stop_loss.stop_price")
+    return tp, sl
+
+
+@dataclass(frozen=True)
+class ReplaceSpec:
+    """The fields a `PATCH /v2/orders/{id}` may change (None: keep)."""
+
+    qty: float | None = None
+    time_in_force: str | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    client_order_id: str | None = None
+
+
+def parse_replace(body: dict[str, Any]) -> ReplaceSpec:
+    if body.get("trail") is not None:
+        raise invalid("trail is not supported by the emulator")
+    qty = _num(body, "qty")
+    if qty is not None:
+        _positive(qty, "qty")
+        if not qty.is_integer():
+            raise invalid("fractional orders are not supported")
+    tif = body.get("time_in_force")
+    if tif is not None and tif not in ("day", "gtc"):
+        raise invalid(f"invalid time_in_force {tif!r}")
+    limit, stop = _num(body, "limit_price"), _num(body, "stop_price")
+    if limit is not None:
+        _positive(limit, "limit price")
+    if stop is not None:
+        _positive(stop, "stop price")
+    cid = body.get("client_order_id")
+    if cid is not None and (not isinstance(cid, str) or not cid or len(cid) > MAX_CLIENT_ID):
+        raise invalid(f"client_order_id must be a string of 1 to {MAX_CLIENT_ID} characters")
+    return ReplaceSpec(qty, tif, limit, stop, cid)
+
+
+@dataclass
+class EmuOrder:
+    """One order at the emulated broker; legs point to their parent and OCO sibling."""
+
+    id: str
+    client_order_id: str
+    symbol: str
+    asset_id: str
+    side: Side
+    type: OrderType
+    qty: float
+    time_in_force: str
+    order_class: str
+    status: str
+    created_at: datetime
+    seq: int  # creation order: the tie-break when several orders meet one bar
+    limit_price: float | None = None
+    stop_price: float | None = None
+    extended_hours: bool = False
+    position_intent: str | None = None
+    routes_at: int = 0  # UTC ns at which an `accepted` order reaches the market
+    expires_at: int | None = None  # UTC ns of the close that ends a `day` order
+    reserved: float = 0.0  # buying power held by an open buy order
+    updated_at: datetime | None = None
+    filled_at: datetime | None = None
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    commission: float = 0.0
+    expired_at: datetime | None = None
+    canceled_at: datetime | None = None
+    replaced_at: datetime | None = None
+    replaced_by: str | None = None
+    replaces: str | None = None
+    parent_id: str | None = None
+    sibling_id: str | None = None
+    legs: list[str] = field(default_factory=list)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
+
+    def to_json(self, legs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "client_order_id": self.client_order_id,
+            "created_at": utc_iso(self.created_at),
+            "updated_at": utc_iso(self.updated_at or self.created_at),
+            "submitted_at": utc_iso(self.created_at),
+            "filled_at": utc_iso(self.filled_at),
+            "expired_at": utc_iso(self.expired_at),
+            "expires_at": None if self.expires_at is None else utc_iso(ns_to_utc(self.expires_at)),
+            "canceled_at": utc_iso(self.canceled_at),
+            "failed_at": None,
+            "replaced_at": utc_iso(self.replaced_at),
+            "replaced_by": self.replaced_by,
+            "replaces": self.replaces,
+            "asset_id": self.asset_id,
+            "symbol": self.symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": dec(self.qty),
+            "filled_qty": dec(self.filled_qty),
+            "filled_avg_price": opt_dec(self.filled_avg_price),
+            "order_class": self.order_class,
+            "order_type": str(self.type),
+            "type": str(self.type),
+            "side": str(self.side),
+            "position_intent": self.position_intent,
+            "time_in_force": self.time_in_force,
+            "limit_price": opt_dec(self.limit_price),
+            "stop_price": opt_dec(self.stop_price),
+            "status": self.status,
+            "extended_hours": self.extended_hours,
+            "legs": legs,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
+            "commission": dec(self.commission),
+        }

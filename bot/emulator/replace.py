@@ -1,0 +1,67 @@
+"""Replacing an open order (`PATCH /v2/orders/{id}`), Alpaca style.
+
+The replacement is a new order with a new id and `replaces` = the old id; the old one
+becomes `replaced` with `replaced_by` set. Only the price of the order's own type can
+change (limit_price on a limit, stop_price on a stop), plus qty and time in force. It
+keeps the old client_order_id unless a new one is given, and the old order's place in
+the matching tie-break: SimBroker moves a stop in place, and paper must fill like the
+backtest when a stop and a take-profit meet the same bar.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace as dc_replace
+from typing import TYPE_CHECKING, Any
+
+from bot.emulator.errors import UNPROCESSABLE, ApiError, invalid
+from bot.emulator.orders import EmuOrder, OrderSpec, parse_replace
+from bot.models import OrderType
+
+if TYPE_CHECKING:
+    from bot.emulator.state import EmulatorState
+
+
+def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> EmuOrder:
+    old = state.book.get(order_id)
+    if not old.is_open:
+        raise ApiError(422, UNPROCESSABLE, "order is not replaceable")
+    rs = parse_replace(body)
+    if rs.limit_price is not None and old.type is not OrderType.LIMIT:
+        raise invalid("limit_price can only be replaced on a limit order")
+    if rs.stop_price is not None and old.type is not OrderType.STOP:
+        raise invalid("stop_price can only be replaced on a stop order")
+    if rs.client_order_id is not None and rs.client_order_id in state.book.by_client_id:
+        raise invalid("client_order_id must be unique")
+    tif = rs.time_in_force or old.time_in_force
+    spec = OrderSpec(
+        old.symbol,
+        rs.qty or old.qty,
+        old.side,
+        old.type,
+        tif,
+        old.order_class,
+        rs.limit_price or old.limit_price,
+        rs.stop_price or old.stop_price,
+        extended_hours=old.extended_hours,
+    )
+    reserved = 0.0
+    if old.status != "held":  # a held leg holds nothing until its parent fills
+        reserved = state.check_funds(spec, state.quote(old.symbol), replacing=old)
+    new = dc_replace(
+        old,
+        id=str(uuid.uuid4()),
+        client_order_id=rs.client_order_id or old.client_order_id,
+        qty=spec.qty,
+        time_in_force=tif,
+        limit_price=spec.limit_price,
+        stop_price=spec.stop_price,
+        created_at=state.now,
+        updated_at=None,
+        reserved=reserved,
+        replaces=old.id,
+        legs=list(old.legs),
+        expires_at=(old.expires_at or state.day_close(old.symbol)) if tif == "day" else None,
+    )
+    state.book.supersede(old, new, state.now)
+    return new

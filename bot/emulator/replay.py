@@ -1,0 +1,153 @@
+"""The replay clock: `advance(state, until)` processes bars in time order and fills orders.
+
+For every symbol, each bar of its matching track (daily by default) whose start is
+<= `until` and not processed yet is taken, all symbols merged in time order. Before a
+bar: `day` orders whose session closed by its start expire. At the bar: `accepted`
+orders that have reached the market become `new`, then the open orders of that symbol
+are matched with `bot.matching` exactly as SimBroker.on_bar does it: orders met at the
+open first (a gap reaches them before anything inside the bar), then placement order
+(so a stop beats a take-profit on the same bar); bracket legs activated by a fill are
+checked against the rest of the same bar; a filled leg cancels its OCO sibling. After
+the last bar, orders expire up to `until`, and the clock becomes `until`.
+
+Fill times: a fill is stamped with the start of its bar (09:30 ET for a daily bar): the
+daily bar does not say when inside the session a stop or limit was reached.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.emulator.errors import invalid
+from bot.emulator.jsonfmt import ns_to_utc, utc_iso
+from bot.emulator.orders import EmuOrder
+from bot.matching import commission, trigger_price, with_slippage
+from bot.models import Bar, Fill, et_to_ns
+
+if TYPE_CHECKING:
+    from bot.emulator.state import EmulatorState
+
+
+def advance(state: EmulatorState, until: datetime) -> dict[str, Any]:
+    until_ns = et_to_ns(until)
+    if until_ns < state.now_ns:
+        raise invalid(f"until {until.isoformat()} is before the clock {state.now.isoformat()}")
+    events: list[tuple[int, str, int]] = []
+    for symbol in state.market.symbols:
+        track = state.track(symbol)
+        for i in range(state.done[symbol], track.started(until_ns)):
+            events.append((track.starts[i], symbol, i))
+    events.sort()
+    fills: list[dict[str, Any]] = []
+    expired: list[str] = []
+    for start, symbol, i in events:
+        expired += _expire(state, start)
+        state.done[symbol] = i + 1
+        fills += _match(state, symbol, state.track(symbol).bar(i), start)
+    expired += _expire(state, until_ns)
+    state.now = until
+    for order in state.book.open_orders():
+        if order.status == "accepted" and order.routes_at <= until_ns:
+            state.book.set_status(order, "new", ns_to_utc(order.routes_at))
+    return {
+        "now": utc_iso(until),
+        "bars_processed": len(events),
+        "fills": fills,
+        "expired": expired,
+    }
+
+
+def _expire(state: EmulatorState, t_ns: int) -> list[str]:
+    """`day` orders whose session closed by `t_ns` expire; legs still held are canceled."""
+    gone: list[str] = []
+    for order in state.book.open_orders():
+        if order.expires_at is None or order.expires_at > t_ns or not order.is_open:
+            continue
+        when = ns_to_utc(order.expires_at)
+        state.book.set_status(order, "canceled" if order.status == "held" else "expired", when)
+        gone.append(order.client_order_id)
+        for leg_id in order.legs:
+            leg = state.book.orders[leg_id]
+            if leg.status == "held":
+                state.book.set_status(leg, "canceled", when)
+    return gone
+
+
+def _match(state: EmulatorState, symbol: str, bar: Bar, start_ns: int) -> list[dict[str, Any]]:
+    when = ns_to_utc(start_ns)
+    batch: list[EmuOrder] = []
+    for order in state.book.open_orders(symbol):
+        if order.status == "accepted" and order.routes_at <= start_ns:
+            state.book.set_status(order, "new", when)
+        if order.status == "new":
+            batch.append(order)
+    fills: list[dict[str, Any]] = []
+    while batch:
+        touched = []
+        for k, order in enumerate(batch):
+            if order.status != "new":
+                continue
+            raw = trigger_price(
+                order.type,
+                order.side,
+                order.limit_price,
+                order.stop_price,
+                bar.open,
+                bar.high,
+                bar.low,
+            )
+            if raw is not None:
+                touched.append((raw != bar.open, k, order, raw))
+        touched.sort(key=lambda t: (t[0], t[1]))
+        activated: list[EmuOrder] = []
+        for _, _, order, raw in touched:
+            if order.status == "new":  # its OCO sibling may have just filled
+                fills.append(_execute(state, order, raw, bar, when))
+                activated += _activate_legs(state, order, when)
+        # Legs activated by a fill in this bar are checked against the rest of it.
+        batch = activated
+    return fills
+
+
+def _execute(
+    state: EmulatorState, order: EmuOrder, raw: float, bar: Bar, when: datetime
+) -> dict[str, Any]:
+    price = with_slippage(raw, order.side, order.type, state.slippage_bps)
+    fee = commission(order.qty, state.commission_per_share, state.commission_min)
+    state.account.apply(
+        order.symbol, Fill(order.client_order_id, order.side, order.qty, price, bar.ts, fee)
+    )
+    order.filled_qty, order.filled_avg_price, order.commission = order.qty, price, fee
+    state.book.set_status(order, "filled", when)
+    if order.sibling_id is not None:
+        sibling = state.book.orders[order.sibling_id]
+        if sibling.is_open:
+            state.book.set_status(sibling, "canceled", when)
+    fill = {
+        "id": str(uuid.uuid4()),
+        "order_id": order.id,
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": str(order.side),
+        "type": str(order.type),
+        "qty": order.qty,
+        "price": price,
+        "commission": fee,
+        "time": utc_iso(when),
+        "parent_id": order.parent_id,
+        "position_qty": state.account.qty(order.symbol),
+    }
+    state.fills.append(fill)
+    return fill
+
+
+def _activate_legs(state: EmulatorState, parent: EmuOrder, when: datetime) -> list[EmuOrder]:
+    """Bracket/OTO legs go live once the entry fills (stop leg first: it was placed first)."""
+    legs = [state.book.orders[i] for i in parent.legs]
+    live = [leg for leg in legs if leg.status == "held"]
+    for leg in live:
+        leg.routes_at = et_to_ns(when)
+        state.book.set_status(leg, "new", when)
+    return sorted(live, key=lambda o: o.seq)

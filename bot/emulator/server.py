@@ -1,0 +1,127 @@
+"""Running the emulator: `EmulatorServer` (uvicorn in a thread, for tests and embedding),
+`build_state` from the settings, and `serve` for the `bot emulator` command.
+
+The server binds its socket itself before uvicorn starts, so `port=0` gets a free port
+with no race, and `start()` returns once connections are accepted. `stop()` first
+releases requests that faults are holding (drop/black hole), so it never waits out
+`drop_hold_s`. Listens on 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from datetime import datetime
+from types import TracebackType
+
+import uvicorn
+
+from bot.emulator.app import DEFAULT_KEY, DEFAULT_SECRET, create_app
+from bot.emulator.faults import Faults
+from bot.emulator.state import EmulatorState
+from bot.settings import Settings, resolve_data_path
+
+
+class EmulatorServer:
+    def __init__(
+        self,
+        state: EmulatorState,
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str = DEFAULT_KEY,
+        secret_key: str = DEFAULT_SECRET,
+    ) -> None:
+        self.state = state
+        self.faults = faults or Faults()
+        self.host, self.port = host, port
+        self._release = threading.Event()
+        self.app = create_app(state, self.faults, api_key, secret_key, self._release)
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> EmulatorServer:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            lifespan="off",
+            # A safety net: requests still running this long after stop() are cancelled.
+            timeout_graceful_shutdown=2,
+        )
+        self._server = uvicorn.Server(config)
+        self._release.clear()
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="emulator", daemon=True
+        )
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"emulator did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._server is None or self._thread is None:
+            return
+        self._release.set()
+        self._server.should_exit = True
+        self._thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def build_state(settings: Settings, now: datetime | None = None) -> EmulatorState:
+    """The emulator's state from the [emulator] and [broker] settings; without `now` the
+    clock starts 60 sessions before the end of the data (see EmulatorState.from_dir)."""
+    emu, broker = settings.emulator, settings.broker
+    return EmulatorState.from_dir(
+        resolve_data_path(emu.data_dir),
+        now,
+        initial_cash=emu.initial_cash,
+        slippage_bps=broker.slippage_bps,
+        commission_per_share=broker.commission_per_share,
+        commission_min=broker.commission_min,
+    )
+
+
+def serve(
+    settings: Settings,
+    api_key: str | None = None,
+    secret_key: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Run the emulator in the foreground until Ctrl-C (the `bot emulator` command)."""
+    state = build_state(settings, now)
+    app = create_app(state, Faults(), api_key or DEFAULT_KEY, secret_key or DEFAULT_SECRET)
+    host, port = settings.emulator.host, settings.emulator.port
+    keys = "the default keys emulator-key / emulator-secret" if api_key is None else "your keys"
+    print(
+        f"Alpaca emulator on http://{host}:{port}, accepting {keys}; clock at "
+        f"{state.now.isoformat()} (move it with POST /_emulator/advance); Ctrl-C stops it.",
+        flush=True,
+    )
+    # uvicorn handles SIGINT itself; the suppress covers a Ctrl-C outside its loop.
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.run(app, host=host, port=port, log_level="warning", lifespan="off")
