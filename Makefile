@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/bot signals
+	$(BIN)/bot signals --from 2025-09-01
+	$(BIN)/bot paper --fresh
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

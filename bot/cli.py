@@ -190,7 +190,7 @@ def paper(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last bar of the replay.")] = None,
     speed: Annotated[
-        float | None, typer.Option(help="Replay speed: 0 = as fast as possible, N = N x real time.")
+        float | None, typer.Option(help="Replay speed in bars per second (0 = as fast as possible).")
     ] = None,
     state_dir: Annotated[
         Path | None, typer.Option(help="State directory (default: [paper].state_dir).")

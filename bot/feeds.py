@@ -36,6 +36,14 @@ class EmulatorAdmin:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout_s
 
+    def reset(self, now_ns: int) -> None:
+        """Fresh account and order book, clock at `now_ns` (a new replay)."""
+        when = ns_to_et(now_ns).isoformat()
+        resp = requests.post(
+            f"{self.base_url}/_emulator/reset", json={"now": when}, timeout=self.timeout
+        )
+        resp.raise_for_status()
+
     def advance(self, until_ns: int) -> None:
         when = ns_to_et(until_ns).isoformat()
         resp = requests.post(

@@ -25,7 +25,7 @@ from bot.data import load_csv
 from bot.execution import ReconcileError
 from bot.feeds import AlpacaFeed, EmulatorAdmin, ReplayFeed
 from bot.journal import setup_logging
-from bot.runner import PaperRunner, RunnerError, RunSummary
+from bot.runner import PaperRunner, RunnerError, RunSummary, take_lock
 from bot.settings import Settings, resolve_data_path
 from bot.views import progress_bar
 
@@ -116,9 +116,19 @@ def _replay_series(s: Settings) -> Any:
 
 
 def _run_emulator(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:
+    state_dir = Path(s.paper.state_dir)
+    lock = take_lock(state_dir)  # before touching the state: another runner may own it
+    try:
+        return _replay_locked(s, opts, console, state_dir)
+    finally:
+        lock.release()
+
+
+def _replay_locked(
+    s: Settings, opts: PaperOptions, console: Console, state_dir: Path
+) -> RunSummary:
     from bot.emulator import EmulatorServer, build_state
 
-    state_dir = Path(s.paper.state_dir)
     if opts.fresh and state_dir.exists():
         for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "heartbeat"):
             (state_dir / name).unlink(missing_ok=True)
@@ -126,25 +136,33 @@ def _run_emulator(s: Settings, opts: PaperOptions, console: Console) -> RunSumma
     first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
     if first >= len(series):
         raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
+    feed = ReplayFeed(series)
+    # The emulator's clock starts at the close of the last warm-up bar.
+    start_ns = (
+        feed.bar_end(next(series.iter_bars(first - 1, first))) if first else int(series.ts[0])
+    )
+    resuming = (state_dir / "state.sqlite").exists()
     server = None
     url = opts.emulator_url
     if url is None:
+        if resuming:
+            raise RunnerError(
+                f"{state_dir / 'state.sqlite'} holds an earlier replay, but an in-process emulator "
+                "starts empty. Replay again with --fresh, or resume against the emulator that holds "
+                "that account: `bot emulator` in another terminal and --emulator-url."
+            )
         state = build_state(s, None)
-        feed0 = ReplayFeed(series)
-        start_ns = (
-            feed0.bar_end(next(series.iter_bars(first - 1, first)))
-            if first > 0
-            else int(series.ts[0])
-        )
         state.reset(now_ns=start_ns)
         server = EmulatorServer(state, api_key=EMULATOR_KEYS[0], secret_key=EMULATOR_KEYS[1])
         server.start()
         url = server.url
+    elif not resuming:
+        EmulatorAdmin(url).reset(start_ns)  # a new replay: the emulator's account starts over
     try:
         s.alpaca.trading_url = url
         s.alpaca.data_url = url
         api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False)
-        feed = ReplayFeed(series, EmulatorAdmin(url))
+        feed.admin = EmulatorAdmin(url)
         runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
         with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
             return runner.run(progress=advance)

@@ -87,6 +87,28 @@ class Feed(Protocol):
         ...
 
 
+_LOCKS: dict[str, FileLock] = {}
+
+
+def take_lock(state_dir: Path) -> FileLock:
+    """The state directory's lock, or RunnerError (exit 3) if another process holds it.
+
+    One FileLock object per directory in this process, so taking it twice (wiring, then
+    the runner) nests instead of deadlocking against ourselves."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = str((state_dir / "bot.lock").resolve())
+    lock = _LOCKS.setdefault(path, FileLock(path))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunnerError(
+            f"another bot is already running on state directory {state_dir} "
+            f"(lock {state_dir / 'bot.lock'}); stop it first",
+            code=3,
+        ) from None
+    return lock
+
+
 def config_hash(settings: Settings) -> str:
     blob = json.dumps(settings.redacted(), sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -119,16 +141,7 @@ class PaperRunner:
 
     # -- life cycle ----------------------------------------------------------------
     def run(self, progress: Any = None) -> RunSummary:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.state_dir / "bot.lock"))
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise RunnerError(
-                f"another bot is already running on state directory {self.state_dir} "
-                f"(lock {self.state_dir / 'bot.lock'}); stop it first",
-                code=3,
-            ) from None
+        lock = take_lock(self.state_dir)  # re-entrant: the caller may hold it already
         try:
             return self._run_locked(progress)
         finally:
@@ -275,7 +288,7 @@ class PaperRunner:
             if progress is not None:
                 progress(n_bars)
             if self.settings.paper.speed > 0:
-                time.sleep(self.feed.interval_ns / 1e9 / self.settings.paper.speed)
+                time.sleep(1.0 / self.settings.paper.speed)
         p = engine.portfolio
         final_px = engine.last_bar.close if engine.last_bar else 0.0
         summary = RunSummary(
