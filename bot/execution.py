@@ -91,6 +91,7 @@ class LiveBroker:
         self._sleep = sleep
         self._clock = clock
         self._rng = random.Random(seed)
+        self._last_ts: int | None = None  # the last bar synced (for stale intents)
 
     # -- Broker protocol -----------------------------------------------------------
     def submit(self, intent: OrderIntent, bar: Bar) -> list[Fill]:
@@ -107,14 +108,41 @@ class LiveBroker:
         for rec in open_recs:
             if rec.parent is not None:
                 continue  # children are refreshed through their parent (nested legs)
-            doubtful = rec.status in ("intent", "unknown")
-            if doubtful and self._settle(rec.client_order_id) != "placed":
-                continue
+            if rec.status in ("intent", "unknown"):
+                outcome = self._settle(rec.client_order_id)
+                if outcome == "absent":
+                    self._absent(rec)
+                if outcome != "placed":
+                    continue
             fills.extend(self._refresh(rec.client_order_id, bar.ts))
         for rec in self.store.orders(open_only=True):
             if rec.parent is not None and self._parent_terminal(rec):
                 fills.extend(self._refresh(rec.client_order_id, bar.ts))
+        self._last_ts = bar.ts
         return fills
+
+    def _absent(self, rec: OrderRecord) -> None:
+        """An order in doubt that the broker says it never received.
+
+        Exits are always sent again (same id, so still at most once): a position must be
+        able to close. An entry is sent again only while its signal is the latest bar's;
+        an older one is abandoned rather than bought late at a price the rules never saw.
+        """
+        fresh = self._last_ts is None or rec.signal_ts >= self._last_ts
+        if rec.purpose != "entry" or fresh:
+            self.events("order", client_order_id=rec.client_order_id, status="resend", why="absent")
+            try:
+                self._send(rec.intent())
+            except BrokerError:
+                pass  # refused definitively: recorded as rejected by _send
+            return
+        self.store.update_order(rec.client_order_id, status="abandoned")
+        self.events(
+            "order",
+            client_order_id=rec.client_order_id,
+            status="abandoned",
+            why="never reached the broker and its signal is stale",
+        )
 
     def cancel(self, client_order_id: str) -> None:
         rec = self.store.get_order(client_order_id)
@@ -162,13 +190,12 @@ class LiveBroker:
     def reconcile(self, local_qty: float, now_ts: int, adopt: bool = False) -> Reconciliation:
         """Settle every order we know, compare with the broker, refuse what is unexplained."""
         result = Reconciliation()
+        self._last_ts = now_ts
         for rec in self.store.orders(open_only=True):
             if rec.parent is None and self._settle(rec.client_order_id) == "absent":
                 # Recorded but never reached the broker (a crash before the send).
-                self.store.update_order(rec.client_order_id, status="abandoned")
-                result.notes.append(
-                    f"intent {rec.client_order_id} never reached the broker: abandoned"
-                )
+                self._absent(rec)
+                result.notes.append(f"order {rec.client_order_id} was not at the broker")
         for rec in self.store.orders(open_only=True):
             if rec.parent is None and rec.status not in ("intent", "unknown"):
                 result.fills.extend(self._refresh(rec.client_order_id, now_ts))
