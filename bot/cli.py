@@ -190,7 +190,8 @@ def paper(
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Last bar of the replay.")] = None,
     speed: Annotated[
-        float | None, typer.Option(help="Replay speed in bars per second (0 = as fast as possible).")
+        float | None,
+        typer.Option(help="Replay speed in bars per second (0 = as fast as possible)."),
     ] = None,
     state_dir: Annotated[
         Path | None, typer.Option(help="State directory (default: [paper].state_dir).")
@@ -231,12 +232,9 @@ def emulator(
     settings = _settings(config)
     if port is not None:
         settings.emulator.port = port
-    key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else "emulator-key"
-    secret = (
-        settings.alpaca_secret_key.get_secret_value()
-        if settings.alpaca_secret_key
-        else "emulator-secret"
-    )
+    # Without keys in the environment it accepts emulator-key / emulator-secret.
+    key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None
+    secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None
     serve(settings, key, secret)
 
 
@@ -285,15 +283,31 @@ def _line(ev: dict[str, Any]) -> str:
     return f"{str(ev.get('time', ''))[:19]}  {ev.get('event', ''):<12} {details}"
 
 
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir", help="State directory of the paper bot (default: [paper].state_dir)."
+    ),
+]
+
+
+def _paper_settings(config: Path | None, state_dir: Path | None) -> Settings:
+    """The settings with `--state-dir` applied as `bot paper` applies it (the halt file
+    goes with the state directory)."""
+    from bot.paper import PaperOptions, apply_options
+
+    return apply_options(_settings(config), PaperOptions(state_dir=state_dir))
+
+
 @app.command()
 @user_errors
-def status(config: ConfigOpt = None) -> None:
+def status(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
     """Position, open orders, P&L, levels and their distance, last signals, halted or not."""
     from bot.state import StateError
     from bot.status import read_status
     from bot.views import status_view
 
-    settings = _settings(config)
+    settings = _paper_settings(config, state_dir)
     try:
         st = read_status(settings)
     except StateError as exc:
@@ -310,12 +324,11 @@ def halt(
     flatten: Annotated[
         bool, typer.Option("--flatten", help="Also close the position at market.")
     ] = False,
+    state_dir: StateDirOpt = None,
 ) -> None:
     """Kill switch: stop new entries now (saved; survives restarts until `bot resume`)."""
-    from bot.state import StateStore
-
-    settings = _settings(config)
-    store = StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+    settings = _paper_settings(config, state_dir)
+    store = _open_state(settings, "halt")
     store.set_meta("halted", reason)
     store.set_meta("halt_flatten", "1" if flatten else "0")
     store.close()
@@ -324,12 +337,10 @@ def halt(
 
 @app.command()
 @user_errors
-def resume(config: ConfigOpt = None) -> None:
+def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
     """Clear a halt set by `bot halt` (a halt file must be removed by hand)."""
-    from bot.state import StateStore
-
-    settings = _settings(config)
-    store = StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+    settings = _paper_settings(config, state_dir)
+    store = _open_state(settings, "resume")
     store.set_meta("halted", "")
     store.set_meta("halt_flatten", "0")
     store.close()
@@ -338,6 +349,17 @@ def resume(config: ConfigOpt = None) -> None:
         "trading resumed"
         + (f"; note: halt file {halt_file} still exists" if halt_file.exists() else "")
     )
+
+
+def _open_state(settings: Settings, command: str) -> Any:
+    """The state database of `bot halt`/`bot resume`; a damaged one is named, exit 2."""
+    from bot.state import StateError, StateStore
+
+    try:
+        return StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+    except StateError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 @app.command("config")

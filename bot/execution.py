@@ -20,6 +20,7 @@ This module knows nothing of HTTP or alpaca-py: it drives `bot.alpaca.AlpacaApi`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
@@ -43,6 +44,7 @@ class Api(Protocol):
     def submit(self, intent: OrderIntent) -> BrokerOrder: ...
     def by_client_id(self, client_order_id: str) -> BrokerOrder | None: ...
     def account(self) -> dict[str, Any]: ...
+    def clock(self) -> dict[str, Any]: ...
     def open_orders(self, symbol: str) -> list[BrokerOrder]: ...
     def cancel(self, order_id: str) -> None: ...
     def replace_stop(
@@ -57,7 +59,6 @@ class ReconcileError(Exception):
 
 @dataclass
 class Reconciliation:
-    fills: list[Fill] = field(default_factory=list)
     broker_qty: float = 0.0
     broker_avg_price: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -131,10 +132,8 @@ class LiveBroker:
         fresh = self._last_ts is None or rec.signal_ts >= self._last_ts
         if rec.purpose != "entry" or fresh:
             self.events("order", client_order_id=rec.client_order_id, status="resend", why="absent")
-            try:
+            with contextlib.suppress(BrokerError):  # a refusal is recorded as rejected by _send
                 self._send(rec.intent())
-            except BrokerError:
-                pass  # refused definitively: recorded as rejected by _send
             return
         self.store.update_order(rec.client_order_id, status="abandoned")
         self.events(
@@ -196,9 +195,21 @@ class LiveBroker:
                 # Recorded but never reached the broker (a crash before the send).
                 self._absent(rec)
                 result.notes.append(f"order {rec.client_order_id} was not at the broker")
+        # Fills that happened while the bot was down are not booked here: the next sync
+        # books them against the bar they belong to. They count for the position check.
+        unbooked = 0.0
         for rec in self.store.orders(open_only=True):
-            if rec.parent is None and rec.status not in ("intent", "unknown"):
-                result.fills.extend(self._refresh(rec.client_order_id, now_ts))
+            if rec.status in ("intent", "unknown"):
+                continue
+            cid = rec.client_order_id
+            order = self._with_retries(lambda cid=cid: self.api.by_client_id(cid))  # type: ignore[misc]
+            if order is None:
+                continue
+            status = self._status(rec.client_order_id, order)
+            self.store.update_order(rec.client_order_id, status=status, broker_id=order.id)
+            delta = order.filled_qty - rec.filled_qty
+            if delta > 1e-9:
+                unbooked += delta if rec.side is Side.BUY else -delta
         known = {r.client_order_id for r in self.store.orders()}
         known_ids = {r.broker_id for r in self.store.orders() if r.broker_id}
         problems: list[str] = []
@@ -221,7 +232,7 @@ class LiveBroker:
                     )
         qty, avg = self._with_retries(lambda: self.api.position_qty(self.symbol))
         result.broker_qty, result.broker_avg_price = qty, avg
-        booked = local_qty + sum(f.qty if f.side is Side.BUY else -f.qty for f in result.fills)
+        booked = local_qty + unbooked
         if abs(qty - booked) > 1e-9:
             msg = (
                 f"position mismatch for {self.symbol}: the broker holds {qty:g} shares, "
@@ -304,10 +315,17 @@ class LiveBroker:
         self.events("order", client_order_id=cid, status="unknown")
         return "unknown"
 
+    def _status(self, cid: str, order: BrokerOrder) -> str:
+        """The broker's status, unless it filled more than we booked: then "fill_pending",
+        an open status, so the next sync books the fill against the bar it belongs to."""
+        rec = self.store.get_order(cid)
+        booked = rec.filled_qty if rec is not None else 0.0
+        if order.filled_qty > booked + 1e-9 and order.status in TERMINAL:
+            return "fill_pending"
+        return order.status
+
     def _adopt(self, cid: str, order: BrokerOrder, how: str) -> None:
-        self.store.update_order(
-            cid, status="intent" if order.status == "intent" else order.status, broker_id=order.id
-        )
+        self.store.update_order(cid, status=self._status(cid, order), broker_id=order.id)
         self.events("order", client_order_id=cid, status=order.status, broker_id=order.id, how=how)
         for leg in order.legs:
             self._track_child(cid, leg)
@@ -327,8 +345,9 @@ class LiveBroker:
                 purpose=purpose,
             )
             self.store.record_intent(intent, parent=parent)
+        status = self._status(leg.client_order_id, leg)
         self.store.update_order(
-            leg.client_order_id, status=leg.status, broker_id=leg.id, stop_price=leg.stop_price
+            leg.client_order_id, status=status, broker_id=leg.id, stop_price=leg.stop_price
         )
 
     def _adopt_foreign(self, order: BrokerOrder) -> None:
@@ -376,6 +395,10 @@ class LiveBroker:
     def _parent_terminal(self, rec: OrderRecord) -> bool:
         parent = self.store.get_order(rec.parent or "")
         return parent is None or parent.status in TERMINAL
+
+    def clock(self) -> dict[str, Any]:
+        """The broker's clock: now, is_open, next open/close."""
+        return self._with_retries(self.api.clock)
 
     def account(self) -> dict[str, float | str]:
         """The broker account (cash, equity); wrong keys fail here with a 401."""

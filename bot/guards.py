@@ -44,6 +44,7 @@ class Guards:
         self.session_start_equity = 0.0
         self.orders_today = 0
         self.loss_halt: str | None = None
+        self.market_open: bool | None = None  # the broker's clock at the decision, if known
 
     def on_bar(self, bar: Bar, equity_before: float) -> None:
         """Start-of-bar bookkeeping: a new session resets the daily counters."""
@@ -89,7 +90,8 @@ class Guards:
                 f"stale data: bar {ns_to_et(bar.ts).isoformat()} ended {age / 1e9:,.0f} s ago "
                 f"(more than {self.cfg.stale_after_intervals} bar intervals)"
             )
-        if self.cfg.session == "regular" and not self.daily and not self._regular(bar.ts):
+        closed = not self._regular(bar.ts) or self.market_open is False
+        if self.cfg.session == "regular" and not self.daily and closed:
             return (
                 f"outside the regular session: bar {ns_to_et(bar.ts).strftime('%Y-%m-%d %H:%M')} ET"
             )

@@ -23,10 +23,12 @@ from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
 from bot.broker import BrokerError
 from bot.data import load_csv
 from bot.execution import ReconcileError
-from bot.feeds import AlpacaFeed, EmulatorAdmin, ReplayFeed
+from bot.feeds import AlpacaFeed, EmulatorAdmin, EmulatorClockError, ReplayFeed
 from bot.journal import setup_logging
+from bot.ratelimit import RateLimiter
 from bot.runner import PaperRunner, RunnerError, RunSummary, take_lock
 from bot.settings import Settings, resolve_data_path
+from bot.state import StateError, StateStore
 from bot.views import progress_bar
 
 EMULATOR_KEYS = ("emulator-key", "emulator-secret")
@@ -90,6 +92,12 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
     except ReconcileError as exc:
         console.print(f"[red]start-up reconciliation failed: {exc}[/]")
         return 4
+    except EmulatorClockError as exc:
+        console.print(
+            f"[red]{exc}. The emulator is not where this replay left it: resume against the "
+            "emulator that holds this replay's account, or start over with --fresh.[/]"
+        )
+        return 4
     except LiveTradingRefused as exc:
         console.print(f"[red]live trading refused: {exc}[/]")
         return 2
@@ -130,8 +138,14 @@ def _replay_locked(
     from bot.emulator import EmulatorServer, build_state
 
     if opts.fresh and state_dir.exists():
+        halt = _saved_halt(state_dir)
         for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "heartbeat"):
             (state_dir / name).unlink(missing_ok=True)
+        if halt is not None:  # a kill switch outlives a fresh replay: only `bot resume` lifts it
+            store = StateStore(state_dir / "state.sqlite")
+            store.set_meta("halted", halt[0])
+            store.set_meta("halt_flatten", halt[1])
+            store.close()
     series = _replay_series(s)
     first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
     if first >= len(series):
@@ -141,15 +155,16 @@ def _replay_locked(
     start_ns = (
         feed.bar_end(next(series.iter_bars(first - 1, first))) if first else int(series.ts[0])
     )
-    resuming = (state_dir / "state.sqlite").exists()
+    resuming = _has_traded(state_dir)
     server = None
     url = opts.emulator_url
     if url is None:
         if resuming:
             raise RunnerError(
-                f"{state_dir / 'state.sqlite'} holds an earlier replay, but an in-process emulator "
-                "starts empty. Replay again with --fresh, or resume against the emulator that holds "
-                "that account: `bot emulator` in another terminal and --emulator-url."
+                f"{state_dir / 'state.sqlite'} holds an earlier replay, but an in-process "
+                "emulator starts empty. Replay again with --fresh, or resume against the "
+                "emulator that holds that account: `bot emulator` in another terminal and "
+                "--emulator-url."
             )
         state = build_state(s, None)
         state.reset(now_ns=start_ns)
@@ -161,7 +176,9 @@ def _replay_locked(
     try:
         s.alpaca.trading_url = url
         s.alpaca.data_url = url
-        api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False)
+        # Alpaca's 200/min limit is not the emulator's: a replay runs flat out, while the
+        # same client, pointed at Alpaca, keeps to max_requests_per_minute.
+        api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False, limiter=RateLimiter(10**9))
         feed.admin = EmulatorAdmin(url)
         runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
         with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
@@ -169,6 +186,43 @@ def _replay_locked(
     finally:
         if server is not None:
             server.stop()
+
+
+def _open_state(state_dir: Path) -> StateStore | None:
+    path = state_dir / "state.sqlite"
+    if not path.exists():
+        return None
+    try:
+        return StateStore(path)
+    except StateError as exc:
+        raise RunnerError(f"{exc}. Move it aside to start fresh, or restore a backup.") from None
+
+
+def _has_traded(state_dir: Path) -> bool:
+    """Whether the state holds a replay to resume (bars, orders or fills), rather than
+    nothing or only a halt set by `bot halt` before the first run."""
+    store = _open_state(state_dir)
+    if store is None:
+        return False
+    try:
+        return store.last_bar_ts() is not None or bool(store.orders()) or bool(store.fills())
+    finally:
+        store.close()
+
+
+def _saved_halt(state_dir: Path) -> tuple[str, str] | None:
+    """The `bot halt` flag (reason, flatten) of a state that --fresh is about to delete."""
+    try:
+        store = _open_state(state_dir)
+    except RunnerError:
+        return None  # a damaged state is what --fresh is for; nothing can be read from it
+    if store is None:
+        return None
+    try:
+        reason = store.get_meta("halted")
+        return (reason, store.get_meta("halt_flatten") or "0") if reason else None
+    finally:
+        store.close()
 
 
 def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:

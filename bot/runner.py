@@ -187,7 +187,9 @@ class PaperRunner:
 
     def _sink(self, journal: Journal, store: StateStore) -> Any:
         def sink(kind: str, /, **fields: Any) -> None:
-            journal.event(kind, **fields)
+            # An event's `time` is when it was written (what `bot logs --since` filters
+            # on); the bar a signal belongs to goes in `bar_time`.
+            journal.event(kind, **{"bar_time" if k == "time" else k: v for k, v in fields.items()})
             if kind == "signal":
                 store.add_signal(
                     int(fields.get("ts", 0)), str(fields["level"]), str(fields["kind"]), fields
@@ -251,8 +253,13 @@ class PaperRunner:
         )
         now = int(history.ts[first_trade - 1]) if first_trade else 0
         rec = broker.reconcile(engine.portfolio.qty, now, adopt=self.adopt)
-        for f in rec.fills:
-            engine._on_fill(f)
+        # The pending entry was restored from the orders open before reconciling; one that
+        # the broker never got (abandoned) or that ended meanwhile is pending no more.
+        still_open = {o.intent.client_order_id for o in broker.open_orders()}
+        if engine.pending_entry is not None and engine.pending_entry not in still_open:
+            engine.pending_entry = None
+            if engine.portfolio.qty == 0:
+                engine.entry_level = engine.entry_reason = ""
         if self.adopt and abs(rec.broker_qty - engine.portfolio.qty) > 1e-9:
             engine.adopt_position(rec.broker_qty, rec.broker_avg_price, now)
         events(
@@ -265,7 +272,10 @@ class PaperRunner:
                 break
             self._check_halt(store, engine, guards, events, bar)
             self.feed.before_bar(bar)
-            engine.now_ns = self.feed.now_ns(bar)
+            # The broker's clock decides "now" and whether the market is open.
+            clock = broker.clock()
+            engine.now_ns = int(clock["now"].timestamp() * 1e9)
+            guards.market_open = bool(clock["is_open"])
             guards.on_bar(
                 bar, engine.equity(engine.last_bar.close if engine.last_bar else bar.open)
             )
@@ -278,7 +288,7 @@ class PaperRunner:
             store.add_bar_result(bar, equity, engine.portfolio.cash, engine.portfolio.qty)
             journal.event(
                 "bar",
-                time=ns_to_et(bar.ts).isoformat(),
+                bar_time=ns_to_et(bar.ts).isoformat(),
                 close=bar.close,
                 equity=round(equity, 2),
                 position=engine.portfolio.qty,

@@ -25,6 +25,7 @@ from bot.models import Bar, Fill, OrderIntent, OrderType, Side
 
 SCHEMA_VERSION = "1"
 OPEN_STATUSES = (
+    "fill_pending",
     "intent",
     "unknown",
     "accepted",
@@ -105,6 +106,7 @@ class OrderRecord:
             reason=self.reason,
             stop_loss=self.stop_loss,
             take_profit=self.take_profit,
+            level=self.level,
         )
 
 
