@@ -95,7 +95,7 @@ class AlpacaConfig(StrictModel):
     backoff_base_s: float = Field(0.5, gt=0, le=60)
     backoff_cap_s: float = Field(60.0, gt=0, le=600)
     read_attempts: int = Field(20, ge=1, le=100)
-    time_in_force: Literal["day", "gtc"] = "day"
+    time_in_force: Literal["day", "gtc"] = "gtc"
 
 
 class EmulatorConfig(StrictModel):
