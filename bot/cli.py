@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from bot.data import DataError, load_csv
+from bot.data import DataError, LoadResult, load_csv
 from bot.journal import setup_logging
 from bot.scan import scan
 from bot.settings import (
@@ -91,17 +91,8 @@ def signals(
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
     settings = _settings(config)
-    setup_logging(None)
-    loaded = load_csv(
-        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
-    )
-    for rej in loaded.rejected:
-        LOG.warning("rejected bar: %s", rej)
+    loaded, lo, hi = _load_range(settings, data, start, end)
     bars = loaded.bars
-    lo = bars.index_of(start) if start else 0
-    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
-    if hi <= lo:
-        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
     strategy = build_strategy(settings.strategy)
     result = scan(strategy, bars, lo, hi)
     if fmt == "json":
@@ -114,6 +105,24 @@ def signals(
     console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
     last = hi - 1
     console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
+
+
+def _load_range(
+    settings: Settings, data: Path | None, start: str | None, end: str | None
+) -> tuple[LoadResult, int, int]:
+    """Load the bar file (rejected rows logged) and the index range [lo, hi) asked for."""
+    setup_logging(None)
+    loaded = load_csv(
+        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
+    )
+    for rej in loaded.rejected:
+        LOG.warning("rejected bar: %s", rej)
+    bars = loaded.bars
+    lo = bars.index_of(start) if start else 0
+    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
+    if hi <= lo:
+        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
+    return loaded, lo, hi
 
 
 def end_of_day(day: str) -> str:
@@ -141,17 +150,8 @@ def backtest(
     from bot.report import compute_metrics, metrics_table, write_run
 
     settings = _settings(config)
-    setup_logging(None)
-    loaded = load_csv(
-        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
-    )
-    for rej in loaded.rejected:
-        LOG.warning("rejected bar: %s", rej)
+    loaded, lo, hi = _load_range(settings, data, start, end)
     bars = loaded.bars
-    lo = bars.index_of(start) if start else 0
-    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
-    if hi <= lo:
-        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
     console = make_console()
     print_load_summary(console, loaded)
     with progress_bar(console, hi - lo, "backtest") as advance:
