@@ -371,5 +371,61 @@ def show_config(config: ConfigOpt = None) -> None:
     print(json.dumps(settings.redacted(), indent=2))
 
 
+@app.command()
+@user_errors
+def sweep(
+    sweep_file: Annotated[
+        Path, typer.Argument(help="Sweep file (TOML), e.g. examples/sweep.toml.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: runs/sweep-<time>).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Local worker processes (default: every core).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Run on a Dask cluster: tcp://HOST:PORT of its scheduler.")
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue the sweep in --out, skipping finished sets.")
+    ] = False,
+    write_config: Annotated[
+        Path | None, typer.Option(help="Write a complete config with the chosen thresholds.")
+    ] = None,
+    heatmap: Annotated[
+        str | None, typer.Option(help="Two swept parameters for the heatmap: x,y.")
+    ] = None,
+) -> None:
+    """Sweep thresholds with walk-forward validation: IS and OOS figures, report, config."""
+    from bot.sweep import Options, SweepInterrupted, run_sweep
+
+    console = make_console()
+    opts = Options(out, workers, scheduler, resume, write_config, heatmap)
+    try:
+        outcome = run_sweep(sweep_file, opts, console)
+    except (SweepInterrupted, KeyboardInterrupt) as exc:
+        print(str(exc) or "interrupted", file=sys.stderr)
+        raise typer.Exit(130) from None
+    from bot.sweep.output import print_summary
+
+    prep = outcome.prep
+    print_summary(
+        console, prep.series, prep.grid, outcome.choices, outcome.summaries, outcome.rules
+    )
+    for line in outcome.lines:
+        console.print(line)
+    for warning in outcome.warnings:
+        console.print(f"[red]warning:[/] {warning}")
+    console.print(f"Wrote {len(outcome.files)} files to {outcome.out_dir}/:")
+    for name, path in outcome.files.items():
+        console.print(f"  {name:<8} {path}")
+    if write_config is not None and "config" not in outcome.files:
+        print(
+            "no parameter set met the constraints on the final window; no config written",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

@@ -29,6 +29,10 @@ LOG = logging.getLogger("bot.feeds")
 _MIN_NS = 60_000_000_000
 
 
+class EmulatorClockError(Exception):
+    """The emulator refused to move its clock where the replay needs it."""
+
+
 class EmulatorAdmin:
     """The emulator's replay-clock control (its /_emulator admin routes)."""
 
@@ -44,11 +48,31 @@ class EmulatorAdmin:
         )
         resp.raise_for_status()
 
+    def now(self) -> datetime:
+        resp = requests.get(f"{self.base_url}/_emulator/state", timeout=self.timeout)
+        resp.raise_for_status()
+        return datetime.fromisoformat(str(resp.json()["now"]).replace("Z", "+00:00"))
+
     def advance(self, until_ns: int) -> None:
+        """Move the clock to `until_ns`. A clock already past it is left alone: the market
+        moved on while the bot was down (those bars are history now, as they would be
+        at Alpaca, and the stale-data guard keeps orders off them)."""
         when = ns_to_et(until_ns).isoformat()
         resp = requests.post(
             f"{self.base_url}/_emulator/advance", json={"until": when}, timeout=self.timeout
         )
+        if resp.status_code == 422:
+            now = self.now()
+            if now.timestamp() * 1e9 >= until_ns:
+                LOG.info("the emulator's clock is at %s, past %s: not moved", now, when)
+                return
+            try:
+                why = str(resp.json().get("message", resp.text))
+            except ValueError:
+                why = resp.text
+            raise EmulatorClockError(
+                f"the emulator at {self.base_url} cannot move its clock to {when}: {why}"
+            )
         resp.raise_for_status()
 
 

@@ -94,8 +94,8 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
         return 4
     except EmulatorClockError as exc:
         console.print(
-            f"[red]{exc}. The emulator is not where this replay left it: resume against the "
-            "emulator that holds this replay's account, or start over with --fresh.[/]"
+            f"[red]{exc}. Resume against the emulator that holds this replay's account, "
+            "or start over with --fresh.[/]"
         )
         return 4
     except LiveTradingRefused as exc:

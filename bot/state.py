@@ -12,6 +12,7 @@ raises `StateError` naming the file: the bot never treats a damaged file as "fla
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
@@ -118,10 +119,11 @@ class StateStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not path.exists() or path.stat().st_size == 0
         if path.exists() and path.stat().st_size == 0:
             # An empty file is not a fresh start: something truncated it.
             raise StateError(f"state file {path} is empty (truncated?); refusing to start as flat")
+        if not path.exists():
+            _create(path)  # built aside and renamed in: a kill mid-way leaves no half file
         try:
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=5.0)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -129,12 +131,6 @@ class StateStore:
             check = self.db.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise StateError(f"state file {path} is corrupt: {check}")
-            if fresh:
-                with self.tx() as cur:
-                    for stmt in _SCHEMA.strip().split(";"):
-                        if stmt.strip():
-                            cur.execute(stmt)
-                    _put(cur, "meta", ("schema_version", SCHEMA_VERSION))
             version = self.get_meta("schema_version")
             if version != SCHEMA_VERSION:
                 raise StateError(
@@ -282,6 +278,34 @@ class StateStore:
 
     def equity_rows(self) -> list[tuple[int, float, float, float]]:
         return self.db.execute("SELECT ts, equity, cash, qty FROM equity ORDER BY ts").fetchall()
+
+
+def _create(path: Path) -> None:
+    """A new state database with its schema, written to a temporary file, fsynced, and
+    renamed into place (atomic on POSIX), so its path holds a whole database or nothing."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        cur = db.cursor()
+        cur.execute("BEGIN")
+        for stmt in _SCHEMA.strip().split(";"):
+            if stmt.strip():
+                cur.execute(stmt)
+        _put(cur, "meta", ("schema_version", SCHEMA_VERSION))
+        cur.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def _crc(values: tuple[Any, ...]) -> int:

@@ -164,6 +164,9 @@ def main() -> None:
     bench_minutes(args.minutes)
     bench_paper_latency(2_872)
     bench_paper_latency(1_000_000)
+    from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
+
+    bench_sweep()
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ confirmed at the 2026-01-13 close (166.31, 167.01 > 165.0643) and the breakdown 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -76,12 +77,21 @@ def settings(server: EmulatorServer, tmp_path: Path, **alpaca: Any) -> Settings:
         None,
         {
             "broker": {"slippage_bps": 0.0},
-            "alpaca": {"trading_url": server.url, "data_url": server.url, "read_timeout_s": 2.0,
-                       "connect_timeout_s": 2.0, "backoff_base_s": 0.001, **alpaca},
-            "paper": {"state_dir": str(tmp_path / "state"), "log_dir": str(tmp_path / "logs"),
-                      "halt_file": str(tmp_path / "state" / "HALT")},
+            "alpaca": {
+                "trading_url": server.url,
+                "data_url": server.url,
+                "read_timeout_s": 2.0,
+                "connect_timeout_s": 2.0,
+                "backoff_base_s": 0.001,
+                **alpaca,
+            },
+            "paper": {
+                "state_dir": str(tmp_path / "state"),
+                "log_dir": str(tmp_path / "logs"),
+                "halt_file": str(tmp_path / "state" / "HALT"),
+            },
         },
-    )  # fmt: skip
+    )
 
 
 def replay(s: Settings, server: EmulatorServer, to: str = "2026-02-20", adopt: bool = False) -> Any:
@@ -99,8 +109,11 @@ def created(server: EmulatorServer) -> dict[str, int]:
 
 def fills_of(server: EmulatorServer) -> list[tuple[str, str, float, float]]:
     st = admin(server, "state")
-    return [(o["client_order_id"], o["side"], o["filled_qty"], o["filled_avg_price"])
-            for o in st["orders"] if o["filled_qty"]]  # fmt: skip
+    return [
+        (o["client_order_id"], o["side"], o["filled_qty"], o["filled_avg_price"])
+        for o in st["orders"]
+        if o["filled_qty"]
+    ]
 
 
 def position(server: EmulatorServer) -> float:
@@ -141,8 +154,14 @@ def test_restart_with_an_open_order_reattaches_it(server: EmulatorServer, tmp_pa
     assert fills_of(server) == EXPECTED
 
 
-BUSY = {"levels": [150.0, 160.0, 170.0, 180.0], "use_52w_peak": False, "confirm_closes": 1,
-        "volume_multiple": 0.0, "breakout_buffer_pct": 0.5, "breakdown_buffer_pct": 0.5}  # fmt: skip
+BUSY = {
+    "levels": [150.0, 160.0, 170.0, 180.0],
+    "use_52w_peak": False,
+    "confirm_closes": 1,
+    "volume_multiple": 0.0,
+    "breakout_buffer_pct": 0.5,
+    "breakdown_buffer_pct": 0.5,
+}
 
 
 def busy_run(
@@ -200,8 +219,13 @@ def test_accepted_but_response_dropped_is_settled_not_resent(
 
 def _broker(server: EmulatorServer, tmp_path: Path, **alpaca: Any) -> LiveBroker:
     s = settings(server, tmp_path, **alpaca)
-    return LiveBroker(AlpacaApi(s.alpaca, KEY, SECRET), StateStore(tmp_path / "b.sqlite"), "BABA",
-                      backoff_base_s=0.001, sleep=lambda _: None)  # fmt: skip
+    return LiveBroker(
+        AlpacaApi(s.alpaca, KEY, SECRET),
+        StateStore(tmp_path / "b.sqlite"),
+        "BABA",
+        backoff_base_s=0.001,
+        sleep=lambda _: None,
+    )
 
 
 def test_duplicate_id_is_adopted(server: EmulatorServer, tmp_path: Path) -> None:
@@ -254,8 +278,16 @@ def test_unknown_open_order_stops_trading(server: EmulatorServer, tmp_path: Path
     from alpaca.trading.enums import OrderSide, TimeInForce
     from alpaca.trading.requests import LimitOrderRequest
 
-    client.submit_order(LimitOrderRequest(symbol="BABA", qty=5, side=OrderSide.BUY, limit_price=50.0,
-                                          time_in_force=TimeInForce.GTC, client_order_id="manual-1"))  # fmt: skip
+    client.submit_order(
+        LimitOrderRequest(
+            symbol="BABA",
+            qty=5,
+            side=OrderSide.BUY,
+            limit_price=50.0,
+            time_in_force=TimeInForce.GTC,
+            client_order_id="manual-1",
+        )
+    )
     with pytest.raises(ReconcileError, match="open order the bot does not know: manual-1"):
         replay(settings(server, tmp_path), server)
 
@@ -281,10 +313,8 @@ def test_a_stock_alpaca_py_client_hangs_on_a_black_hole(server: EmulatorServer) 
     done = threading.Event()
 
     def call() -> None:
-        try:
+        with contextlib.suppress(Exception):
             client.get_clock()
-        except Exception:
-            pass
         done.set()
 
     threading.Thread(target=call, daemon=True).start()

@@ -1,0 +1,261 @@
+"""Scoring combinations: the engine loop of `bot backtest`, without its per-run overhead.
+
+A `SweepJob` is everything a worker needs and is sent to each worker once (bars,
+base config sections, parameter names, the spans to run). For one combination the
+`Evaluator`:
+1. runs the real strategy once over bars [0, last stop) and keeps its signals by bar
+   time. A strategy sees bars only, never the account, and in `run_backtest` it is fed
+   every bar from the first one (warm-up bars through `Engine.warm_up`, then traded
+   bars), so its signals do not depend on where trading starts: each span replays them
+   instead of re-running the strategy over its warm-up. A strategy with the same
+   config is reused across combinations (risk-only sweeps run it once);
+2. for each span [start, stop), builds an `Engine` with the risk manager and
+   `SimBroker` of `bot.backtest.build_engine`, whose only warm-up state is the ATR;
+   the ATR is set to its state after bar start-1 (the same updates `run_backtest`
+   makes over its warm-up), then `Engine.on_bar` is driven over the span as
+   `run_backtest` does, except over idle stretches (see `Evaluator`), and the metrics
+   are computed with numpy (`bot.sweep.metrics`).
+tests/test_sweep_engine.py checks trades, equity and metrics against `run_backtest` +
+`compute_metrics` for several combinations and spans.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.backtest import build_risk
+from bot.broker import SimBroker
+from bot.data import BarSeries
+from bot.engine import Engine
+from bot.indicators import ATR
+from bot.models import Bar, Signal, Trade
+from bot.settings import Settings
+from bot.sweep.combo import SectionCache
+from bot.sweep.metrics import Row, run_metrics
+from bot.sweep.params import Value
+from strategies import build_strategy
+from strategies.level_breakout import LevelBreakoutConfig
+
+Span = tuple[int, int]
+Trace = tuple[np.ndarray, np.ndarray, list[Trade]]  # equity, position, closed trades
+_NONE: tuple[Signal, ...] = ()
+_SIGNAL_CACHE = 256  # strategy configs kept per worker (a few signals each)
+
+
+@dataclass(frozen=True)
+class SweepJob:
+    """What every worker needs, sent once per worker (not once per combination)."""
+
+    series: BarSeries
+    symbol: str
+    sections: dict[str, dict[str, Any]]  # base [strategy], [risk], [broker] as plain data
+    names: tuple[str, ...]
+    runs: tuple[Span, ...]
+    token: str  # identifies the job (workers cache their Evaluator under it)
+
+
+@dataclass(frozen=True)
+class ComboResult:
+    index: int
+    values: tuple[Value, ...]
+    rows: list[Row]  # one per job run, in job order
+
+
+class ReplayStrategy:
+    """A strategy that returns signals recorded from the real one, by bar time."""
+
+    name = "level_breakout"
+
+    def __init__(self, by_ts: dict[int, tuple[Signal, ...]]) -> None:
+        self._get = by_ts.get
+
+    def on_bar(self, bar: Bar) -> Sequence[Signal]:
+        return self._get(bar.ts, _NONE)
+
+    def status(self) -> list[dict[str, object]]:
+        return []
+
+
+def periods_per_year(timeframe: str) -> float:
+    """As BacktestResult.periods_per_year: 252 sessions x bars per 6.5-hour session."""
+    return 252.0 if timeframe == "1d" else 252.0 * 390.0 / int(timeframe[:-1])
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A strategy's signals over the bars: by bar time, and the bar positions that have any."""
+
+    by_ts: dict[int, tuple[Signal, ...]]
+    at: list[int]  # ascending
+
+
+class Evaluator:
+    """One per worker process: the bars as `Bar` objects, signal and ATR caches.
+
+    `skip_idle`: on a bar with no open order at the broker, no protective stop to trail
+    and no signal, `Engine.on_bar` changes nothing but the ATR (the broker has nothing
+    to match, risk has nothing to judge) and the equity is cash + position x close.
+    Such stretches, flat or holding, are skipped: equity and position filled in with
+    numpy, the ATR set to its state after the stretch. Off, every bar goes through
+    `Engine.on_bar`; tests check both agree with `run_backtest`.
+    """
+
+    def __init__(self, job: SweepJob, skip_idle: bool = True) -> None:
+        self.job = job
+        self.skip_idle = skip_idle
+        self.stop = max(stop for _, stop in job.runs)
+        # Built once per worker: bars past the last span are never read.
+        self.bars: list[Bar] = list(job.series.iter_bars(0, self.stop))
+        self.ppy = periods_per_year(job.series.timeframe)
+        self._signals: OrderedDict[str, Recorded] = OrderedDict()
+        self._atr: dict[int, list[tuple[Any, ...]]] = {}
+        self._sections = SectionCache(job)
+
+    def evaluate(self, index: int, values: Sequence[Value]) -> ComboResult:
+        settings = self._sections.settings(values)
+        signals = self.signals(settings.strategy)
+        rows = [self.run(settings, signals, start, stop) for start, stop in self.job.runs]
+        return ComboResult(index, tuple(values), rows)
+
+    def signals(self, cfg: LevelBreakoutConfig) -> Recorded:
+        key = cfg.model_dump_json()
+        found = self._signals.get(key)
+        if found is not None:
+            self._signals.move_to_end(key)
+            return found
+        on_bar = build_strategy(cfg).on_bar
+        by_ts: dict[int, tuple[Signal, ...]] = {}
+        at: list[int] = []
+        for i, bar in enumerate(self.bars):
+            sigs = on_bar(bar)
+            if sigs:
+                by_ts[bar.ts] = tuple(sigs)
+                at.append(i)
+        rec = self._signals[key] = Recorded(by_ts, at)
+        if len(self._signals) > _SIGNAL_CACHE:
+            self._signals.popitem(last=False)
+        return rec
+
+    def atr_states(self, period: int) -> list[tuple[Any, ...]]:
+        """The ATR's slot values after each bar, from the same updates `run_backtest`
+        makes (warm-up and traded bars alike); one pass per ATR period per worker."""
+        states = self._atr.get(period)
+        if states is None:
+            atr = ATR(period)
+            update = atr.update
+            states = []
+            for bar in self.bars:
+                update(bar.high, bar.low, bar.close)
+                states.append(tuple(getattr(atr, name) for name in _ATR_SLOTS))
+            self._atr[period] = states
+        return states
+
+    def run(self, settings: Settings, signals: Recorded, start: int, stop: int) -> Row:
+        """The metrics of one span."""
+        equity, position, trades = self.simulate(settings, signals, start, stop)
+        s = self.job.series
+        cash = settings.broker.initial_cash
+        ts, close = s.ts[start:stop], s.close[start:stop]
+        return run_metrics(equity, position, ts, close, trades, self.ppy, cash)
+
+    def trace(self, values: Sequence[Value], start: int, stop: int) -> Trace:
+        """Equity, position and trades of one combination on one span (for tests)."""
+        settings = self._sections.settings(values)
+        return self.simulate(settings, self.signals(settings.strategy), start, stop)
+
+    def simulate(self, settings: Settings, signals: Recorded, start: int, stop: int) -> Trace:
+        """One span, as `run_backtest(settings, series, start, stop)` trades it."""
+        # The wiring of bot.backtest.build_engine, with the replayed strategy.
+        risk = build_risk(settings)
+        broker = SimBroker(settings.broker, allow_short=settings.risk.allow_short)
+        cash = settings.broker.initial_cash
+        engine = Engine(
+            ReplayStrategy(signals.by_ts), risk, broker, cash, trailing=settings.risk.trailing_stop
+        )
+        atr = risk.atr
+        states = self.atr_states(settings.risk.atr_period)
+        if start > 0:
+            _restore(atr, states[start - 1])  # the warm-up over bars [0, start)
+        equity: array[float] = array("d")
+        position: array[float] = array("d")
+        eq_append, pos_append = equity.append, position.append
+        port = engine.portfolio
+        on_bar = engine.on_bar
+        bars, at, skip = self.bars, signals.at, self.skip_idle
+        closes = self.job.series.close
+        record = engine.record
+        seen, busy = (-1, -1), True
+        i = start
+        while i < stop:
+            if skip:
+                # Orders and the stop change only with a fill or a new order intent
+                # (a cancel comes with the exit it makes way for): look again only then.
+                key = (len(record.fills), len(record.intents))
+                if key != seen:
+                    seen = key
+                    busy = engine.stop_id is not None or bool(broker.open_orders())
+                if not busy:
+                    k = bisect_left(at, i)
+                    nxt = min(at[k], stop) if k < len(at) else stop
+                    if nxt > i:
+                        q = port.qty
+                        # The same float operations as the loop below, bar by bar.
+                        equity.frombytes((port.cash + q * closes[i:nxt]).tobytes())
+                        position.extend(array("d", (q,)) * (nxt - i))
+                        _restore(atr, states[nxt - 1])
+                        engine.last_bar = bars[nxt - 1]
+                        i = nxt
+                        continue
+            bar = bars[i]
+            on_bar(bar)
+            q = port.qty
+            eq_append(port.cash + q * bar.close)
+            pos_append(q)
+            i += 1
+        pos = np.frombuffer(position, dtype="float64")
+        return np.frombuffer(equity, dtype="float64"), pos, port.trades
+
+
+_ATR_SLOTS = ATR.__slots__
+
+
+def _restore(atr: ATR, state: tuple[Any, ...]) -> None:
+    """Set the ATR's state in place: the risk manager and the engine hold bound methods
+    of this very object, so it must not be replaced."""
+    for name, value in zip(_ATR_SLOTS, state, strict=True):
+        setattr(atr, name, value)
+
+
+# One Evaluator per worker process, keyed by job token: a pool worker or a Dask worker
+# receives the job once and keeps the Bar list and caches for every chunk it scores.
+_EVALUATORS: dict[str, Evaluator] = {}
+
+
+def evaluator_for(job: SweepJob) -> Evaluator:
+    ev = _EVALUATORS.get(job.token)
+    if ev is None:
+        _EVALUATORS.clear()  # one sweep at a time per process
+        ev = _EVALUATORS[job.token] = Evaluator(job)
+    return ev
+
+
+Chunk = Sequence[tuple[int, tuple[Value, ...]]]
+
+
+def evaluate_chunk(job: SweepJob, chunk: Chunk) -> list[ComboResult]:
+    """Score a chunk of (index, values) pairs; the unit of work sent to a Dask worker."""
+    ev = evaluator_for(job)
+    return [ev.evaluate(i, values) for i, values in chunk]
+
+
+def evaluate_known(token: str, chunk: Chunk) -> list[ComboResult]:
+    """The same for a pool worker, whose initializer already built the Evaluator."""
+    ev = _EVALUATORS[token]
+    return [ev.evaluate(i, values) for i, values in chunk]

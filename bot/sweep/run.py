@@ -1,0 +1,270 @@
+"""`bot sweep`: check everything, score the combinations, choose, write the outputs.
+
+Order: the sweep file and everything it names are checked first (bot.sweep.prepare)
+together with the command-line options; only then are combinations scored, each one
+appended to results.jsonl as it finishes (so Ctrl-C keeps them and `--resume` skips
+them). Then the walk-forward choice, results.csv, report.html and, if asked, the
+config file. The command-line layer (bot/cli.py) only parses options and prints.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from rich.console import Console
+
+from bot.settings import ConfigError
+from bot.sweep.configfile import chosen_settings, write_config
+from bot.sweep.curves import Rerun, full_curves, walk_forward_curve
+from bot.sweep.evaluate import ComboResult
+from bot.sweep.execute import execute, progress
+from bot.sweep.metrics import COL, METRIC_KEYS, OBJECTIVES, Row
+from bot.sweep.output import describe, fmt, span_text, write_results_csv
+from bot.sweep.params import Grid
+from bot.sweep.prepare import Prepared, prepare
+from bot.sweep.report import write_report
+from bot.sweep.select import Choice, ComboSummary, Rules, choose, summarize
+from bot.sweep.store import RESULTS, read_results, results_writer
+
+
+@dataclass(frozen=True)
+class Options:
+    out: Path | None = None  # default runs/sweep-<time>
+    workers: int | None = None  # default: every core
+    scheduler: str | None = None  # tcp://host:port of a Dask scheduler
+    resume: bool = False
+    write_config: Path | None = None
+    heatmap: str | None = None  # "x,y"
+    limit: int | None = None  # test hook: stop like Ctrl-C after this many new results
+
+
+class SweepInterrupted(Exception):
+    """Stopped before the end; the finished combinations are in the results file."""
+
+
+@dataclass
+class Outcome:
+    prep: Prepared
+    rules: Rules
+    results: list[ComboResult]
+    choices: list[Choice]
+    summaries: list[ComboSummary]
+    out_dir: Path
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def final(self) -> Choice:
+        return self.choices[-1]
+
+
+def heatmap_axes(grid: Grid, raw: str | None) -> tuple[str, str] | None:
+    """The two parameters of the heatmap (dotted or bare key names), None for a single
+    swept parameter; ConfigError for a name that is not swept."""
+    if raw is None:
+        return (grid.names[0], grid.names[1]) if len(grid.names) >= 2 else None
+    parts = [p.strip() for p in raw.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"--heatmap takes two parameter names, x,y (got {raw!r})")
+    out: list[str] = []
+    for p in parts:
+        hits = [n for n in grid.names if n == p or n.split(".", 1)[1] == p]
+        if len(hits) != 1:
+            raise ConfigError(
+                f"--heatmap: {p} is not a swept parameter; swept: {', '.join(grid.names)}"
+            )
+        out.append(hits[0])
+    if out[0] == out[1]:
+        raise ConfigError("--heatmap: give two different parameters")
+    return out[0], out[1]
+
+
+def check_options(opts: Options) -> None:
+    if opts.workers is not None and opts.workers < 1:
+        raise ConfigError(f"--workers must be at least 1 (got {opts.workers})")
+    if opts.scheduler is not None and "://" not in opts.scheduler:
+        raise ConfigError(
+            f"--scheduler must be an address like tcp://127.0.0.1:8786 (got {opts.scheduler!r})"
+        )
+    if opts.resume and opts.out is None:
+        raise ConfigError("--resume needs --out DIR: the folder of the sweep to continue")
+    if opts.limit is not None and opts.limit < 1:
+        raise ConfigError("limit must be at least 1")
+
+
+def run_sweep(path: str | Path, opts: Options, console: Console | None = None) -> Outcome:
+    console = console or Console(quiet=True)
+    check_options(opts)
+    prep = prepare(path)
+    axes = heatmap_axes(prep.grid, opts.heatmap)
+    out_dir = opts.out or Path("runs") / datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
+    results_path = out_dir / RESULTS
+    done = read_results(results_path, prep.fingerprint) if opts.resume else {}
+    todo = [(i, prep.grid.combo(i)) for i in prep.grid.indices if i not in done]
+    total = len(prep.grid.indices)
+    workers = opts.workers or os.cpu_count() or 1
+    header = {
+        "kind": "levelbot-sweep",
+        "fingerprint": prep.fingerprint,
+        "sweep_file": str(prep.spec.path),
+        "names": list(prep.grid.names),
+        "runs": [list(r) for r in prep.plan.runs],
+        "metrics": list(METRIC_KEYS),
+        "combinations": total,
+    }
+    if done:
+        console.print(f"resuming: {len(done)} of {total} combinations already scored")
+    t0 = time.perf_counter()
+    new = 0
+    with results_writer(results_path, header, opts.resume) as write:
+
+        def on_result(res: ComboResult) -> None:
+            nonlocal new
+            done[res.index] = res
+            write(res)
+            new += 1
+            if new == opts.limit:
+                raise KeyboardInterrupt  # the test hook stops exactly as Ctrl-C does
+
+        try:
+            execute(
+                prep.job,
+                todo,
+                on_result,
+                workers=workers,
+                scheduler=opts.scheduler,
+                show=lambda: progress(console, total, total - len(todo)),
+            )
+        except KeyboardInterrupt:
+            raise SweepInterrupted(
+                f"interrupted: {len(done)} of {total} combinations are saved in "
+                f"{results_path}; continue with: bot sweep {prep.spec.path} --out {out_dir} "
+                "--resume"
+            ) from None
+    seconds = time.perf_counter() - t0
+    results = [done[i] for i in prep.grid.indices]
+    where = _where(workers, opts.scheduler, seconds, len(todo))
+    return finish(prep, results, out_dir, seconds, axes, opts, where)
+
+
+def _where(workers: int, scheduler: str | None, seconds: float, scored: int) -> str:
+    on = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} local worker(s)"
+    return f"{scored} combination(s) scored in {seconds:.1f} s on {on}"
+
+
+def finish(
+    prep: Prepared,
+    results: list[ComboResult],
+    out_dir: Path,
+    seconds: float,
+    axes: tuple[str, str] | None,
+    opts: Options,
+    where: str,
+) -> Outcome:
+    spec = prep.spec
+    rules = Rules(spec.objective, spec.min_trades, spec.max_drawdown_pct)
+    choices = choose(results, prep.plan, rules)
+    summaries = summarize(results, prep.plan, rules, choices)
+    outcome = Outcome(prep, rules, results, choices, summaries, out_dir, seconds)
+    rerun = Rerun(prep)
+    wf = walk_forward_curve(prep, choices, rerun)
+    curves = full_curves(prep, summaries, rerun)
+    if wf is not None:
+        curves.insert(0, wf[0])
+    outcome.lines = [where, *summary_lines(prep, rules, choices, None if wf is None else wf[1])]
+    outcome.warnings = rerun.warnings
+    files = outcome.files
+    files["results"] = out_dir / RESULTS
+    files["csv"] = write_results_csv(
+        out_dir / "results.csv", prep.series, prep.plan, prep.grid, summaries, rules
+    )
+    files["report"] = write_report(
+        out_dir / "report.html", prep, outcome.lines, choices, summaries, rules, axes, curves
+    )
+    if opts.write_config is not None and outcome.final.index is not None:
+        files["config"] = write_chosen_config(opts.write_config, outcome)
+    return outcome
+
+
+def _figures(row: Row | None, objective: str) -> str:
+    if row is None:
+        return "no figures"
+    metric = OBJECTIVES[objective]
+    parts = [f"{objective} {fmt(row[COL[metric]])}"] if metric != "total_return_pct" else []
+    parts += [
+        f"total return {fmt(row[COL['total_return_pct']])}%",
+        f"max drawdown {fmt(row[COL['max_drawdown_pct']])}%",
+        f"trades {row[COL['trades']]}",
+    ]
+    return ", ".join(parts)
+
+
+def summary_lines(
+    prep: Prepared, rules: Rules, choices: Sequence[Choice], wf_row: Row | None
+) -> list[str]:
+    spec, plan, grid, s = prep.spec, prep.plan, prep.grid, prep.series
+    wf = spec.walk_forward
+    sample = f" (seeded sample, seed {spec.seed})" if len(grid.indices) < grid.size else ""
+    limit = "none" if rules.max_drawdown_pct is None else f"{rules.max_drawdown_pct:g}%"
+    final = choices[-1]
+    lines = [
+        f"base config {spec.base_config}; bars {prep.data_path} ({len(s)} {s.timeframe} bars); "
+        f"range {span_text(s, plan.full)} ({plan.full[1] - plan.full[0]} bars)",
+        f"{len(grid.indices)} of {grid.size} combinations{sample} of "
+        + "; ".join(f"{n} in {list(v)}" for n, v in zip(grid.names, grid.values, strict=True)),
+        f"objective {rules.objective}; constraints per window: min_trades {rules.min_trades}, "
+        f"max drawdown {limit}",
+        f"walk-forward: {plan.windows} {'anchored' if wf.anchored else 'rolling'} windows, "
+        f"train {wf.train_bars} bars, test {wf.test_bars}, step {wf.step_bars}",
+        "collapse: IS > z and (OOS < z or OOS - z < 0.5 x (IS - z)), z = 1 for "
+        "profit_factor, else 0 (Sharpe: OOS < 0 while IS > 0, or OOS below half of IS)",
+    ]
+    if wf_row is not None:
+        lines.append(f"walk-forward out of sample, stitched: {_figures(wf_row, rules.objective)}")
+    if final.index is None:
+        lines.append(f"final window {span_text(s, final.train)}: no set met the constraints")
+    else:
+        chosen = describe(grid.names, grid.combo(final.index))
+        lines.append(
+            f"final choice (train window {span_text(s, final.train)}): {chosen}: "
+            f"{_figures(final.is_row, rules.objective)}"
+        )
+    return lines
+
+
+def write_chosen_config(path: Path, outcome: Outcome, index: int | None = None) -> Path:
+    """A complete config for set `index` (default: the final choice), its figures on top."""
+    prep, final = outcome.prep, outcome.final
+    index = final.index if index is None else index
+    if index is None:
+        raise ConfigError("no parameter set met the constraints on the final window")
+    spec, grid, s, plan = prep.spec, prep.grid, prep.series, prep.plan
+    values = grid.combo(index)
+    settings = chosen_settings(spec.base_config, grid.names, values, prep.data_path)
+    rows = outcome.results[grid.indices.index(index)].rows
+    base = prep.base
+    swept = [
+        f"{n} = {v} (base {getattr(getattr(base, n.split('.')[0]), n.split('.')[1])})"
+        for n, v in zip(grid.names, values, strict=True)
+    ]
+    how = "Chosen" if index == final.index else f"Set {index} (not the sweep's choice)"
+    header = [
+        f"Written by `bot sweep {spec.path}` on {datetime.now():%Y-%m-%d %H:%M}.",
+        f"Objective {spec.objective}; constraints per window: min_trades {spec.min_trades}, "
+        f"max_drawdown_pct {spec.max_drawdown_pct if spec.max_drawdown_pct else 'none'}.",
+        f"{how}, on the final train window {span_text(s, plan.final)}: "
+        f"{_figures(rows[plan.final_run], spec.objective)}.",
+        f"Same set over the whole range {span_text(s, plan.full)}: "
+        f"{_figures(rows[0], spec.objective)}.",
+        *[f"{line}." for line in outcome.lines if line.startswith("walk-forward out")],
+        "Swept: " + "; ".join(swept) + ".",
+        f"data.path is the sweep's bar file; everything else comes from {spec.base_config}.",
+    ]
+    return write_config(path, settings, header, grid.names)
