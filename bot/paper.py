@@ -181,6 +181,11 @@ def _replay_locked(
         api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False, limiter=RateLimiter(10**9))
         feed.admin = EmulatorAdmin(url)
         runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
+        console.print(
+            f"Paper replay of {s.symbol} {series.source}: {len(series) - first} bar(s) from "
+            f"{s.paper.replay_from} to {s.paper.replay_to} ({first} earlier bar(s) warm up), "
+            f"orders through alpaca-py to the Alpaca emulator at {url}"
+        )
         with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
             return runner.run(progress=advance)
     finally:
