@@ -172,6 +172,14 @@ class ATR:
     def value(self) -> float:
         return self._atr
 
+    def state(self) -> tuple[float | int, ...]:
+        """Everything the next update depends on (sweeps restore it to skip a warm-up)."""
+        return (self._atr, self._count, self._n, self._prev_close, self._sum)
+
+    def restore(self, state: tuple[float | int, ...]) -> None:
+        """Set this object's state in place (others hold its bound `update`)."""
+        self._atr, self._count, self._n, self._prev_close, self._sum = state  # type: ignore[assignment]
+
     def update(self, high: float, low: float, close: float) -> float:
         pc = self._prev_close
         # True range: the bar's range stretched to the previous close (none on bar 1).

@@ -24,7 +24,7 @@ ppy = periods per year, 252 for daily bars):
   winners / losers (avg_loss is negative), None when there are none. pnl is after
   commissions.
 - exposure_pct: bars whose closing position is not flat / bars x 100.
-- buy_hold_return_pct / buy_hold_cagr_pct: the same return and CAGR for holding from the
+- buy_hold_return_pct / buy_holdcagr_pct: the same return and CAGR for holding from the
   first bar's close to the last bar's close (close[-1] / close[0]).
 Nothing in the metrics dict is rounded; the CSVs round floats to 6 decimals only to
 drop binary noise (-1110.9999999999986 -> -1111.0).
@@ -59,7 +59,7 @@ def drawdown_pct(equity: np.ndarray) -> np.ndarray:
     return (eq / np.maximum.accumulate(eq) - 1.0) * 100.0
 
 
-def _cagr_pct(growth: float, days: float) -> float | None:
+def cagr_pct(growth: float, days: float) -> float | None:
     if days <= 0:
         return None
     return -100.0 if growth <= 0 else float((growth ** (365.25 / days) - 1.0) * 100.0)
@@ -126,7 +126,7 @@ def metrics_from_equity(
         "initial_cash": float(initial_cash),
         "final_equity": final,
         "total_return_pct": (final / initial_cash - 1.0) * 100.0,
-        "cagr_pct": _cagr_pct(final / initial_cash, days),
+        "cagr_pct": cagr_pct(final / initial_cash, days),
         "volatility_pct": std * ann * 100.0 if len(r) >= 2 else None,
         "sharpe": mean / std * ann if std > 0 else None,
         "sortino": mean / downside * ann if downside > 0 else None,
@@ -137,7 +137,7 @@ def metrics_from_equity(
     out.update(_trade_stats(trades))
     out["exposure_pct"] = float(np.count_nonzero(np.asarray(position)) / len(eq) * 100.0)
     out["buy_hold_return_pct"] = float((px[-1] / px[0] - 1.0) * 100.0)
-    out["buy_hold_cagr_pct"] = _cagr_pct(float(px[-1] / px[0]), days)
+    out["buy_holdcagr_pct"] = cagr_pct(float(px[-1] / px[0]), days)
     return out
 
 
@@ -257,7 +257,7 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("total return", "total_return_pct", "pct"),
     ("  buy & hold return", "buy_hold_return_pct", "pct"),
     ("CAGR", "cagr_pct", "pct"),
-    ("  buy & hold CAGR", "buy_hold_cagr_pct", "pct"),
+    ("  buy & hold CAGR", "buy_holdcagr_pct", "pct"),
     ("volatility (annual)", "volatility_pct", "share"),
     ("Sharpe", "sharpe", "ratio"),
     ("Sortino", "sortino", "ratio"),

@@ -153,7 +153,7 @@ class Evaluator:
             states = []
             for bar in self.bars:
                 update(bar.high, bar.low, bar.close)
-                states.append(tuple(getattr(atr, name) for name in _ATR_SLOTS))
+                states.append(atr.state())
             self._atr[period] = states
         return states
 
@@ -182,7 +182,7 @@ class Evaluator:
         atr = risk.atr
         states = self.atr_states(settings.risk.atr_period)
         if start > 0:
-            _restore(atr, states[start - 1])  # the warm-up over bars [0, start)
+            atr.restore(states[start - 1])  # the warm-up over bars [0, start)
         equity: array[float] = array("d")
         position: array[float] = array("d")
         eq_append, pos_append = equity.append, position.append
@@ -209,7 +209,7 @@ class Evaluator:
                         # The same float operations as the loop below, bar by bar.
                         equity.frombytes((port.cash + q * closes[i:nxt]).tobytes())
                         position.extend(array("d", (q,)) * (nxt - i))
-                        _restore(atr, states[nxt - 1])
+                        atr.restore(states[nxt - 1])
                         engine.last_bar = bars[nxt - 1]
                         i = nxt
                         continue
@@ -221,16 +221,6 @@ class Evaluator:
             i += 1
         pos = np.frombuffer(position, dtype="float64")
         return np.frombuffer(equity, dtype="float64"), pos, port.trades
-
-
-_ATR_SLOTS = ATR.__slots__
-
-
-def _restore(atr: ATR, state: tuple[Any, ...]) -> None:
-    """Set the ATR's state in place: the risk manager and the engine hold bound methods
-    of this very object, so it must not be replaced."""
-    for name, value in zip(_ATR_SLOTS, state, strict=True):
-        setattr(atr, name, value)
 
 
 # One Evaluator per worker process, keyed by job token: a pool worker or a Dask worker

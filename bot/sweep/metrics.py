@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.models import Trade
-from bot.report import _cagr_pct, drawdown_pct
+from bot.report import cagr_pct, drawdown_pct
 
 Row = list[float | int | None]  # one value per METRIC_KEYS entry
 METRIC_KEYS: tuple[str, ...] = (
@@ -37,7 +37,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "avg_loss",
     "exposure_pct",
     "buy_hold_return_pct",
-    "buy_hold_cagr_pct",
+    "buy_holdcagr_pct",
     "return_over_max_drawdown",
 )
 COL = {k: i for i, k in enumerate(METRIC_KEYS)}
@@ -101,7 +101,7 @@ def run_metrics(
         n,
         final,
         total_return,
-        _cagr_pct(final / initial_cash, days),
+        cagr_pct(final / initial_cash, days),
         std * ann * 100.0 if len(r) >= 2 else None,
         mean / std * ann if std > 0 else None,
         mean / downside * ann if downside > 0 else None,
@@ -115,7 +115,7 @@ def run_metrics(
         float(sum(losses) / len(losses)) if losses else None,
         float(np.count_nonzero(position) / n * 100.0),
         (bh - 1.0) * 100.0,
-        _cagr_pct(bh, days),
+        cagr_pct(bh, days),
         return_over_drawdown(total_return, max_dd),
     ]
 
