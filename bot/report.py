@@ -65,8 +65,9 @@ def cagr_pct(growth: float, days: float) -> float | None:
     return -100.0 if growth <= 0 else float((growth ** (365.25 / days) - 1.0) * 100.0)
 
 
-def _drawdown_durations(equity: np.ndarray, times: pd.DatetimeIndex) -> tuple[int, float]:
-    """Longest stretch under water in bars and in calendar days (see module docstring)."""
+def drawdown_durations(equity: np.ndarray, ns: np.ndarray) -> tuple[int, float]:
+    """Longest stretch under water in bars and in calendar days (see module docstring);
+    `ns` are the bar times as integer nanoseconds."""
     under = equity < np.maximum.accumulate(equity)
     if not under.any():
         return 0, 0.0
@@ -77,7 +78,6 @@ def _drawdown_durations(equity: np.ndarray, times: pd.DatetimeIndex) -> tuple[in
     n = len(equity)
     peak_at = starts - 1  # bar 0 is never under water, so this is always >= 0
     back_at = np.minimum(ends + 1, n - 1)  # the recovery bar, or the last bar
-    ns = times.asi8 if times.unit == "ns" else times.as_unit("ns").asi8
     days = (ns[back_at] - ns[peak_at]) / 86_400e9
     return int((back_at - peak_at).max()), float(days.max())
 
@@ -118,7 +118,8 @@ def metrics_from_equity(
     std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
     mean = float(np.mean(r)) if len(r) else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
-    dd_bars, dd_days = _drawdown_durations(eq, times)
+    ns = times.asi8 if times.unit == "ns" else times.as_unit("ns").asi8
+    dd_bars, dd_days = drawdown_durations(eq, ns)
     out: Metrics = {
         "start": times[0].isoformat(),
         "end": times[-1].isoformat(),

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from bot.models import Trade
-from bot.report import cagr_pct, drawdown_pct
+from bot.report import cagr_pct, drawdown_durations, drawdown_pct
 
 Row = list[float | int | None]  # one value per METRIC_KEYS entry
 METRIC_KEYS: tuple[str, ...] = (
@@ -55,20 +55,6 @@ def return_over_drawdown(total_return_pct: float, max_drawdown_pct: float) -> fl
     return total_return_pct / -max_drawdown_pct if max_drawdown_pct < 0 else None
 
 
-def _durations(eq: np.ndarray, ts: np.ndarray) -> tuple[int, float]:
-    """As bot.report._drawdown_durations, on integer nanoseconds."""
-    under = eq < np.maximum.accumulate(eq)
-    if not under.any():
-        return 0, 0.0
-    edges = np.diff(np.concatenate(([0], under.astype("int8"), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    peak_at = starts - 1
-    back_at = np.minimum(ends + 1, len(eq) - 1)
-    days = (ts[back_at] - ts[peak_at]) / 86_400e9
-    return int((back_at - peak_at).max()), float(days.max())
-
-
 def run_metrics(
     equity: np.ndarray,
     position: np.ndarray,
@@ -90,7 +76,7 @@ def run_metrics(
     std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
     mean = float(np.mean(r)) if len(r) else 0.0
     downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
-    dd_bars, dd_days = _durations(eq, ts)
+    dd_bars, dd_days = drawdown_durations(eq, ts)
     pnl = [t.pnl for t in trades]
     wins = [p for p in pnl if p > 0]
     losses = [p for p in pnl if p < 0]
