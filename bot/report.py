@@ -65,6 +65,22 @@ def cagr_pct(growth: float, days: float) -> float | None:
     return -100.0 if growth <= 0 else float((growth ** (365.25 / days) - 1.0) * 100.0)
 
 
+def return_stats(eq: np.ndarray, periods_per_year: float) -> tuple[float | None, ...]:
+    """(volatility_pct, sharpe, sortino) of the per-bar returns of an equity curve."""
+    prev = eq[:-1]
+    # A return from zero or negative equity means nothing (and would divide by zero).
+    r = eq[1:][prev > 0] / prev[prev > 0] - 1.0
+    ann = math.sqrt(periods_per_year)
+    std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
+    mean = float(np.mean(r)) if len(r) else 0.0
+    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    return (
+        std * ann * 100.0 if len(r) >= 2 else None,
+        mean / std * ann if std > 0 else None,
+        mean / downside * ann if downside > 0 else None,
+    )
+
+
 def drawdown_durations(equity: np.ndarray, ns: np.ndarray) -> tuple[int, float]:
     """Longest stretch under water in bars and in calendar days (see module docstring);
     `ns` are the bar times as integer nanoseconds."""
@@ -111,13 +127,7 @@ def metrics_from_equity(
     px = np.asarray(close, dtype="float64")
     days = (times[-1] - times[0]).total_seconds() / 86_400.0
     final = float(eq[-1])
-    prev = eq[:-1]
-    # A return from zero or negative equity means nothing (and would divide by zero).
-    r = eq[1:][prev > 0] / prev[prev > 0] - 1.0
-    ann = math.sqrt(periods_per_year)
-    std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
-    mean = float(np.mean(r)) if len(r) else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    vol, sharpe, sortino = return_stats(eq, periods_per_year)
     ns = times.asi8 if times.unit == "ns" else times.as_unit("ns").asi8
     dd_bars, dd_days = drawdown_durations(eq, ns)
     out: Metrics = {
@@ -128,9 +138,9 @@ def metrics_from_equity(
         "final_equity": final,
         "total_return_pct": (final / initial_cash - 1.0) * 100.0,
         "cagr_pct": cagr_pct(final / initial_cash, days),
-        "volatility_pct": std * ann * 100.0 if len(r) >= 2 else None,
-        "sharpe": mean / std * ann if std > 0 else None,
-        "sortino": mean / downside * ann if downside > 0 else None,
+        "volatility_pct": vol,
+        "sharpe": sharpe,
+        "sortino": sortino,
         "max_drawdown_pct": float(drawdown_pct(eq).min()),
         "max_drawdown_duration_bars": dd_bars,
         "max_drawdown_duration_days": dd_days,

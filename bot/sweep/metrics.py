@@ -10,13 +10,12 @@ One figure is added: return_over_max_drawdown = total_return_pct / |max_drawdown
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 
 from bot.models import Trade
-from bot.report import cagr_pct, drawdown_durations, drawdown_pct
+from bot.report import cagr_pct, drawdown_durations, drawdown_pct, return_stats
 
 Row = list[float | int | None]  # one value per METRIC_KEYS entry
 METRIC_KEYS: tuple[str, ...] = (
@@ -70,12 +69,7 @@ def run_metrics(
     # pandas Timedelta.total_seconds() divides the nanoseconds by 1e9: same rounding here.
     days = (int(ts[-1]) - int(ts[0])) / 1e9 / 86_400.0
     final = float(eq[-1])
-    prev = eq[:-1]
-    r = eq[1:][prev > 0] / prev[prev > 0] - 1.0
-    ann = math.sqrt(periods_per_year)
-    std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
-    mean = float(np.mean(r)) if len(r) else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
+    vol, sharpe, sortino = return_stats(eq, periods_per_year)
     dd_bars, dd_days = drawdown_durations(eq, ts)
     pnl = [t.pnl for t in trades]
     wins = [p for p in pnl if p > 0]
@@ -88,9 +82,9 @@ def run_metrics(
         final,
         total_return,
         cagr_pct(final / initial_cash, days),
-        std * ann * 100.0 if len(r) >= 2 else None,
-        mean / std * ann if std > 0 else None,
-        mean / downside * ann if downside > 0 else None,
+        vol,
+        sharpe,
+        sortino,
         max_dd,
         dd_bars,
         dd_days,
