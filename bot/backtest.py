@@ -16,10 +16,11 @@ import pandas as pd
 
 from bot.broker import SimBroker
 from bot.data import BarSeries
-from bot.engine import Engine, EngineRecord, EventSink, _no_events
+from bot.engine import Engine, EngineRecord, EventSink, no_events
 from bot.models import ET, Trade
 from bot.risk import RiskManager
 from bot.settings import Settings
+from bot.strategy import Strategy
 from strategies import build_strategy
 
 Progress = Callable[[int], None]
@@ -56,12 +57,15 @@ def build_risk(settings: Settings) -> RiskManager:
     return RiskManager(settings.risk, settings.broker, settings.symbol)
 
 
-def build_engine(settings: Settings, events: EventSink = _no_events) -> Engine:
-    """The engine with a simulated broker, as `bot backtest` uses it."""
+def build_engine(
+    settings: Settings, events: EventSink = no_events, strategy: Strategy | None = None
+) -> Engine:
+    """The engine with a simulated broker, as `bot backtest` uses it (`strategy`: another
+    object with the same signals, e.g. the sweep's replay of recorded ones)."""
     risk = build_risk(settings)
     broker = SimBroker(settings.broker, allow_short=settings.risk.allow_short)
     return Engine(
-        build_strategy(settings.strategy),
+        strategy or build_strategy(settings.strategy),
         risk,
         broker,
         settings.broker.initial_cash,
@@ -75,7 +79,7 @@ def run_backtest(
     series: BarSeries,
     start: int = 0,
     stop: int | None = None,
-    events: EventSink = _no_events,
+    events: EventSink = no_events,
     progress: Progress | None = None,
 ) -> BacktestResult:
     stop = len(series) if stop is None else stop

@@ -28,7 +28,7 @@ EventSink = Callable[..., None]
 Guard = Callable[[OrderIntent, Bar, int], "str | None"]
 
 
-def _no_events(kind: str, /, **fields: object) -> None:
+def no_events(kind: str, /, **fields: object) -> None:
     return None
 
 
@@ -49,7 +49,7 @@ class Engine:
         risk: RiskManager,
         broker: Broker,
         initial_cash: float,
-        events: EventSink = _no_events,
+        events: EventSink = no_events,
         trailing: bool = False,
         guard: Guard | None = None,
     ) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol, TypeVar
 
 from bot.alpaca import BrokerOrder, InDoubt, Transient
 from bot.broker import BrokerError, DuplicateOrderError, OrderState
-from bot.engine import EventSink, _no_events
+from bot.engine import EventSink, no_events
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
 from bot.state import OrderRecord, StateStore
 
@@ -70,7 +70,7 @@ class LiveBroker:
         api: Api,
         store: StateStore,
         symbol: str,
-        events: EventSink = _no_events,
+        events: EventSink = no_events,
         settle_lookups: int = 3,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,

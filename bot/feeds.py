@@ -96,9 +96,6 @@ class ReplayFeed:
     def regular_hours(self, ts: int) -> bool:
         return self.calendar.is_open(ts)
 
-    def now_ns(self, bar: Bar) -> int:
-        return self.bar_end(bar)
-
     def before_bar(self, bar: Bar) -> None:
         if self.admin is not None:
             self.admin.advance(self.bar_end(bar))
@@ -147,9 +144,6 @@ class AlpacaFeed:
     def regular_hours(self, ts: int) -> bool:
         t = ns_to_et(ts)
         return t.weekday() < 5 and (9, 30) <= (t.hour, t.minute) < (16, 0)
-
-    def now_ns(self, bar: Bar) -> int:
-        return int(self._now().timestamp() * 1e9)
 
     def before_bar(self, bar: Bar) -> None:
         return None

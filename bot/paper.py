@@ -247,7 +247,7 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
         s.symbol,
         timeframe,
         s.paper.poll_interval_s,
-        stop=lambda: holder["r"]._stop,
+        stop=lambda: holder["r"].stopping,
     )
     runner = PaperRunner(s, api, feed, f"alpaca {api.base_url}", adopt=opts.adopt, console=console)
     holder["r"] = runner

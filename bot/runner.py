@@ -78,8 +78,6 @@ class Feed(Protocol):
         """Called just before the engine sees `bar` (a replay moves the broker's clock)."""
         ...
 
-    def now_ns(self, bar: Bar) -> int: ...
-
     def regular_hours(self, ts: int) -> bool: ...
 
     def trading_bars(self, first: int) -> Iterator[Bar]:
@@ -146,6 +144,11 @@ class PaperRunner:
             return self._run_locked(progress)
         finally:
             lock.release()
+
+    @property
+    def stopping(self) -> bool:
+        """True once SIGINT/SIGTERM asked the run to end after the current bar."""
+        return self._stop
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         LOG.info("signal %s received: finishing the current bar, then stopping", signum)

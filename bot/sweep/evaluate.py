@@ -30,10 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.backtest import build_risk
-from bot.broker import SimBroker
+from bot.backtest import build_engine
 from bot.data import BarSeries
-from bot.engine import Engine
 from bot.indicators import ATR
 from bot.models import Bar, Signal, Trade
 from bot.settings import Settings
@@ -172,14 +170,9 @@ class Evaluator:
 
     def simulate(self, settings: Settings, signals: Recorded, start: int, stop: int) -> Trace:
         """One span, as `run_backtest(settings, series, start, stop)` trades it."""
-        # The wiring of bot.backtest.build_engine, with the replayed strategy.
-        risk = build_risk(settings)
-        broker = SimBroker(settings.broker, allow_short=settings.risk.allow_short)
-        cash = settings.broker.initial_cash
-        engine = Engine(
-            ReplayStrategy(signals.by_ts), risk, broker, cash, trailing=settings.risk.trailing_stop
-        )
-        atr = risk.atr
+        # The engine of `bot backtest`, with the recorded signals replayed.
+        engine = build_engine(settings, strategy=ReplayStrategy(signals.by_ts))
+        atr = engine.risk.atr
         states = self.atr_states(settings.risk.atr_period)
         if start > 0:
             atr.restore(states[start - 1])  # the warm-up over bars [0, start)
@@ -200,7 +193,7 @@ class Evaluator:
                 key = (len(record.fills), len(record.intents))
                 if key != seen:
                     seen = key
-                    busy = engine.stop_id is not None or bool(broker.open_orders())
+                    busy = engine.stop_id is not None or bool(engine.broker.open_orders())
                 if not busy:
                     k = bisect_left(at, i)
                     nxt = min(at[k], stop) if k < len(at) else stop
