@@ -5,17 +5,20 @@ a `BarSeries` (numpy columns; times as UTC nanoseconds, sessions as US/Eastern d
 
 One documented rule for bad and irregular rows:
 - A row with a missing/NaN/inf or non-positive price, negative or missing volume,
-  `high < low`, open or close outside [low, high], a time off the bar grid (e.g.
-  10:45:01 on 1-minute bars) or in the future is *rejected*: reported with its line
-  number, field, value and reason, and never traded on.
+  an implausible price or volume (outside `MIN_PRICE`..`MAX_PRICE`, above
+  `MAX_VOLUME`), `high < low`, open or close outside [low, high], a time off the bar
+  grid (e.g. 10:45:01 on 1-minute bars), before `EARLIEST_BAR` or in the future is
+  *rejected*: reported with its line number, field, value and reason, and never
+  traded on.
 - Rows are then sorted by time (a stable sort, so file order breaks ties) and rows
   found out of order are reported.
 - Among rows with the same timestamp the *last one in the file wins*: a later row is
   taken as a revision of the bar (like Alpaca's `updatedBars`); earlier ones are reported.
 - A file that cannot be read at all (not UTF-8, a missing column, a value that is
-  not a number or a timestamp that cannot be parsed) raises `DataError` naming the
-  file, the row and the column.
-Naive timestamps are US/Eastern wall-clock times; a date alone is a daily bar.
+  not a number, a timestamp that cannot be parsed, times with and without a UTC
+  offset in one column) raises `DataError` naming the file, the row and the column.
+Naive timestamps are US/Eastern wall-clock times; a date alone is a daily bar; times
+with offsets may differ in offset (-05:00 in winter, -04:00 in summer).
 """
 
 from __future__ import annotations
@@ -35,6 +38,22 @@ _TIME_ALIASES = ("timestamp", "time", "date", "datetime")
 _NA_TEXT = {"", "nan", "na", "n/a", "null", "none"}
 _CHUNK = 65_536  # bars converted to Python floats at a time (bounds memory on big files)
 _NS_PER_MIN = 60_000_000_000
+# A UTC offset after the time of day ("T10:00:00-05:00", "T15:00Z"); a date alone has none.
+_UTC_OFFSET = r"[T ][\d:.]+(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
+
+# Plausibility bounds, for files and broker feeds alike. The dearest US share (BRK.A) is
+# under $1e6 and sub-penny prices stop at $0.0001, so a price outside [1e-4, 1e7] is a
+# data error (1e308 in a field, a slipped decimal point), not a market; sizing divides
+# cash by the price, so a tiny one would overflow the share count. Whole-market US volume
+# is about 1e10 shares a day: no single bar comes near 1e13.
+MIN_PRICE = 1e-4
+MAX_PRICE = 1e7
+MAX_VOLUME = 1e13
+# The NYSE opened in 1792, so an earlier bar is a typo in the year (0019 for 2019).
+# Bars after LATEST_BAR are "in the future" like any bar past tomorrow, but must be
+# caught before times become int64 nanoseconds, which end in April 2262.
+EARLIEST_BAR = pd.Timestamp("1800-01-01")
+LATEST_BAR = pd.Timestamp("2200-01-01")
 
 
 class DataError(Exception):
@@ -199,24 +218,48 @@ def _numbers(path: Path, df: pd.DataFrame, col: str) -> np.ndarray:
     return values.to_numpy(dtype="float64")
 
 
-def _times(path: Path, df: pd.DataFrame) -> tuple[pd.DatetimeIndex, bool]:
+def _parse_times(path: Path, df: pd.DataFrame) -> tuple[pd.DatetimeIndex, bool]:
+    """The timestamp column parsed (not yet in US/Eastern) and whether it holds dates only."""
     raw = df["timestamp"].str.strip()
-    parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=False)
+    try:
+        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=False)
+    except ValueError:
+        # pandas refuses a column whose times carry different UTC offsets (-05:00 in
+        # winter, -04:00 in summer); when every time has one, UTC holds them all.
+        aware = raw.str.contains(_UTC_OFFSET)
+        if not aware.all():
+            rows = np.flatnonzero((aware != aware.iloc[0]).to_numpy())[:5]
+            where = "; ".join(f"row {df['_line'].iloc[r]}: {raw.iloc[r]!r}" for r in rows)
+            raise DataError(
+                f"data file {path}: column timestamp mixes times with and without a UTC "
+                f"offset ({where}); give every time an offset or none"
+            ) from None
+        parsed = pd.to_datetime(raw, format="ISO8601", errors="coerce", utc=True)
     bad = parsed.isna()
     if bad.any():
         rows = np.flatnonzero(bad.to_numpy())[:5]
         where = "; ".join(f"row {df['_line'].iloc[r]}: {raw.iloc[r]!r}" for r in rows)
         raise DataError(f"data file {path}: column timestamp has unreadable times ({where})")
-    idx = pd.DatetimeIndex(parsed)
     daily = bool((raw.str.len() <= 10).all())
+    return pd.DatetimeIndex(parsed), daily
+
+
+def _out_of_range(idx: pd.DatetimeIndex) -> list[tuple[np.ndarray, str]]:
+    """Rows too early or too late to be a bar (and to fit in int64 nanoseconds)."""
+    lo, hi = EARLIEST_BAR, LATEST_BAR
+    if idx.tz is not None:
+        lo, hi = lo.tz_localize("UTC"), hi.tz_localize("UTC")
+    early = f"before {lo:%Y-%m-%d} (older than any exchange data; a typo in the year?)"
+    return [(np.asarray(idx < lo), early), (np.asarray(idx > hi), "in the future")]
+
+
+def _localize(path: Path, idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
     if idx.tz is None:
         try:
-            idx = idx.tz_localize(ET, ambiguous="raise", nonexistent="raise")
+            return idx.tz_localize(ET, ambiguous="raise", nonexistent="raise")
         except Exception as exc:  # pytz/zoneinfo errors differ by pandas version
             raise DataError(f"data file {path}: timestamp not valid in US/Eastern: {exc}") from None
-    else:
-        idx = idx.tz_convert(ET)
-    return idx, daily
+    return idx.tz_convert(ET)
 
 
 def _timeframe(ts: np.ndarray, daily: bool) -> str:
@@ -231,6 +274,9 @@ def _timeframe(ts: np.ndarray, daily: bool) -> str:
 
 
 Problem = tuple[np.ndarray, str, str, np.ndarray]  # (row mask, field, reason, values)
+_TOO_SMALL = f"implausible price (below {MIN_PRICE:g} USD per share)"
+_TOO_BIG = f"implausible price (above {MAX_PRICE:,.0f} USD per share)"
+_TOO_MANY = f"implausible volume (above {MAX_VOLUME:,.0f} shares in one bar)"
 
 
 def _price_problems(
@@ -239,10 +285,14 @@ def _price_problems(
     """The bad-bar rules shared by files and broker feeds, as row masks."""
     out: list[Problem] = []
     for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
-        out.append((~np.isfinite(arr), name, "missing or not a finite number", arr))
-        out.append((np.isfinite(arr) & (arr <= 0), name, "price must be > 0", arr))
+        finite = np.isfinite(arr)
+        out.append((~finite, name, "missing or not a finite number", arr))
+        out.append((finite & (arr <= 0), name, "price must be > 0", arr))
+        out.append((finite & (arr > 0) & (arr < MIN_PRICE), name, _TOO_SMALL, arr))
+        out.append((finite & (arr > MAX_PRICE), name, _TOO_BIG, arr))
     out.append((~np.isfinite(v), "volume", "missing or not a finite number", v))
     out.append((v < 0, "volume", "volume must be >= 0", v))
+    out.append((np.isfinite(v) & (v > MAX_VOLUME), "volume", _TOO_MANY, v))
     out.append((h < lo, "high", "high is below low", h))
     out.append(((o < lo) | (o > h), "open", "open outside the low-high range", o))
     out.append(((c < lo) | (c > h), "close", "close outside the low-high range", c))
@@ -278,7 +328,23 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     df = _frame(path, _read_text(path))
     line = df["_line"].to_numpy()
     cols = {c: _numbers(path, df, c) for c in REQUIRED[1:]}
-    idx, daily = _times(path, df)
+    parsed, daily = _parse_times(path, df)
+
+    rejected: list[BarRejection] = []
+    # A time outside the bar range is rejected here, before anything else sees it: it
+    # could not become int64 nanoseconds, and its prices belong to no usable bar.
+    unusable = np.zeros(len(parsed), dtype=bool)
+    for mask, why in _out_of_range(parsed):
+        for r in np.flatnonzero(mask & ~unusable).tolist():
+            raw = str(df["timestamp"].iloc[r]).strip()
+            rejected.append(BarRejection(int(line[r]), "timestamp", raw, why, src))
+        unusable |= mask
+    if unusable.any():
+        usable = ~unusable
+        line, parsed = line[usable], parsed[usable]
+        cols = {k: arr[usable] for k, arr in cols.items()}
+
+    idx = _localize(path, parsed)
     ts = idx.asi8.astype("int64") if idx.unit == "ns" else idx.as_unit("ns").asi8
     o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
     timeframe = _timeframe(np.sort(ts), daily)
@@ -291,7 +357,6 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     reasons.append((ts > future, "timestamp", "in the future", ts))
 
     rejected_mask = np.zeros(len(ts), dtype=bool)
-    rejected: list[BarRejection] = []
     for mask, fname, why, arr in reasons:
         for r in np.flatnonzero(mask & ~rejected_mask).tolist():
             value = idx[r].isoformat() if fname == "timestamp" else repr(float(arr[r]))

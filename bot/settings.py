@@ -6,6 +6,11 @@ environment variables override it, reads the Alpaca keys (`ALPACA_API_KEY`,
 and turns every problem (missing file, bad TOML, unknown key, wrong type, value out
 of range) into a `ConfigError` that names the file and the field. Nothing here
 talks to a broker; a bad config stops the program before it does anything.
+
+Every number has a lower and an upper bound (generous, but finite: `inf` and `nan`
+are refused), and a TOML boolean is never taken for a number nor a number for a
+boolean, which pydantic's lax mode would do (`confirm_closes = true` meaning 1).
+Environment variables arrive as text and are still converted.
 """
 
 from __future__ import annotations
@@ -18,9 +23,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.config_models import StrictModel, validate_without_mixups
 from strategies.level_breakout import LevelBreakoutConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -33,10 +46,11 @@ class ConfigError(Exception):
     """A configuration problem; the message names the file and the field."""
 
 
-class StrictModel(BaseModel):
-    """Base for config sections: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+# Upper bounds for amounts with no natural ceiling: far above any real account or order
+# (a trillion USD, a million shares), but finite, so `inf` or a stray exponent is refused
+# before it reaches sizing arithmetic.
+MAX_CASH = 1e12
+MAX_SHARES = 1_000_000
 
 
 class DataConfig(StrictModel):
@@ -49,8 +63,8 @@ class DataConfig(StrictModel):
 
 class RiskConfig(StrictModel):
     sizing: Literal["fixed_shares", "fixed_notional", "percent_equity", "risk"] = "percent_equity"
-    fixed_shares: int = Field(100, ge=1)
-    fixed_notional: float = Field(10_000.0, gt=0)
+    fixed_shares: int = Field(100, ge=1, le=MAX_SHARES)
+    fixed_notional: float = Field(10_000.0, gt=0, le=MAX_CASH)
     percent_equity: float = Field(25.0, gt=0, le=100)
     risk_pct: float = Field(1.0, gt=0, le=20)
     atr_period: int = Field(14, ge=2, le=200)
@@ -72,7 +86,7 @@ class RiskConfig(StrictModel):
 
 
 class BrokerConfig(StrictModel):
-    initial_cash: float = Field(100_000.0, gt=0)
+    initial_cash: float = Field(100_000.0, gt=0, le=MAX_CASH)
     commission_per_share: float = Field(0.0, ge=0, le=1)
     commission_min: float = Field(0.0, ge=0, le=100)
     slippage_bps: float = Field(5.0, ge=0, le=500)
@@ -102,7 +116,7 @@ class EmulatorConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
     data_dir: str = "data"
-    initial_cash: float = Field(100_000.0, gt=0)
+    initial_cash: float = Field(100_000.0, gt=0, le=MAX_CASH)
 
 
 class PaperConfig(StrictModel):
@@ -111,17 +125,17 @@ class PaperConfig(StrictModel):
     replay_data: str = "data/BABA_1d.csv"
     replay_from: date | None = date(2025, 9, 1)
     replay_to: date | None = date(2026, 2, 20)
-    speed: float = Field(0.0, ge=0)
+    speed: float = Field(0.0, ge=0, le=1e6)  # bars a second; faster is "flat out" (0)
     halt_file: str = "state/HALT"
     cancel_on_halt: bool = True
     flatten_on_halt: bool = False
     max_daily_loss_pct: float = Field(3.0, ge=0, le=100)
     max_orders_per_day: int = Field(10, ge=1, le=1000)
     stale_after_intervals: int = Field(2, ge=1, le=100)
-    stale_tolerance_s: float = Field(5.0, ge=0)
+    stale_tolerance_s: float = Field(5.0, ge=0, le=86_400)  # more than a day is no guard
     session: Literal["regular", "extended"] = "regular"
     poll_interval_s: float = Field(5.0, gt=0, le=3600)
-    log_max_bytes: int = Field(5_000_000, ge=10_000)
+    log_max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)
     log_backups: int = Field(3, ge=0, le=100)
 
 
@@ -162,6 +176,13 @@ class Settings(BaseSettings):
         # The TOML file arrives as init kwargs; the environment must win over it.
         return (env_settings, dotenv_settings, init_settings)
 
+    @field_validator("strategy", mode="wrap")
+    @classmethod
+    def _strategy_kinds(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # The strategy's config class lives in strategies/ (not a StrictModel): the same
+        # boolean/number check is applied to its table here.
+        return validate_without_mixups(LevelBreakoutConfig, value, handler)
+
     def redacted(self) -> dict[str, Any]:
         """The merged settings as plain data, secrets shown only as set/unset."""
         data = self.model_dump(mode="json")
@@ -193,9 +214,16 @@ def read_toml(path: Path) -> dict[str, Any]:
     if not text.strip():
         raise ConfigError(f"config file {path} is empty; start from config/default.toml")
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    if not data:
+        # Like an empty file: most likely a template with every line commented out, which
+        # would otherwise run silently on the defaults.
+        raise ConfigError(
+            f"config file {path} has no settings (only comments); start from config/default.toml"
+        )
+    return data
 
 
 def _env_name(loc: tuple[int | str, ...]) -> str:

@@ -40,8 +40,8 @@ class LevelBreakoutConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: Literal["level_breakout"] = "level_breakout"
-    levels: list[Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
-        default_factory=lambda: [163.43]
+    levels: list[Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]] = Field(
+        default_factory=lambda: [163.43], max_length=100
     )
     use_52w_peak: bool = True
     peak_lookback_sessions: int = Field(252, ge=2, le=2520)
