@@ -15,6 +15,7 @@ and `InDoubt` (time-out or dropped connection: the request may have been process
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,36 +36,25 @@ from alpaca.trading.requests import (
     GetCalendarRequest,
     GetOrderByIdRequest,
     GetOrdersRequest,
+    LimitOrderRequest,
     MarketOrderRequest,
     ReplaceOrderRequest,
     StopLossRequest,
+    StopOrderRequest,
     TakeProfitRequest,
 )
+from pydantic import ValidationError
 
-from bot.broker import BrokerError, DuplicateOrderError
+from bot import lifecycle, retry
+from bot.broker import BrokerError, DuplicateOrderError, InDoubt, Transient
 from bot.data import BarSeries, validate_columns
-from bot.models import ET, OrderIntent, Side, et_to_ns, session_day
+from bot.endpoints import LiveTradingRefused, trading_base_url
+from bot.models import ET, OrderIntent, OrderType, Side, et_to_ns, session_day
 from bot.ratelimit import RateLimiter
-from bot.settings import LIVE_TRADING_URL, PAPER_TRADING_URL, AlpacaConfig
+from bot.settings import AlpacaConfig
 
 LOG = logging.getLogger("bot.alpaca")
 _OHLCV = ("open", "high", "low", "close", "volume")
-
-
-class Transient(Exception):
-    """429 or 5xx: nothing was done (429) or we cannot tell (5xx); retry or settle."""
-
-    def __init__(self, status: int, message: str, reset_at: float | None = None) -> None:
-        super().__init__(f"{status}: {message}")
-        self.status, self.message, self.reset_at = status, message, reset_at
-
-
-class InDoubt(Exception):
-    """Time-out or dropped connection: the broker may or may not have acted."""
-
-
-class LiveTradingRefused(Exception):
-    """Live trading was asked for without both opt-ins."""
 
 
 @dataclass(frozen=True)
@@ -86,35 +76,18 @@ class BrokerOrder:
     legs: tuple[BrokerOrder, ...] = ()
 
 
-def trading_base_url(cfg: AlpacaConfig, live_flag: bool) -> str:
-    """The trading endpoint: paper unless config `allow_live` AND `--live` are both given.
-
-    A live URL in the config without both opt-ins is an error, not a silent switch.
-    """
-    live = cfg.allow_live and live_flag
-    url = cfg.trading_url.rstrip("/")
-    if live:
-        return LIVE_TRADING_URL if url == PAPER_TRADING_URL else url
-    if url == LIVE_TRADING_URL.rstrip("/"):
-        raise LiveTradingRefused(
-            "alpaca.trading_url is the LIVE endpoint but live trading needs two opt-ins: "
-            "allow_live = true in the config and --live on the command line"
-        )
-    if live_flag and not cfg.allow_live:
-        raise LiveTradingRefused(
-            "--live given but the config does not set alpaca.allow_live = true"
-        )
-    return url
-
-
 def _harden(client: Any, cfg: AlpacaConfig, limiter: RateLimiter) -> None:
     session: requests.Session = client._session
     send = session.request
-    timeout = (cfg.connect_timeout_s, cfg.read_timeout_s)
 
     def request(method: str, url: str, **kwargs: Any) -> requests.Response:
+        lifecycle.check()  # a stop asked for: no new request goes out
         limiter.acquire()
-        kwargs.setdefault("timeout", timeout)
+        left = retry.remaining()  # at start-up the whole budget bounds each attempt too
+        connect, read = cfg.connect_timeout_s, cfg.read_timeout_s
+        if left is not None:
+            connect, read = min(connect, left), min(read, left)
+        kwargs.setdefault("timeout", (connect, read))
         return send(method, url, **kwargs)
 
     session.request = request  # type: ignore[method-assign,assignment]
@@ -122,8 +95,12 @@ def _harden(client: Any, cfg: AlpacaConfig, limiter: RateLimiter) -> None:
 
 
 def _translate(exc: Exception) -> Exception:
-    """SDK/requests exception -> our taxonomy (never includes request headers)."""
-    if isinstance(exc, requests.Timeout | requests.ConnectionError):
+    """SDK/requests exception -> our taxonomy (never includes request headers).
+
+    Any failure of the transport (time-out, refused or reset connection, a body cut off
+    mid-way as `ChunkedEncodingError`) leaves the request in doubt; a 2xx body that does
+    not parse (a proxy's HTML page, a truncated JSON) is treated like a 5xx."""
+    if isinstance(exc, requests.RequestException):
         return InDoubt(type(exc).__name__)
     if isinstance(exc, APIError):
         status = exc.status_code or 0
@@ -132,13 +109,33 @@ def _translate(exc: Exception) -> Exception:
             reset = (
                 exc.response.headers.get("X-RateLimit-Reset") if exc.response is not None else None
             )
-            return Transient(429, message, float(reset) if reset else None)
+            return Transient(429, message, _float_or_none(reset))
         if status >= 500:
             return Transient(status, message)
         if status == 422 and "client_order_id must be unique" in message:
             return DuplicateOrderError(status, code, message)
-        return BrokerError(status, code, message)
+        return BrokerError(status, code, message, _details(exc))
+    if isinstance(exc, ValidationError | ValueError) and not isinstance(exc, BrokerError):
+        return Transient(502, f"unreadable response ({type(exc).__name__})")
     return exc
+
+
+def _float_or_none(text: str | None) -> float | None:
+    try:
+        return None if text is None else float(text)
+    except ValueError:
+        return None
+
+
+def _details(exc: APIError) -> dict[str, object]:
+    """The extra keys of an error body (Alpaca adds e.g. `held_for_orders` to a 403)."""
+    try:
+        body = json.loads(str(exc))
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    return {k: v for k, v in body.items() if k not in ("code", "message")}
 
 
 def _code_message(exc: APIError) -> tuple[int, str]:
@@ -223,23 +220,46 @@ class AlpacaApi:
         return [(d.date, d.open.replace(tzinfo=ET), d.close.replace(tzinfo=ET)) for d in days]
 
     def submit(self, intent: OrderIntent) -> BrokerOrder:
-        extra: dict[str, Any] = {}
-        if intent.stop_loss is not None and intent.take_profit is not None:
-            extra["order_class"] = OrderClass.BRACKET
-        elif intent.stop_loss is not None or intent.take_profit is not None:
-            extra["order_class"] = OrderClass.OTO
-        if intent.stop_loss is not None:
-            extra["stop_loss"] = StopLossRequest(stop_price=intent.stop_loss)
-        if intent.take_profit is not None:
-            extra["take_profit"] = TakeProfitRequest(limit_price=intent.take_profit)
-        req = MarketOrderRequest(
-            symbol=intent.symbol,
-            qty=intent.qty,
-            side=OrderSide.BUY if intent.side is Side.BUY else OrderSide.SELL,
-            time_in_force=self.tif if extra else TimeInForce.DAY,
-            client_order_id=intent.client_order_id,
-            **extra,
-        )
+        side = OrderSide.BUY if intent.side is Side.BUY else OrderSide.SELL
+        common: dict[str, Any] = {
+            "symbol": intent.symbol,
+            "qty": intent.qty,
+            "side": side,
+            "client_order_id": intent.client_order_id,
+        }
+        req: Any
+        if intent.purpose == "oco":
+            # Protection for a position already held: a take-profit limit and a stop that
+            # cancel each other (https://docs.alpaca.markets/docs/orders-at-alpaca, OCO).
+            req = LimitOrderRequest(
+                **common,
+                limit_price=intent.take_profit,
+                time_in_force=self.tif,
+                order_class=OrderClass.OCO,
+                take_profit=TakeProfitRequest(limit_price=intent.take_profit),
+                stop_loss=StopLossRequest(stop_price=intent.stop_loss),
+            )
+        elif intent.type is OrderType.STOP:
+            # A stand-alone protective stop lives as long as the position: GTC.
+            req = StopOrderRequest(
+                **common, stop_price=intent.stop_price, time_in_force=TimeInForce.GTC
+            )
+        elif intent.type is OrderType.LIMIT:
+            req = LimitOrderRequest(
+                **common, limit_price=intent.limit_price, time_in_force=TimeInForce.GTC
+            )
+        else:
+            extra: dict[str, Any] = {}
+            if intent.stop_loss is not None and intent.take_profit is not None:
+                extra["order_class"] = OrderClass.BRACKET
+            elif intent.stop_loss is not None or intent.take_profit is not None:
+                extra["order_class"] = OrderClass.OTO
+            if intent.stop_loss is not None:
+                extra["stop_loss"] = StopLossRequest(stop_price=intent.stop_loss)
+            if intent.take_profit is not None:
+                extra["take_profit"] = TakeProfitRequest(limit_price=intent.take_profit)
+            tif = self.tif if extra else TimeInForce.DAY
+            req = MarketOrderRequest(**common, time_in_force=tif, **extra)
         return _order(self._call(self.client.submit_order, req))
 
     def by_client_id(self, client_order_id: str) -> BrokerOrder | None:
@@ -252,6 +272,7 @@ class AlpacaApi:
         if o.order_class and str(getattr(o.order_class, "value", o.order_class)) in (
             "bracket",
             "oto",
+            "oco",
         ):
             o = self._call(self.client.get_order_by_id, o.id, GetOrderByIdRequest(nested=True))
         return _order(o)

@@ -23,15 +23,44 @@ _NO_FILLS: list[Fill] = []  # shared empty result of the common case; never muta
 
 
 class BrokerError(Exception):
-    """A definitive refusal by the broker (not retried)."""
+    """A definitive refusal by the broker (not retried, with one exception: a sell
+    refused because open orders still hold the shares, see `held_by_orders`).
 
-    def __init__(self, status: int, code: int, message: str) -> None:
+    `details` holds the extra keys of Alpaca's error body (e.g. `held_for_orders`)."""
+
+    def __init__(
+        self, status: int, code: int, message: str, details: dict[str, object] | None = None
+    ) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
+        self.details = details or {}
+
+    @property
+    def held_by_orders(self) -> bool:
+        """403 "insufficient qty available" while other orders hold shares: a cancel the
+        broker accepted but has not finished yet (pending_cancel), so a retry can pass."""
+        if self.status != 403 or "insufficient qty" not in self.message:
+            return False
+        try:
+            return float(str(self.details.get("held_for_orders", 0))) > 0
+        except ValueError:
+            return False
 
 
 class DuplicateOrderError(BrokerError):
     """The client order id was used before: the order exists and must be adopted."""
+
+
+class Transient(Exception):
+    """429 or 5xx: nothing was done (429) or we cannot tell (5xx); retry or settle."""
+
+    def __init__(self, status: int, message: str, reset_at: float | None = None) -> None:
+        super().__init__(f"{status}: {message}")
+        self.status, self.message, self.reset_at = status, message, reset_at
+
+
+class InDoubt(Exception):
+    """Time-out or dropped connection: the broker may or may not have acted."""
 
 
 @dataclass
@@ -54,7 +83,22 @@ class Broker(Protocol):
         """Fills that happened during this bar, in the order they happened."""
         ...
 
-    def cancel(self, client_order_id: str) -> None: ...
+    def cancel(self, client_order_id: str) -> str:
+        """Cancel and return the order's final status (a live broker waits for it)."""
+        ...
+
+    def sync(self, bar: Bar) -> list[Fill]:
+        """Fills that happened since the last look, without a new bar (a live broker
+        re-reads its open orders; a simulated one has nothing new between bars)."""
+        ...
+
+    def order_status(self, client_order_id: str) -> str | None:
+        """The order's status as last seen, or None if unknown."""
+        ...
+
+    def place_stop(self, intent: OrderIntent, parent: str) -> None:
+        """A stand-alone protective stop for an open position (tracked as `parent`'s)."""
+        ...
 
     def replace_stop(self, client_order_id: str, stop_price: float) -> str:
         """Move a stop; returns the client order id of the live stop afterwards."""
@@ -146,13 +190,27 @@ class SimBroker:
         self._working = [o for o in self._working if o.status in OPEN_STATES]
         return fills
 
-    def cancel(self, client_order_id: str) -> None:
+    def cancel(self, client_order_id: str) -> str:
         order = self.orders.get(client_order_id)
         if order is None:
             raise BrokerError(404, 40410000, "order not found")
         if order.status in OPEN_STATES:
             order.status = "canceled"
         self._working = [o for o in self._working if o.status in OPEN_STATES]
+        return order.status
+
+    def sync(self, bar: Bar) -> list[Fill]:
+        return _NO_FILLS  # nothing fills between bars here
+
+    def order_status(self, client_order_id: str) -> str | None:
+        order = self.orders.get(client_order_id)
+        return None if order is None else order.status
+
+    def place_stop(self, intent: OrderIntent, parent: str) -> None:
+        self._validate_id(intent)
+        order = OrderState(intent, status="new", parent=parent)
+        self.orders[intent.client_order_id] = order
+        self._working.append(order)
 
     def replace_stop(self, client_order_id: str, stop_price: float) -> str:
         order = self.orders[client_order_id]
@@ -169,9 +227,12 @@ class SimBroker:
         return None  # a simulated broker is never in doubt
 
     # -- internals -------------------------------------------------------------------
-    def _validate(self, intent: OrderIntent, bar: Bar) -> None:
+    def _validate_id(self, intent: OrderIntent) -> None:
         if intent.client_order_id in self.orders:
             raise DuplicateOrderError(422, 40010001, "client_order_id must be unique")
+
+    def _validate(self, intent: OrderIntent, bar: Bar) -> None:
+        self._validate_id(intent)
         if not intent.qty > 0:
             raise BrokerError(422, 40010001, "qty must be > 0")
         held = self.account.qty

@@ -17,8 +17,18 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot import exits
 from bot.broker import Broker, BrokerError, DuplicateOrderError, OrderState
-from bot.models import Bar, Fill, OrderIntent, Rejection, Side, Signal, Trade, ns_to_et
+from bot.models import (
+    Bar,
+    Fill,
+    OrderIntent,
+    Rejection,
+    Side,
+    Signal,
+    Trade,
+    ns_to_et,
+)
 from bot.portfolio import Portfolio
 from bot.risk import PositionView, RiskManager, client_order_id
 from bot.strategy import Strategy
@@ -52,6 +62,7 @@ class Engine:
         events: EventSink = no_events,
         trailing: bool = False,
         guard: Guard | None = None,
+        check_position: bool = False,
     ) -> None:
         self.strategy = strategy
         self.risk = risk
@@ -61,6 +72,14 @@ class Engine:
         self.events = events
         self.trailing = trailing
         self.guard = guard  # paper runner guards; None in backtests
+        # A live broker's position is checked against ours every bar (paper runner only:
+        # a simulated broker cannot be changed behind the engine's back).
+        self.check_position = check_position
+        self.mismatch: str | None = None  # position mismatch: blocks entries while set
+        self.mismatch_gap = 0.0  # broker qty - ours, when the mismatch was last reported
+        self.exit_failed: str | None = None  # an exit refused and its protection too
+        self.owed_exit: OrderIntent | None = None  # an exit refused: retried every bar
+        self.entry_id = ""  # client order id of the fill that opened the position
         self.now_ns = 0  # the runner's clock (for the stale-data guard)
         self.entry_level = ""
         self.entry_reason = ""
@@ -81,10 +100,16 @@ class Engine:
         fills = self._broker_on_bar(bar)
         if fills:
             for f in fills:
-                self._on_fill(f)
+                self.on_fill(f)
+        if self.pending_entry is not None:
+            exits.entry_ended(self)
+        if self.check_position:
+            exits.check_position(self, bar)
         self._atr_update(bar.high, bar.low, bar.close)
         if self.trailing and self.stop_id is not None:
             self._trail(bar)
+        if self.owed_exit is not None:
+            exits.retry_exit(self, bar)
         signals = self._strategy_on_bar(bar)
         if signals:
             for sig in signals:
@@ -106,7 +131,7 @@ class Engine:
             intent = by_id.get(f.client_order_id)
             if self.portfolio.qty == 0 and intent is not None:
                 self.entry_level, self.entry_reason = intent.level, intent.reason
-            self._on_fill(f, quiet=True)
+            self.on_fill(f, quiet=True)
         for o in open_orders:
             if o.parent is None and o.intent.purpose == "entry":
                 self.pending_entry = o.intent.client_order_id
@@ -117,7 +142,7 @@ class Engine:
         side = Side.BUY if qty > self.portfolio.qty else Side.SELL
         delta = abs(qty - self.portfolio.qty)
         if delta > 0:
-            self._on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
+            self.on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
             self.entry_level = self.entry_level or "adopted"
 
     def flatten(self, bar: Bar, why: str) -> None:
@@ -127,7 +152,6 @@ class Engine:
             return
         side = Side.SELL if p.qty > 0 else Side.BUY
         cid = client_order_id("level_breakout", self.risk.symbol, "halt", bar.ts, "flatten")
-        self._cancel_protection()
         intent = OrderIntent(
             cid,
             self.risk.symbol,
@@ -137,16 +161,7 @@ class Engine:
             signal_ts=bar.ts,
             reason=f"flatten on halt: {why}",
         )
-        self.record.intents.append(intent)
-        self._reasons[cid] = intent.reason
-        self.events("order_intent", **_intent_dict(intent))
-        try:
-            for f in self.broker.submit(intent, bar):
-                self._on_fill(f)
-        except DuplicateOrderError:
-            pass  # sent before a restart: the broker has it
-        except BrokerError as exc:
-            self._reject(Rejection(bar.ts, cid, f"broker refused: {exc}"))
+        exits.close_position(self, intent, bar)
 
     def warm_up(self, bar: Bar) -> None:
         """History before the first tradable bar: indicators and level states only."""
@@ -158,6 +173,10 @@ class Engine:
         """Why a new entry may not be sent now, or None."""
         if self.halted_reason is not None:
             return f"halted: {self.halted_reason}"
+        if self.mismatch is not None:
+            return self.mismatch
+        if self.exit_failed is not None:
+            return self.exit_failed
         return self.broker.entry_block()
 
     def equity(self, price: float) -> float:
@@ -178,13 +197,13 @@ class Engine:
         )
         decision = self.risk.decide(sig, view, bar)
         if isinstance(decision, Rejection):
-            self._reject(decision)
+            self.reject(decision)
             return
-        if self.halted_reason is not None and decision.purpose == "entry":
-            self._reject(
-                Rejection(sig.ts, f"{sig.kind} {sig.level}", f"halted: {self.halted_reason}")
-            )
-            return
+        if decision.purpose == "entry":
+            blocked = self.entry_block()
+            if blocked is not None:
+                self.reject(Rejection(sig.ts, f"{sig.kind} {sig.level}", blocked))
+                return
         self.events(
             "risk",
             decision="approve",
@@ -194,22 +213,18 @@ class Engine:
             qty=decision.qty,
         )
         if decision.purpose == "exit":
-            if self.guard is not None and self.guard(decision, bar, self.now_ns) is not None:
-                self.submit(decision, bar)  # refused and recorded; protection stays in place
-                return
-            self._cancel_protection()
-        else:
-            self.entry_level, self.entry_reason = sig.level, sig.reason
+            exits.close_position(self, decision, bar)
+            return
+        self.entry_level, self.entry_reason = sig.level, sig.reason
         self.submit(decision, bar)
 
-    def submit(self, intent: OrderIntent, bar: Bar) -> None:
-        if self.guard is not None:
+    def submit(self, intent: OrderIntent, bar: Bar, checked: bool = False) -> bool:
+        """Send an order (through the guards unless `checked`); False if it was refused."""
+        if self.guard is not None and not checked:
             why = self.guard(intent, bar, self.now_ns)
             if why is not None:
-                self.events("guard", client_order_id=intent.client_order_id, reason=why)
-                LOG.warning("guard refused %s: %s", intent.client_order_id, why)
-                self._reject(Rejection(intent.signal_ts, intent.client_order_id, f"guard: {why}"))
-                return
+                self.guard_refused(intent, why)
+                return False
         self.record.intents.append(intent)
         self._reasons[intent.client_order_id] = intent.reason
         self.events("order_intent", **_intent_dict(intent))
@@ -220,19 +235,25 @@ class Engine:
         except DuplicateOrderError:
             # Already placed (a retry or a restart): adopt it, never send it again.
             self.events("order", client_order_id=intent.client_order_id, status="adopted")
-            return
+            return True
         except BrokerError as exc:
             if intent.purpose == "entry":
                 self.pending_entry = None
-            self._reject(
+            self.reject(
                 Rejection(intent.signal_ts, intent.client_order_id, f"broker refused: {exc}")
             )
-            return
+            return False
         self.events("order", client_order_id=intent.client_order_id, status="submitted")
         for f in fills:
-            self._on_fill(f)
+            self.on_fill(f)
+        return True
 
-    def _on_fill(self, fill: Fill, quiet: bool = False) -> None:
+    def guard_refused(self, intent: OrderIntent, why: str) -> None:
+        self.events("guard", client_order_id=intent.client_order_id, reason=why)
+        LOG.warning("guard refused %s: %s", intent.client_order_id, why)
+        self.reject(Rejection(intent.signal_ts, intent.client_order_id, f"guard: {why}"))
+
+    def on_fill(self, fill: Fill, quiet: bool = False) -> None:
         self.record.fills.append(fill)
         p = self.portfolio
         opening = p.qty == 0
@@ -260,6 +281,7 @@ class Engine:
         if fill.client_order_id == self.pending_entry:
             self.pending_entry = None
         if opening and p.qty != 0:
+            self.entry_id = fill.client_order_id
             stop = self._protective_stop(fill.client_order_id)
             self.stop_id = None if stop is None else stop.intent.client_order_id
             self.stop_price = 0.0 if stop is None else (stop.intent.stop_price or 0.0)
@@ -268,6 +290,8 @@ class Engine:
             self.stop_id = None
             self.entry_level = ""
             self.entry_reason = ""
+            self.entry_id = ""
+            self.owed_exit = None
 
     def _trail(self, bar: Bar) -> None:
         long = self.portfolio.qty > 0
@@ -281,7 +305,7 @@ class Engine:
             )
             self.stop_price = new
 
-    def _cancel_protection(self) -> None:
+    def cancel_protection(self) -> None:
         for order in self.broker.open_orders():
             if order.parent is not None:
                 self.broker.cancel(order.intent.client_order_id)
@@ -290,7 +314,7 @@ class Engine:
                 )
         self.stop_id = None
 
-    def _reject(self, rej: Rejection) -> None:
+    def reject(self, rej: Rejection) -> None:
         self.record.rejections.append(rej)
         self.events(
             "risk",
@@ -315,7 +339,7 @@ class Engine:
     def _exit_reason(self, fill: Fill) -> str:
         if fill.purpose == "stop":
             return f"stop hit at {fill.price:.2f}"
-        if fill.purpose == "take_profit":
+        if fill.purpose in ("take_profit", "oco"):
             return f"take-profit hit at {fill.price:.2f}"
         return self._reasons.get(fill.client_order_id, fill.purpose)
 

@@ -12,31 +12,41 @@ The rules that make orders safe, whatever the network does:
   the same id, once the broker says it does not have it. While an order stays in doubt
   no new entry is allowed;
 - definitive refusals (403, 404, 422) are logged with Alpaca's code and message and
-  never retried.
-Fills are read back from the broker and booked once each (fill ids are
-order id + cumulative quantity), so a re-poll or a restart never double-counts.
-This module knows nothing of HTTP or alpaca-py: it drives `bot.alpaca.AlpacaApi`.
+  never retried, except a sell refused because orders being cancelled still hold the
+  shares (403 with `held_for_orders`): that one was not created, so it is resent with
+  the same id once the cancel is through;
+- a cancel is only done when the broker says so: Alpaca answers DELETE with 204 on
+  *acceptance* and the order may sit in `pending_cancel`, still holding its shares
+  (https://docs.alpaca.markets/reference/deleteorderbyorderid). The order is read back
+  until it is terminal (bounded).
+Reads go through the one retry path (bot/retry.py). Fills are read back from the
+broker and booked once each (fill ids are order id + cumulative quantity), so a
+re-poll or a restart never double-counts. This module knows nothing of HTTP or
+alpaca-py: it drives `bot.alpaca.AlpacaApi`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from bot.alpaca import BrokerOrder, InDoubt, Transient
-from bot.broker import BrokerError, DuplicateOrderError, OrderState
+from bot.alpaca import BrokerOrder
+from bot.broker import BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
 from bot.engine import EventSink, no_events
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.reconcile import TERMINAL, ReconcileError, Reconciliation, reconcile
+from bot.retry import Retrier
 from bot.state import OrderRecord, StateStore
 
 LOG = logging.getLogger("bot.execution")
-TERMINAL = {"filled", "canceled", "expired", "replaced", "rejected", "abandoned"}
 _NO_FILLS: list[Fill] = []
+# Orders that sell (or buy back) shares the account holds: a 403 "held for orders" on
+# them is a cancel still in flight, worth waiting out.
+_CLOSING = {"exit", "flatten", "stop", "take_profit", "oco"}
+_PENDING = {"accepted", "pending_new", "pending_cancel", "pending_replace", "held"}
 T = TypeVar("T")
 
 
@@ -53,17 +63,6 @@ class Api(Protocol):
     def position_qty(self, symbol: str) -> tuple[float, float]: ...
 
 
-class ReconcileError(Exception):
-    """Local state and the broker disagree in a way the bot cannot explain."""
-
-
-@dataclass
-class Reconciliation:
-    broker_qty: float = 0.0
-    broker_avg_price: float = 0.0
-    notes: list[str] = field(default_factory=list)
-
-
 class LiveBroker:
     def __init__(
         self,
@@ -74,25 +73,26 @@ class LiveBroker:
         settle_lookups: int = 3,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,
-        read_attempts: int = 20,
         max_send_attempts: int = 6,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
+        retrier: Retrier | None = None,
+        cancel_reads: int = 10,
     ) -> None:
         self.api = api
         self.store = store
         self.symbol = symbol
         self.events = events
         self.settle_lookups = settle_lookups
-        self.backoff_base = backoff_base_s
-        self.backoff_cap = backoff_cap_s
-        self.read_attempts = read_attempts
         self.max_send_attempts = max_send_attempts
-        self._sleep = sleep
-        self._clock = clock
-        self._rng = random.Random(seed)
-        self._last_ts: int | None = None  # the last bar synced (for stale intents)
+        self.cancel_reads = cancel_reads  # reads while a cancel is pending (about 15 s)
+        if retrier is None:
+            retrier = Retrier(backoff_base_s, backoff_cap_s, events, clock=clock, seed=seed)
+            if sleep is not None:
+                retrier.sleep = sleep
+        self.retrier = retrier
+        self.last_ts: int | None = None  # the last bar synced (for stale intents)
 
     # -- Broker protocol -----------------------------------------------------------
     def submit(self, intent: OrderIntent, bar: Bar) -> list[Fill]:
@@ -104,32 +104,40 @@ class LiveBroker:
         """Read back every open order; return the fills that happened since last time."""
         open_recs = self.store.orders(open_only=True)
         if not open_recs:
+            self.last_ts = bar.ts
             return _NO_FILLS
         fills: list[Fill] = []
         for rec in open_recs:
             if rec.parent is not None:
                 continue  # children are refreshed through their parent (nested legs)
             if rec.status in ("intent", "unknown"):
-                outcome = self._settle(rec.client_order_id)
+                outcome = self.settle(rec.client_order_id)
                 if outcome == "absent":
-                    self._absent(rec)
+                    self.absent(rec)
                 if outcome != "placed":
                     continue
             fills.extend(self._refresh(rec.client_order_id, bar.ts))
         for rec in self.store.orders(open_only=True):
             if rec.parent is not None and self._parent_terminal(rec):
                 fills.extend(self._refresh(rec.client_order_id, bar.ts))
-        self._last_ts = bar.ts
+        self.last_ts = bar.ts
         return fills
 
-    def _absent(self, rec: OrderRecord) -> None:
+    def sync(self, bar: Bar) -> list[Fill]:
+        return self.on_bar(bar)  # idempotent: fills are booked once by their ids
+
+    def order_status(self, client_order_id: str) -> str | None:
+        rec = self.store.get_order(client_order_id)
+        return None if rec is None else rec.status
+
+    def absent(self, rec: OrderRecord) -> None:
         """An order in doubt that the broker says it never received.
 
         Exits are always sent again (same id, so still at most once): a position must be
         able to close. An entry is sent again only while its signal is the latest bar's;
         an older one is abandoned rather than bought late at a price the rules never saw.
         """
-        fresh = self._last_ts is None or rec.signal_ts >= self._last_ts
+        fresh = self.last_ts is None or rec.signal_ts >= self.last_ts
         if rec.purpose != "entry" or fresh:
             self.events("order", client_order_id=rec.client_order_id, status="resend", why="absent")
             with contextlib.suppress(BrokerError):  # a refusal is recorded as rejected by _send
@@ -143,31 +151,57 @@ class LiveBroker:
             why="never reached the broker and its signal is stale",
         )
 
-    def cancel(self, client_order_id: str) -> None:
+    def cancel(self, client_order_id: str) -> str:
+        """Cancel and wait (bounded) until the broker says the order is done.
+
+        Returns the final status: "canceled", or "fill_pending"/"filled" when it filled
+        first (the next sync books that fill), or the pending status if the broker is
+        still cancelling after `cancel_reads` reads."""
         rec = self.store.get_order(client_order_id)
         if rec is None or rec.broker_id is None or not rec.is_open:
-            return
+            return "unknown" if rec is None else rec.status
+        broker_id = rec.broker_id
         try:
-            self._with_retries(lambda: self.api.cancel(rec.broker_id or ""))
-            self.store.update_order(client_order_id, status="canceled")
-            self.events("order", client_order_id=client_order_id, status="canceled")
+            self.read(lambda: self.api.cancel(broker_id), f"cancelling {client_order_id}")
         except BrokerError as exc:
-            # 422 "not cancelable": it filled or expired meanwhile; the next sync books it.
+            # 422 "not cancelable": it filled, expired or is being cancelled already.
             self.events(
                 "order", client_order_id=client_order_id, status="cancel_refused", error=str(exc)
             )
+        status = self._await_terminal(client_order_id)
+        self.events("order", client_order_id=client_order_id, status=status, how="cancel")
+        return status
+
+    def place_stop(self, intent: OrderIntent, parent: str) -> None:
+        """A stand-alone protective stop (or OCO pair) for the position `parent` opened."""
+        self.store.record_intent(intent, parent=parent)
+        self._send(intent)
 
     def replace_stop(self, client_order_id: str, stop_price: float) -> str:
+        """Move a protective stop; returns the id of the live stop afterwards.
+
+        Alpaca refuses to replace an order that is `accepted` or pending, and replacing
+        an OTO leg is not supported (https://docs.alpaca.markets/reference/
+        patchorderbyorderid-1, https://docs.alpaca.markets/docs/orders-at-alpaca). On a
+        refusal the leg is read back: if it is done, the next sync books it; if it is
+        pending, the move is tried again on the next bar; otherwise the stop is moved
+        by cancelling it and placing a new one (with the take-profit, as an OCO pair,
+        if one was working)."""
         rec = self.store.get_order(client_order_id)
         if rec is None or rec.broker_id is None:
             return client_order_id
-        n = len([r for r in self.store.orders() if r.parent == rec.parent and r.purpose == "stop"])
-        new_id = f"{rec.parent or client_order_id}-sl{n}"[:128]
-        order = self._with_retries(
-            lambda: self.api.replace_stop(rec.broker_id or "", stop_price, new_id)
-        )
+        family = rec.parent or client_order_id
+        new_id = self._next_stop_id(family)
+        broker_id = rec.broker_id
+        try:
+            order = self.read(
+                lambda: self.api.replace_stop(broker_id, stop_price, new_id),
+                f"replacing {client_order_id}",
+            )
+        except BrokerError as exc:
+            return self._replace_refused(rec, stop_price, new_id, exc)
         self.store.update_order(client_order_id, status="replaced")
-        self._track_child(rec.parent or client_order_id, order)
+        self._track_child(family, order)
         return order.client_order_id
 
     def open_orders(self) -> list[OrderState]:
@@ -177,7 +211,7 @@ class LiveBroker:
         ]
 
     def position_qty(self) -> float:
-        return self._with_retries(lambda: self.api.position_qty(self.symbol))[0]
+        return self.read(lambda: self.api.position_qty(self.symbol), "reading the position")[0]
 
     def entry_block(self) -> str | None:
         doubt = [
@@ -185,102 +219,46 @@ class LiveBroker:
         ]
         return f"order(s) in doubt at the broker: {', '.join(doubt)}" if doubt else None
 
-    # -- start-up ------------------------------------------------------------------
     def reconcile(self, local_qty: float, now_ts: int, adopt: bool = False) -> Reconciliation:
-        """Settle every order we know, compare with the broker, refuse what is unexplained."""
-        result = Reconciliation()
-        self._last_ts = now_ts
-        for rec in self.store.orders(open_only=True):
-            if rec.parent is None and self._settle(rec.client_order_id) == "absent":
-                # Recorded but never reached the broker (a crash before the send).
-                self._absent(rec)
-                result.notes.append(f"order {rec.client_order_id} was not at the broker")
-        # Fills that happened while the bot was down are not booked here: the next sync
-        # books them against the bar they belong to. They count for the position check.
-        unbooked = 0.0
-        for rec in self.store.orders(open_only=True):
-            if rec.status in ("intent", "unknown"):
-                continue
-            cid = rec.client_order_id
-            order = self._with_retries(lambda cid=cid: self.api.by_client_id(cid))  # type: ignore[misc]
-            if order is None:
-                continue
-            status = self._status(rec.client_order_id, order)
-            self.store.update_order(rec.client_order_id, status=status, broker_id=order.id)
-            delta = order.filled_qty - rec.filled_qty
-            if delta > 1e-9:
-                unbooked += delta if rec.side is Side.BUY else -delta
-        known = {r.client_order_id for r in self.store.orders()}
-        known_ids = {r.broker_id for r in self.store.orders() if r.broker_id}
-        problems: list[str] = []
-        for o in self._with_retries(lambda: self.api.open_orders(self.symbol)):
-            for order in (o, *o.legs):
-                if order.client_order_id in known or order.id in known_ids:
-                    continue
-                if order.status in TERMINAL:
-                    continue
-                if adopt:
-                    self._adopt_foreign(order)
-                    result.notes.append(
-                        f"adopted open order {order.client_order_id} ({order.side} {order.qty:g})"
-                    )
-                else:
-                    problems.append(
-                        "the broker has an open order the bot does not know: "
-                        f"{order.client_order_id} ({order.side} {order.qty:g} {order.symbol}, "
-                        f"{order.order_type}, {order.status})"
-                    )
-        qty, avg = self._with_retries(lambda: self.api.position_qty(self.symbol))
-        result.broker_qty, result.broker_avg_price = qty, avg
-        booked = local_qty + unbooked
-        if abs(qty - booked) > 1e-9:
-            msg = (
-                f"position mismatch for {self.symbol}: the broker holds {qty:g} shares, "
-                f"the bot's record says {booked:g}"
-            )
-            if adopt:
-                result.notes.append(msg + "; adopting the broker's position")
-            else:
-                problems.append(msg)
-        if problems:
-            raise ReconcileError(
-                "; ".join(problems)
-                + ". Trading is stopped. Resolve it at the broker (cancel the order or close the "
-                "position) or restart with --adopt to take the broker's state as the truth."
-            )
-        return result
+        return reconcile(self, local_qty, now_ts, adopt)
 
-    # -- internals -----------------------------------------------------------------
+    def clock(self) -> dict[str, Any]:
+        """The broker's clock: now, is_open, next open/close."""
+        return self.read(self.api.clock, "reading the broker clock")
+
+    def account(self) -> dict[str, float | str]:
+        """The broker account (cash, equity); wrong keys fail here with a 401."""
+        return self.read(self.api.account, "reading the account")
+
+    def read(self, fn: Callable[[], T], what: str = "broker call") -> T:
+        """A call that is safe to repeat, through the one retry path."""
+        return self.retrier.call(fn, what)
+
+    # -- sending -------------------------------------------------------------------
     def _send(self, intent: OrderIntent) -> None:
         cid = intent.client_order_id
-        for attempt in range(self.max_send_attempts):
+        attempts = held = 0
+        while attempts < self.max_send_attempts:
+            attempts += 1
             try:
                 order = self.api.submit(intent)
             except DuplicateOrderError:
                 # Already placed (a retry that raced, or a restart): adopt, never re-place.
                 self.events("order", client_order_id=cid, status="exists_adopted")
-                self._settle(cid)
+                self.settle(cid)
                 return
             except BrokerError as exc:
-                self.store.update_order(cid, status="rejected")
-                LOG.error(
-                    "order %s refused by the broker: HTTP %s code %s: %s",
-                    cid,
-                    exc.status,
-                    exc.code,
-                    exc.message,
-                )
-                self.events(
-                    "error",
-                    client_order_id=cid,
-                    http=exc.status,
-                    code=exc.code,
-                    message=exc.message,
-                )
+                if exc.held_by_orders and intent.purpose in _CLOSING and held < self.cancel_reads:
+                    # Not created: the shares are still held by an order being cancelled.
+                    held += 1
+                    attempts -= 1
+                    self._wait(held, None, f"{cid}: shares held by orders being cancelled")
+                    continue
+                self._refused(cid, exc)
                 raise
             except Transient as exc:
                 if exc.status == 429:
-                    self._backoff(attempt, exc.reset_at, f"429 on order {cid}")
+                    self._wait(attempts, exc.reset_at, f"429 on order {cid}")
                     continue
                 if self._in_doubt(cid, f"HTTP {exc.status}") != "absent":
                     return
@@ -294,18 +272,39 @@ class LiveBroker:
         self.store.update_order(cid, status="unknown")
         self.events("order", client_order_id=cid, status="unknown", why="send attempts exhausted")
 
+    def _refused(self, cid: str, exc: BrokerError) -> None:
+        self.store.update_order(cid, status="rejected")
+        LOG.error(
+            "order %s refused by the broker: HTTP %s code %s: %s",
+            cid,
+            exc.status,
+            exc.code,
+            exc.message,
+        )
+        self.events("error", client_order_id=cid, http=exc.status, code=exc.code,
+                    message=exc.message)  # fmt: skip
+
     def _in_doubt(self, cid: str, why: str) -> str:
         self.events("order", client_order_id=cid, status="in_doubt", why=why)
         LOG.warning("order %s in doubt (%s): settling by client order id", cid, why)
-        return self._settle(cid)
+        return self.settle(cid)
 
-    def _settle(self, cid: str) -> str:
-        """Ask the broker for the order: 'placed', 'absent' or 'unknown' (still in doubt)."""
-        for attempt in range(self.settle_lookups):
+    def settle(self, cid: str) -> str:
+        """Ask the broker for the order: 'placed', 'absent' or 'unknown' (still in doubt).
+
+        `settle_lookups` look-ups that time out leave it unknown (each costs a whole
+        time-out: a broker that hangs must not hang the bot); quick 429/5xx answers are
+        retried longer, as the next answer is likely to settle it."""
+        timeouts = errors = 0
+        while timeouts < self.settle_lookups and errors < 5 * self.settle_lookups:
             try:
                 order = self.api.by_client_id(cid)
             except (Transient, InDoubt) as exc:
-                self._backoff(attempt, getattr(exc, "reset_at", None), f"settling {cid}")
+                if isinstance(exc, InDoubt):
+                    timeouts += 1
+                else:
+                    errors += 1
+                self._wait(timeouts + errors - 1, getattr(exc, "reset_at", None), f"settling {cid}")
                 continue
             if order is None:
                 return "absent"
@@ -315,7 +314,83 @@ class LiveBroker:
         self.events("order", client_order_id=cid, status="unknown")
         return "unknown"
 
-    def _status(self, cid: str, order: BrokerOrder) -> str:
+    def _wait(self, attempt: int, reset_at: float | None, why: str) -> None:
+        wait = self.retrier.backoff(attempt, reset_at)
+        self.events("retry", why=why, attempt=attempt + 1, wait_s=round(wait, 3))
+        self.retrier.sleep(wait)
+
+    # -- protection ----------------------------------------------------------------
+    def _await_terminal(self, cid: str) -> str:
+        status = "unknown"
+        for k in range(self.cancel_reads):
+            order = self.read(lambda: self.api.by_client_id(cid), f"reading order {cid}")
+            if order is None:
+                return status
+            status = self.status_of(cid, order)
+            self.store.update_order(cid, status=status, broker_id=order.id)
+            if order.status in TERMINAL:
+                return status
+            self.retrier.sleep(min(0.1 * 2**k, 2.0))
+        LOG.warning("order %s is still %s after the cancel", cid, status)
+        return status
+
+    def _next_stop_id(self, family: str) -> str:
+        n = len([r for r in self.store.orders() if r.parent == family and r.purpose == "stop"])
+        return f"{family}-sl{n}"[:128]
+
+    def _replace_refused(
+        self, rec: OrderRecord, stop_price: float, new_id: str, exc: BrokerError
+    ) -> str:
+        cid = rec.client_order_id
+        leg = self.read(lambda: self.api.by_client_id(cid), f"reading order {cid}")
+        if leg is None or leg.status in TERMINAL:
+            if leg is not None:
+                self.store.update_order(cid, status=self.status_of(cid, leg))
+            return cid  # filled or gone meanwhile: the next sync books it
+        if leg.status in _PENDING:
+            self.events("order", client_order_id=cid, status="replace_deferred",
+                        broker_status=leg.status, error=exc.message)  # fmt: skip
+            return cid  # try again on the next bar
+        LOG.warning("replace of stop %s refused (%s): cancelling it and placing a new stop",
+                    cid, exc.message)  # fmt: skip
+        self.events("order", client_order_id=cid, status="replace_refused",
+                    fallback="cancel and new stop", error=exc.message)  # fmt: skip
+        family = rec.parent or cid
+        take = [
+            r for r in self.store.orders(open_only=True)
+            if r.parent == family and r.purpose == "take_profit"
+        ]  # fmt: skip
+        for r in [rec, *take]:
+            if self.cancel(r.client_order_id) in ("filled", "fill_pending"):
+                return cid  # a leg filled while cancelling: the position changed
+        qty = abs(self.position_qty())
+        if qty == 0:
+            return cid
+        side = Side.SELL if rec.side is Side.SELL else Side.BUY
+        tp = take[0].limit_price if take else None
+        intent = OrderIntent(
+            new_id if tp is None else f"{new_id}-oco",
+            self.symbol,
+            side,
+            qty,
+            OrderType.LIMIT if tp is not None else OrderType.STOP,
+            limit_price=tp,
+            stop_price=None if tp is not None else stop_price,
+            purpose="stop" if tp is None else "oco",
+            stop_loss=stop_price if tp is not None else None,
+            take_profit=tp,
+        )
+        self.place_stop(intent, family)
+        if tp is None:
+            return intent.client_order_id
+        # the OCO's stop leg is the one to trail from now on
+        for r in self.store.orders(open_only=True):
+            if r.parent == family and r.purpose == "stop":
+                return r.client_order_id
+        return intent.client_order_id
+
+    # -- reading back ----------------------------------------------------------------
+    def status_of(self, cid: str, order: BrokerOrder) -> str:
         """The broker's status, unless it filled more than we booked: then "fill_pending",
         an open status, so the next sync books the fill against the bar it belongs to."""
         rec = self.store.get_order(cid)
@@ -325,10 +400,15 @@ class LiveBroker:
         return order.status
 
     def _adopt(self, cid: str, order: BrokerOrder, how: str) -> None:
-        self.store.update_order(cid, status=self._status(cid, order), broker_id=order.id)
+        self.store.update_order(cid, status=self.status_of(cid, order), broker_id=order.id)
         self.events("order", client_order_id=cid, status=order.status, broker_id=order.id, how=how)
         for leg in order.legs:
-            self._track_child(cid, leg)
+            self._track_child(self._family(cid), leg)
+
+    def _family(self, cid: str) -> str:
+        """The entry a protective order belongs to (an OCO's legs belong to the entry)."""
+        rec = self.store.get_order(cid)
+        return rec.parent if rec is not None and rec.parent is not None else cid
 
     def _track_child(self, parent: str, leg: BrokerOrder) -> None:
         if self.store.get_order(leg.client_order_id) is None:
@@ -345,12 +425,12 @@ class LiveBroker:
                 purpose=purpose,
             )
             self.store.record_intent(intent, parent=parent)
-        status = self._status(leg.client_order_id, leg)
+        status = self.status_of(leg.client_order_id, leg)
         self.store.update_order(
             leg.client_order_id, status=status, broker_id=leg.id, stop_price=leg.stop_price
         )
 
-    def _adopt_foreign(self, order: BrokerOrder) -> None:
+    def adopt_foreign(self, order: BrokerOrder) -> None:
         intent = OrderIntent(
             order.client_order_id, order.symbol, Side(order.side), order.qty, purpose="adopted"
         )
@@ -358,15 +438,12 @@ class LiveBroker:
         self.store.update_order(order.client_order_id, status=order.status, broker_id=order.id)
 
     def _refresh(self, cid: str, ts: int) -> list[Fill]:
-        try:
-            order = self._with_retries(lambda: self.api.by_client_id(cid))
-        except (Transient, InDoubt):
-            return []  # try again next bar
+        order = self.read(lambda: self.api.by_client_id(cid), f"reading order {cid}")
         if order is None:
             return []
         out = self._book(cid, order, ts)
         for leg in order.legs:
-            self._track_child(cid, leg)
+            self._track_child(self._family(cid), leg)
             out.extend(self._book(leg.client_order_id, leg, ts))
         return out
 
@@ -396,31 +473,5 @@ class LiveBroker:
         parent = self.store.get_order(rec.parent or "")
         return parent is None or parent.status in TERMINAL
 
-    def clock(self) -> dict[str, Any]:
-        """The broker's clock: now, is_open, next open/close."""
-        return self._with_retries(self.api.clock)
 
-    def account(self) -> dict[str, float | str]:
-        """The broker account (cash, equity); wrong keys fail here with a 401."""
-        return self._with_retries(self.api.account)
-
-    def _with_retries(self, fn: Callable[[], T]) -> T:
-        """Read calls are safe to repeat: retry 5xx, 429 and time-outs with backoff."""
-        for attempt in range(self.read_attempts):
-            try:
-                return fn()
-            except (Transient, InDoubt) as exc:
-                if attempt == self.read_attempts - 1:
-                    raise
-                self._backoff(attempt, getattr(exc, "reset_at", None), "read call")
-        raise AssertionError("unreachable")
-
-    def _backoff(self, attempt: int, reset_at: float | None, why: str) -> None:
-        if reset_at is not None:
-            wait = max(0.0, reset_at - self._clock()) + self._rng.uniform(0, 0.25)
-        else:
-            # Exponential with full jitter, capped.
-            wait = self._rng.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
-        wait = min(wait, self.backoff_cap)
-        self.events("retry", why=why, attempt=attempt + 1, wait_s=round(wait, 3))
-        self._sleep(wait)
+__all__ = ["LiveBroker", "ReconcileError", "Reconciliation"]

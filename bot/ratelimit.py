@@ -2,7 +2,8 @@
 
 Alpaca allows 200 requests per minute per account; the bot keeps well under it
 (120 by default) so a burst of retries can never trip the broker's limit. Thread-safe;
-`clock` and `sleep` are injectable so tests run on a fake clock.
+`clock` and `sleep` are injectable so tests run on a fake clock; the default sleep
+wakes at once on Ctrl-C or SIGTERM (bot.lifecycle).
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from bot import lifecycle
+
 
 class RateLimiter:
     def __init__(
         self,
         per_minute: int,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = lifecycle.sleep,
         window_s: float = 60.0,
     ) -> None:
         self.per_minute = per_minute

@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from filelock import FileLock, Timeout
 
+from bot import lifecycle
 from bot.backtest import build_risk
 from bot.data import BarSeries
 from bot.engine import Engine
@@ -36,12 +37,17 @@ from bot.execution import LiveBroker
 from bot.guards import Guards
 from bot.journal import Journal
 from bot.models import Bar, ns_to_et
+from bot.retry import Retrier
 from bot.settings import Settings
 from bot.state import StateStore
 from strategies import build_strategy
 
 LOG = logging.getLogger("bot.runner")
-_HUMAN = {"signal", "order_intent", "fill", "trade", "guard", "error", "reconcile", "halt"}
+_HUMAN = {
+    "signal", "order_intent", "fill", "trade", "guard", "error", "reconcile", "halt",
+    "position_mismatch", "late",
+}  # fmt: skip
+_WARN = {"guard", "error", "halt", "position_mismatch", "late"}
 
 
 class RunnerError(Exception):
@@ -121,7 +127,7 @@ class PaperRunner:
         broker_name: str,
         adopt: bool = False,
         console: Any = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = lifecycle.sleep,
     ) -> None:
         self.settings = settings
         self.api = api
@@ -199,7 +205,7 @@ class PaperRunner:
                 )
             if kind in _HUMAN:
                 text = human(kind, fields)
-                LOG.info("%s", text)
+                LOG.log(logging.WARNING if kind in _WARN else logging.INFO, "%s", text)
                 if self.console is not None:
                     self.console.print(text, markup=False, highlight=False)
                 journal.flush()  # decisions are flushed at once; bars may be buffered
@@ -215,10 +221,7 @@ class PaperRunner:
             s.symbol,
             events,
             settle_lookups=s.alpaca.settle_lookups,
-            backoff_base_s=s.alpaca.backoff_base_s,
-            backoff_cap_s=s.alpaca.backoff_cap_s,
-            read_attempts=s.alpaca.read_attempts,
-            sleep=self._sleep,
+            retrier=self.retrier(events),
         )
         account = broker.account()  # wrong or missing keys fail here, before anything else
         if store.get_meta("initial_cash") is None:
@@ -231,6 +234,8 @@ class PaperRunner:
             self.halt_file,
             lambda: store.get_meta("halted") or None,
             self.feed.regular_hours,
+            count_orders=store.orders_in_session,
+            save_loss_halt=lambda session, why: store.set_meta("loss_halt", f"{session}|{why}"),
         )
         engine = Engine(
             build_strategy(s.strategy),
@@ -239,7 +244,8 @@ class PaperRunner:
             initial_cash,
             events=events,
             trailing=s.risk.trailing_stop,
-            guard=guards_check(guards),
+            guard=guards_check(guards, events),
+            check_position=True,
         )
         records = store.orders()
         engine.restore(store.fills(), [r.intent() for r in records], broker.open_orders())
@@ -268,6 +274,8 @@ class PaperRunner:
         events(
             "reconcile", broker_qty=rec.broker_qty, local_qty=engine.portfolio.qty, notes=rec.notes
         )
+        if last is not None:
+            _restore_session(guards, store, last, initial_cash)
 
         n_bars = 0
         for bar in self.feed.trading_bars(first_trade):
@@ -347,6 +355,11 @@ class PaperRunner:
         if flatten and engine.portfolio.qty != 0 and engine.last_bar is not None:
             engine.flatten(engine.last_bar, why)
 
+    def retrier(self, events: Any) -> Retrier:
+        """The one retry path for this run's broker and feed reads."""
+        a = self.settings.alpaca
+        return Retrier(a.backoff_base_s, a.backoff_cap_s, events, sleep=self._sleep)
+
     def _heartbeat(self) -> None:
         (self.state_dir / "heartbeat").write_text(str(time.time()))
 
@@ -369,15 +382,48 @@ def human(kind: str, f: dict[str, Any]) -> str:
             f"{f['entry_price']:.2f} -> {str(f['exit_time'])[:10]} @ {f['exit_price']:.2f}, "
             f"P&L {f['pnl']:+,.2f}"
         )
+    if kind == "position_mismatch":
+        if f.get("resolved"):
+            return (
+                f"POSITION {f['symbol']}: the broker's position ({f['broker_qty']:g}) matches "
+                "the bot's again; entries allowed"
+            )
+        return (
+            f"POSITION MISMATCH {f['symbol']}: the broker holds {f['broker_qty']:g} shares, the "
+            f"bot's record says {f['local_qty']:g}. New entries are halted; exits are capped "
+            f"at the broker's position. To resolve: {f['resolve']}."
+        )
+    if kind == "late":
+        return (
+            f"{day} LATE   {f['purpose']} {f['client_order_id']} sent late for the bar of "
+            f"{str(f['bar_time'])[:10]}: {f['why']}"
+        )
     rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []))
     return f"{kind.upper():<6} {rest}"
 
 
-def guards_check(guards: Guards) -> Any:
+def guards_check(guards: Guards, events: Any = None) -> Any:
+    """The engine's guard: the pure checks, plus a "late" event for an exit that goes
+    out for a bar older than the stale limit (missed while the bot was down)."""
+
     def check(intent: Any, bar: Bar, now_ns: int) -> str | None:
         why = guards.check(intent, bar, now_ns)
-        if why is None:
-            guards.sent()
+        if why is None and intent.purpose != "entry" and events is not None:
+            late = guards.late(bar, now_ns)
+            if late is not None:
+                events("late", client_order_id=intent.client_order_id, purpose=intent.purpose,
+                       bar_time=ns_to_et(bar.ts).isoformat(), why=late)  # fmt: skip
         return why
 
     return check
+
+
+def _restore_session(guards: Guards, store: StateStore, last: int, initial_cash: float) -> None:
+    """A restart inside a session carries on its loss count and loss halt."""
+    session = store.bar_session(last)
+    if session is None:
+        return
+    start = store.session_start_equity(session)
+    saved = (store.get_meta("loss_halt") or "").split("|", 1)
+    halt = saved[1] if len(saved) == 2 and saved[0] == str(session) else None
+    guards.restore(session, initial_cash if start is None else start, halt)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.models import Bar, Fill, OrderIntent, OrderType, Side, ns_to_et, session_day
 
 SCHEMA_VERSION = "1"
 OPEN_STATUSES = (
@@ -109,6 +109,11 @@ class OrderRecord:
             take_profit=self.take_profit,
             level=self.level,
         )
+
+
+def session_of(ts: int) -> int:
+    """The session day number of a bar time (its US/Eastern date)."""
+    return session_day(ns_to_et(ts).date())
 
 
 def _now() -> str:
@@ -275,6 +280,27 @@ class StateStore:
     def last_bar_ts(self) -> int | None:
         v = self.get_meta("last_bar_ts")
         return None if v is None else int(v)
+
+    def orders_in_session(self, session: int) -> int:
+        """Orders the bot sent (not broker-made legs) for signals of one session."""
+        return sum(
+            1
+            for r in self.orders()
+            if r.parent is None and r.purpose != "adopted" and session_of(r.signal_ts) == session
+        )
+
+    def session_start_equity(self, session: int) -> float | None:
+        """Equity at the last traded bar before `session` began, or None if none."""
+        row = self.db.execute(
+            "SELECT e.equity FROM equity e WHERE e.ts < "
+            "(SELECT MIN(b.ts) FROM bars b WHERE b.session = ?) ORDER BY e.ts DESC LIMIT 1",
+            (session,),
+        ).fetchone()
+        return None if row is None else float(row[0])
+
+    def bar_session(self, ts: int) -> int | None:
+        row = self.db.execute("SELECT session FROM bars WHERE ts = ?", (ts,)).fetchone()
+        return None if row is None else int(row[0])
 
     def equity_rows(self) -> list[tuple[int, float, float, float]]:
         return self.db.execute("SELECT ts, equity, cash, qty FROM equity ORDER BY ts").fetchall()

@@ -94,12 +94,28 @@ def test_max_daily_loss(tmp_path: Path) -> None:
 
 
 def test_max_orders_per_day(tmp_path: Path) -> None:
-    g = make_guards(settings(max_orders_per_day=2), tmp_path)
+    sent: dict[int, int] = {}  # orders per session, as the state store counts them
+    cal = MarketCalendar(date(2025, 12, 1), date(2026, 3, 1))
+    g = Guards(settings(max_orders_per_day=2).paper, DAY, tmp_path / "HALT", lambda: None,
+               cal.is_open, count_orders=lambda session: sent.get(session, 0))  # fmt: skip
     g.on_bar(BAR, 10_000.0)
     for _ in range(2):
         assert g.check(intent(), BAR, end_of(BAR)) is None
-        g.sent()
+        assert g.check(intent(), BAR, end_of(BAR)) is None  # asking twice counts nothing
+        sent[BAR.session] = sent.get(BAR.session, 0) + 1
     assert "max_orders_per_day 2" in (g.check(intent(), BAR, end_of(BAR)) or "")
+    assert g.check(intent("exit"), BAR, end_of(BAR)) is None  # exits are never capped
+
+
+def test_stale_bar_refuses_entries_only(tmp_path: Path) -> None:
+    """An exit missed while the bot was down still goes out (item 3 of issue 10)."""
+    g = make_guards(settings(stale_after_intervals=2), tmp_path)
+    week_later = end_of(BAR) + 7 * DAY
+    assert (g.check(intent(), BAR, week_later) or "").startswith("stale data")
+    assert g.check(intent("exit"), BAR, week_later) is None
+    assert g.check(intent("flatten"), BAR, week_later) is None
+    # a daily bar's interval ends at the next midnight: 7 days after 16:00 less 8 hours
+    assert "ended 576,000 s ago" in (g.late(BAR, week_later) or "")
 
 
 def test_stale_bar(tmp_path: Path) -> None:
