@@ -41,6 +41,7 @@ from bot.emulator import EmulatorServer, EmulatorState
 DATA_DIR = Path(__file__).parents[1] / "data"
 START = datetime(2026, 1, 13, 21, 0, tzinfo=UTC)  # after the 2026-01-13 close
 KEY, SECRET = "test-key", "test-secret"
+ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # /_emulator needs them
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +65,9 @@ def client(server: EmulatorServer) -> TradingClient:
 def admin(server: EmulatorServer, route: str, body: dict[str, Any] | None = None) -> Any:
     url = f"{server.url}/_emulator/{route}"
     resp = (
-        requests.post(url, json=body, timeout=5)
+        requests.post(url, json=body, timeout=5, headers=ADMIN)
         if body is not None
-        else requests.get(url, timeout=5)
+        else requests.get(url, timeout=5, headers=ADMIN)
     )
     resp.raise_for_status()
     return resp.json()

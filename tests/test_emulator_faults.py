@@ -26,6 +26,7 @@ from bot.emulator import EmulatorServer, EmulatorState, Faults
 DATA_DIR = Path(__file__).parents[1] / "data"
 START = datetime(2026, 1, 13, 21, 0, tzinfo=UTC)
 KEY, SECRET = "k", "s"
+ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # /_emulator needs them
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +51,9 @@ def client(server: EmulatorServer) -> TradingClient:
 def admin(server: EmulatorServer, route: str, body: dict[str, Any] | None = None) -> Any:
     url = f"{server.url}/_emulator/{route}"
     if body is None:
-        resp = requests.get(url, timeout=5)
+        resp = requests.get(url, timeout=5, headers=ADMIN)
     else:
-        resp = requests.post(url, json=body, timeout=5)
+        resp = requests.post(url, json=body, timeout=5, headers=ADMIN)
     resp.raise_for_status()
     return resp.json()
 
@@ -143,7 +144,9 @@ def test_delay_is_added_to_responses(server: EmulatorServer, client: TradingClie
 
 
 def test_server_stops_while_a_request_is_held(loaded: EmulatorState) -> None:
-    srv = EmulatorServer(EmulatorState(loaded.market, START), Faults(black_hole=True)).start()
+    srv = EmulatorServer(
+        EmulatorState(loaded.market, START), Faults(black_hole=True), api_key=KEY, secret_key=SECRET
+    ).start()
     outcome: list[str] = []
 
     def hang() -> None:
@@ -161,13 +164,17 @@ def test_server_stops_while_a_request_is_held(loaded: EmulatorState) -> None:
     waiter.join(5)
     assert not waiter.is_alive() and outcome  # released long before the 30 s hold
     with pytest.raises(requests.exceptions.ConnectionError):
-        requests.get(f"{srv.url}/_emulator/state", timeout=1)
+        requests.get(f"{srv.url}/_emulator/state", timeout=1, headers=ADMIN)
 
 
 def test_fault_settings_are_validated_and_reproducible(server: EmulatorServer) -> None:
-    resp = requests.post(f"{server.url}/_emulator/faults", json={"error_rate": 2}, timeout=5)
+    resp = requests.post(
+        f"{server.url}/_emulator/faults", json={"error_rate": 2}, timeout=5, headers=ADMIN
+    )
     assert resp.status_code == 422 and resp.json()["code"] == 40010001
-    resp = requests.post(f"{server.url}/_emulator/faults", json={"typo": 1}, timeout=5)
+    resp = requests.post(
+        f"{server.url}/_emulator/faults", json={"typo": 1}, timeout=5, headers=ADMIN
+    )
     assert resp.status_code == 422 and "typo" in resp.json()["message"]
     assert admin(server, "faults")["error_rate"] == 0.0  # nothing half-applied
     draws = []

@@ -8,8 +8,12 @@
     POST /_emulator/position {"symbol", "qty", "avg_entry_price"} -> the position (or null)
     POST /_emulator/reset {"cash"?, "now"?}    -> {"now", "cash"}
     POST /_emulator/config {"bars_page_size"?, "shorting"?, "slippage_bps"?,
-                            "commission_per_share"?, "commission_min"?} -> the current values
-Tests and the CLI drive the replay clock with these; a bot never calls them.
+                            "commission_per_share"?, "commission_min"?,
+                            "cancel_latency_s"?, "replace_latency_s"?,
+                            "strict_replace_status"?, "replace_oto_legs"?,
+                            "data_plan"?} -> the current values
+Tests and the CLI drive the replay clock with these; a bot never calls them. The
+strictness knobs are described in bot/emulator/state.py; `reject_next` is a fault.
 """
 
 from __future__ import annotations
@@ -23,9 +27,20 @@ from fastapi import APIRouter, Body
 from bot.emulator.errors import invalid
 from bot.emulator.faults import Faults
 from bot.emulator.jsonfmt import parse_time, utc_iso
-from bot.emulator.state import EmulatorState
+from bot.emulator.state import DATA_PLANS, EmulatorState
 
-_CONFIG = ("bars_page_size", "shorting", "slippage_bps", "commission_per_share", "commission_min")
+# Settings of POST /_emulator/config: numbers with their least value, flags, choices.
+_NUMBERS = {
+    "bars_page_size": 1,
+    "slippage_bps": 0,
+    "commission_per_share": 0,
+    "commission_min": 0,
+    "cancel_latency_s": 0,
+    "replace_latency_s": 0,
+}
+_FLAGS = ("shorting", "strict_replace_status", "replace_oto_legs")
+_CHOICES = {"data_plan": DATA_PLANS}
+_CONFIG = (*_NUMBERS, *_FLAGS, *_CHOICES)
 
 
 class Stats:
@@ -69,7 +84,7 @@ def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRoute
 
     @router.get("/state")
     def show_state() -> dict[str, Any]:
-        with state.lock:
+        with state.locked():
             orders = [
                 {
                     "id": o.id,
@@ -87,6 +102,7 @@ def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRoute
                     "order_class": o.order_class,
                     "parent_id": o.parent_id,
                     "replaces": o.replaces,
+                    "replaced_by": o.replaced_by,
                     "created_at": utc_iso(o.created_at),
                     "filled_at": utc_iso(o.filled_at),
                 }
@@ -152,13 +168,22 @@ def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRoute
         if unknown:
             raise invalid(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(_CONFIG)}")
         for key, value in data.items():
-            wanted = bool if key == "shorting" else int | float
-            least = 1 if key == "bars_page_size" else 0
-            if not isinstance(value, wanted) or value < least:
+            if not _valid(key, value):
                 raise invalid(f"{key}: {value!r} is not a valid value")
         with state.lock:
             for key, value in data.items():
-                setattr(state, key, type(getattr(state, key))(value))
+                if key in _NUMBERS:
+                    value = int(value) if key == "bars_page_size" else float(value)
+                setattr(state, key, value)
             return {key: getattr(state, key) for key in _CONFIG}
 
     return router
+
+
+def _valid(key: str, value: Any) -> bool:
+    if key in _FLAGS:
+        return isinstance(value, bool)
+    if key in _CHOICES:
+        return value in _CHOICES[key]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    return number and value >= _NUMBERS[key]

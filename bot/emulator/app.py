@@ -23,9 +23,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from bot.emulator.admin import Stats, admin_router
+from bot.emulator.bars import data_router
 from bot.emulator.errors import INVALID, NOT_FOUND, UNAUTHORIZED, ApiError
 from bot.emulator.faults import Faults, error_response
-from bot.emulator.routes import data_router, trading_router
+from bot.emulator.routes import trading_router
 from bot.emulator.state import EmulatorState
 
 DEFAULT_KEY, DEFAULT_SECRET = "emulator-key", "emulator-secret"
@@ -101,7 +102,7 @@ def create_app(
         if key != api_key or secret != secret_key:
             raise ApiError(401, UNAUTHORIZED, "request is not authorized")
 
-    app.include_router(trading_router(state, check_auth))
+    app.include_router(trading_router(state, check_auth, faults))
     app.include_router(data_router(state, check_auth))
     app.include_router(admin_router(state, faults, stats))
     return app

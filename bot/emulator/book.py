@@ -3,7 +3,8 @@
 Knows nothing of cash or prices: it creates orders, changes their status with the
 right timestamps, links bracket legs, answers the queries of `GET /v2/orders`, and
 keeps the per-client-id count of created orders that the stats endpoint reports
-(it must never exceed 1: a retried POST must not create a second order).
+(it must never exceed 1: a retried POST must not create a second order). It also says
+what open orders hold: shares (`held_for_orders`) and buying power (`reserved`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from bot.calendar import MarketCalendar
 from bot.emulator.errors import not_found
 from bot.emulator.market import asset_id
-from bot.emulator.orders import OPEN, EmuOrder, OrderSpec
+from bot.emulator.orders import OPEN, PENDING, EmuOrder, OrderSpec
 from bot.models import Side, et_to_ns
 
 
@@ -106,14 +107,30 @@ class OrderBook:
             order.replaced_at = when
         elif status == "filled":
             order.filled_at = when
+        elif status == "rejected":
+            order.failed_at = when
+        if status not in PENDING:
+            order.pending_from = order.pending_due = None
         if status not in OPEN:
             order.reserved = 0.0
             self.open_ids.pop(order.id, None)
 
-    def supersede(self, old: EmuOrder, new: EmuOrder, when: datetime) -> None:
-        """`new` replaces `old`: old becomes `replaced`, and the parent's legs, the OCO
-        sibling and any legs of its own point to the new order."""
-        self.set_status(old, "replaced", when)
+    def set_pending(self, order: EmuOrder, status: str, due: float, when: datetime) -> None:
+        """`pending_cancel` / `pending_replace` until `due` (state.monotonic() seconds)."""
+        prior = order.status
+        self.set_status(order, status, when)
+        order.pending_from, order.pending_due = prior, due
+
+    def supersede(
+        self, old: EmuOrder, new: EmuOrder, when: datetime, due: float | None = None
+    ) -> None:
+        """`new` replaces `old`: old becomes `replaced` (or `pending_replace` until `due`),
+        and the parent's legs, the OCO sibling and any legs of its own point to the new
+        order at once."""
+        if due is None:
+            self.set_status(old, "replaced", when)
+        else:
+            self.set_pending(old, "pending_replace", due, when)
         old.replaced_by = new.id
         self.add(new)
         if new.parent_id is not None:
@@ -127,18 +144,50 @@ class OrderBook:
     def held_for_orders(
         self, symbol: str, side: Side, skip: set[str | None] | None = None
     ) -> tuple[float, list[str]]:
-        """Qty tied up by working orders on one side; an OCO pair holds its qty once."""
-        total, ids, seen = 0.0, [], set(skip or ())
-        for o in self.open_orders(symbol):
-            if o.side is not side or o.status == "held" or o.id in seen or o.sibling_id in seen:
-                continue
-            seen.add(o.id)
-            total += o.qty - o.filled_qty
-            ids.append(o.id)
-        return total, ids
+        """Qty tied up by working orders on one side, and their ids.
+
+        Orders of which only one can fill hold the largest of their quantities once: the
+        two orders of an OCO pair (the legs of a bracket, the two halves of an oco order)
+        and an order with the one replacing it while the replace is pending. A `held` leg
+        holds nothing (its parent has not filled). An order in `pending_cancel` or
+        `pending_replace` still holds: it is open until the broker confirms
+        (https://docs.alpaca.markets/docs/orders-at-alpaca, order lifecycle)."""
+        skipped = set(skip or ())
+        live = {
+            o.id: o
+            for o in self.open_orders(symbol)
+            if o.side is side and o.id not in skipped and (o.pending_from or o.status) != "held"
+        }
+        root = {i: i for i in live}
+
+        def find(i: str) -> str:
+            while root[i] != i:
+                root[i] = root[root[i]]
+                i = root[i]
+            return i
+
+        for o in live.values():
+            for j in (o.sibling_id, o.replaced_by):
+                if j in root:
+                    root[find(o.id)] = find(j)
+        largest: dict[str, float] = {}
+        for o in live.values():
+            r = find(o.id)
+            largest[r] = max(largest.get(r, 0.0), o.qty - o.filled_qty)
+        return sum(largest.values()), list(live)
 
     def reserved(self) -> float:
-        return sum(self.orders[i].reserved for i in self.open_ids)
+        """Buying power held by open orders. While a replace is pending, the old and the
+        new order hold the larger of their two amounts, not the sum
+        (https://docs.alpaca.markets/reference/patchorderbyorderid-1)."""
+        total = 0.0
+        for i in self.open_ids:
+            o = self.orders[i]
+            if o.status == "pending_replace" and o.replaced_by in self.open_ids:
+                total += max(o.reserved - self.orders[str(o.replaced_by)].reserved, 0.0)
+            else:
+                total += o.reserved
+        return total
 
     def query(
         self,

@@ -8,6 +8,11 @@
   and then the answer is held for `drop_hold_s` (longer than the client's read
   timeout): the client sees a timeout for an order that exists.
 - `black_hole`: every request hangs for `drop_hold_s` without an answer.
+- `reject_next`: the next N orders created by `POST /v2/orders` (parents only) are
+  answered 200 `accepted` as usual, then `rejected` (with `failed_at`, legs canceled)
+  when they would reach the market (bot/emulator/replay.py): Alpaca may reject an order
+  after accepting it (https://docs.alpaca.markets/docs/orders-at-alpaca, order
+  lifecycle "accepted -> rejected"). A refused POST does not use one up.
 Admin routes are never affected. Draws come from a seeded `random.Random`.
 """
 
@@ -40,6 +45,7 @@ class Faults:
     drop_next: int = 0
     drop_hold_s: float = 30.0
     black_hole: bool = False
+    reject_next: int = 0
     seed: int | None = 0
 
     def __post_init__(self) -> None:
@@ -53,8 +59,8 @@ class Faults:
                 raise invalid(f"{name} must be between 0 and 1")
         if not self.error_codes or any(not 400 <= c <= 599 for c in self.error_codes):
             raise invalid("error_codes must be a non-empty list of HTTP statuses 400-599")
-        if self.delay_s < 0 or self.drop_hold_s < 0 or self.drop_next < 0:
-            raise invalid("delay_s, drop_hold_s and drop_next must be >= 0")
+        if min(self.delay_s, self.drop_hold_s, self.drop_next, self.reject_next) < 0:
+            raise invalid("delay_s, drop_hold_s, drop_next and reject_next must be >= 0")
 
     def configure(self, changes: dict[str, Any]) -> None:
         """Apply the given settings (others unchanged); `seed` restarts the random draws."""
@@ -86,6 +92,7 @@ class Faults:
             "drop_next": self.drop_next,
             "drop_hold_s": self.drop_hold_s,
             "black_hole": self.black_hole,
+            "reject_next": self.reject_next,
             "seed": self.seed,
         }
 
@@ -103,6 +110,14 @@ class Faults:
                 self.drop_next -= 1
                 return True
             return self.drop_response_rate > 0 and self._rng.random() < self.drop_response_rate
+
+    def draw_reject(self) -> bool:
+        """Whether the order just created is to be rejected when it is routed."""
+        with self._lock:
+            if self.reject_next > 0:
+                self.reject_next -= 1
+                return True
+            return False
 
 
 def error_response(status: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -127,6 +142,6 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise TypeError("black_hole must be true or false")
         return value
-    if key in ("drop_next", "seed"):
+    if key in ("drop_next", "reject_next", "seed"):
         return None if value is None and key == "seed" else int(value)
     return float(value)

@@ -2,8 +2,10 @@
 
 `parse_order` turns the JSON alpaca-py sends (numbers as floats or strings, optional
 nested `take_profit`/`stop_loss`) into an `OrderSpec`, or raises the 422 Alpaca would
-answer. What needs the account (buying power, qty available, unknown symbol, duplicate
-client order id) is checked by `EmulatorState`. `EmuOrder.to_json` is the `Order`
+answer. Order classes: simple, bracket, oto, and oco (an exit pair for a position held:
+a take-profit limit and a stop-loss stop; see `_oco`). What needs the account (buying
+power, qty available, unknown symbol, duplicate client order id) is checked by
+`EmulatorState`. `EmuOrder.to_json` is the `Order`
 shape alpaca-py parses (shared/ref/alpaca-api.md section 2.2).
 """
 
@@ -17,7 +19,10 @@ from bot.emulator.errors import invalid
 from bot.emulator.jsonfmt import dec, ns_to_utc, opt_dec, utc_iso
 from bot.models import OrderType, Side
 
-OPEN = frozenset({"accepted", "new", "held"})  # everything else is terminal
+# Not terminal. `pending_cancel` / `pending_replace` exist only while a cancel or replace
+# latency runs (bot/emulator/lifecycle.py); the emulator never produces `pending_new`.
+OPEN = frozenset({"accepted", "pending_new", "new", "held", "pending_cancel", "pending_replace"})
+PENDING = frozenset({"pending_cancel", "pending_replace"})
 MAX_CLIENT_ID = 128
 _UNSUPPORTED_TYPES = {"stop_limit", "trailing_stop"}
 _UNSUPPORTED_TIF = {"opg", "cls", "ioc", "fok"}
@@ -54,8 +59,8 @@ class OrderSpec:
     order_class: str = "simple"
     limit_price: float | None = None
     stop_price: float | None = None
-    take_profit: float | None = None  # bracket/oto leg: limit price
-    stop_loss: float | None = None  # bracket/oto leg: stop price
+    take_profit: float | None = None  # bracket/oto leg (oco: the order itself): limit price
+    stop_loss: float | None = None  # bracket/oto/oco leg: stop price
     extended_hours: bool = False
     client_order_id: str | None = None
 
@@ -84,6 +89,10 @@ def parse_order(body: dict[str, Any]) -> OrderSpec:
     if tif not in ("day", "gtc"):
         raise invalid(f"invalid time_in_force {tif!r}")
     limit, stop = _num(body, "limit_price"), _num(body, "stop_price")
+    take_profit, stop_loss = _legs(body)
+    oclass = str(body.get("order_class") or "simple")
+    if oclass == "oco":
+        limit = _oco(otype, side, limit, take_profit, stop_loss)
     if otype == "limit":
         _positive(limit, "limit price")
     elif limit is not None:
@@ -95,7 +104,6 @@ def parse_order(body: dict[str, Any]) -> OrderSpec:
     extended = body.get("extended_hours") in (True, "true", "True")
     if extended and (otype != "limit" or tif != "day"):
         raise invalid('only type="limit" is allowed for extended hours orders')
-    take_profit, stop_loss = _legs(body)
     cid = body.get("client_order_id")
     if cid is not None and (not isinstance(cid, str) or not cid):
         raise invalid("client_order_id must be a non-empty string")
@@ -107,7 +115,7 @@ def parse_order(body: dict[str, Any]) -> OrderSpec:
         Side(side),
         OrderType(otype),
         tif,
-        str(body.get("order_class") or "simple"),
+        oclass,
         limit,
         stop,
         take_profit,
@@ -132,14 +140,12 @@ def _legs(body: dict[str, Any]) -> tuple[float | None, float | None]:
         if tp_body or sl_body:
             raise invalid("take_profit and stop_loss need order_class bracket or oto")
         return None, None
-    if oclass == "bracket":
+    if oclass in ("bracket", "oco"):
         if tp is None or sl is None:
-            raise invalid("bracket orders need take_profit.limit_price and stop_loss.stop_price")
+            raise invalid(f"{oclass} orders need take_profit.limit_price and stop_loss.stop_price")
     elif oclass == "oto":
         if (tp is None) == (sl is None):
             raise invalid("oto orders need exactly one of take_profit or stop_loss")
-    elif oclass == "oco":
-        raise invalid("order_class oco is not supported by the emulator")
     else:
         raise invalid(f"invalid order_class {oclass!r}")
     if tp is not None:
@@ -147,6 +153,28 @@ def _legs(body: dict[str, Any]) -> tuple[float | None, float | None]:
     if sl is not None:
         _positive(sl, "stop_loss.stop_price")
     return tp, sl
+
+
+def _oco(
+    otype: Any, side: Any, limit: float | None, tp: float | None, sl: float | None
+) -> float | None:
+    """The limit price of an OCO order, checked. Alpaca documents OCO as the exit of a
+    position already held: `type: limit`, the take-profit limit in `take_profit.limit_price`
+    (the order's own `limit_price` may be left out: alpaca-py does not require it for oco,
+    and when given it must be the same), the stop in `stop_loss.stop_price`; a sell OCO
+    closes a long, a buy OCO a short, so the stop sits below the limit for a sell and
+    above it for a buy. https://docs.alpaca.markets/docs/orders-at-alpaca (OCO orders)."""
+    if otype != "limit":
+        raise invalid('oco orders must be type "limit"')
+    if tp is None or sl is None:  # _legs has refused this already
+        raise invalid("oco orders need take_profit.limit_price and stop_loss.stop_price")
+    if limit is not None and abs(limit - tp) > 1e-9:
+        raise invalid("limit_price must equal take_profit.limit_price for oco orders")
+    if side == "sell" and not sl < tp:
+        raise invalid("stop_loss.stop_price must be below take_profit.limit_price (sell oco)")
+    if side == "buy" and not sl > tp:
+        raise invalid("stop_loss.stop_price must be above take_profit.limit_price (buy oco)")
+    return tp
 
 
 @dataclass(frozen=True)
@@ -213,6 +241,10 @@ class EmuOrder:
     expired_at: datetime | None = None
     canceled_at: datetime | None = None
     replaced_at: datetime | None = None
+    failed_at: datetime | None = None
+    pending_from: str | None = None  # the status before pending_cancel / pending_replace
+    pending_due: float | None = None  # when (state.monotonic() seconds) that pending ends
+    reject_on_route: bool = False  # the `reject_next` fault: rejected when it is routed
     replaced_by: str | None = None
     replaces: str | None = None
     parent_id: str | None = None
@@ -234,7 +266,7 @@ class EmuOrder:
             "expired_at": utc_iso(self.expired_at),
             "expires_at": None if self.expires_at is None else utc_iso(ns_to_utc(self.expires_at)),
             "canceled_at": utc_iso(self.canceled_at),
-            "failed_at": None,
+            "failed_at": utc_iso(self.failed_at),
             "replaced_at": utc_iso(self.replaced_at),
             "replaced_by": self.replaced_by,
             "replaces": self.replaces,

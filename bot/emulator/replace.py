@@ -6,6 +6,22 @@ change (limit_price on a limit, stop_price on a stop), plus qty and time in forc
 keeps the old client_order_id unless a new one is given, and the old order's place in
 the matching tie-break: SimBroker moves a stop in place, and paper must fill like the
 backtest when a stop and a take-profit meet the same bar.
+
+Alpaca's rules (https://docs.alpaca.markets/reference/patchorderbyorderid-1; the same
+note is on the Broker API's https://docs.alpaca.markets/reference/replaceorderforaccount):
+- "Order cannot be replaced when the status is accepted, pending_new, pending_cancel or
+  pending_replace": 422 42210000. The pending ones are always refused; `accepted` and
+  `pending_new` while `state.strict_replace_status` is on (the default; off, they are
+  replaced as the emulator always did). A bot that moves a stop placed after the close
+  before the next open meets this refusal.
+- The PATCH answers with the new order at once; the old one is replaced asynchronously.
+  With `state.replace_latency_s` > 0 the old order stays `pending_replace` (open, not
+  matched, still holding its shares; the two hold the larger of their buying powers,
+  not the sum) until that many wall-clock seconds have passed, then `replaced`
+  (bot/emulator/lifecycle.py settles it). The new order has its normal status at once.
+- With `state.replace_oto_legs` False, a leg of an `oto` order cannot be replaced
+  (replacing OTO legs is not supported, per
+  https://docs.alpaca.markets/docs/orders-at-alpaca); bracket legs can be replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +31,7 @@ from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any
 
 from bot.emulator.errors import UNPROCESSABLE, ApiError, invalid
-from bot.emulator.orders import EmuOrder, OrderSpec, parse_replace
+from bot.emulator.orders import PENDING, EmuOrder, OrderSpec, parse_replace
 from bot.models import OrderType
 
 if TYPE_CHECKING:
@@ -26,6 +42,12 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
     old = state.book.get(order_id)
     if not old.is_open:
         raise ApiError(422, UNPROCESSABLE, "order is not replaceable")
+    strict = ("accepted", "pending_new") if state.strict_replace_status else ()
+    if old.status in PENDING or old.status in strict:
+        raise ApiError(422, UNPROCESSABLE, f"order is not replaceable in status {old.status}")
+    parent = state.book.orders.get(old.parent_id or "")
+    if not state.replace_oto_legs and parent is not None and parent.order_class == "oto":
+        raise ApiError(422, UNPROCESSABLE, "replacing a leg of an oto order is not supported")
     rs = parse_replace(body)
     if rs.limit_price is not None and old.type is not OrderType.LIMIT:
         raise invalid("limit_price can only be replaced on a limit order")
@@ -63,5 +85,7 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
         legs=list(old.legs),
         expires_at=(old.expires_at or state.day_close(old.symbol)) if tif == "day" else None,
     )
-    state.book.supersede(old, new, state.now)
+    latency = state.replace_latency_s
+    due = state.monotonic() + latency if latency > 0 else None
+    state.book.supersede(old, new, state.now, due)
     return new

@@ -12,6 +12,13 @@ the last bar, orders expire up to `until`, and the clock becomes `until`.
 
 Fill times: a fill is stamped with the start of its bar (09:30 ET for a daily bar): the
 daily bar does not say when inside the session a stop or limit was reached.
+
+Routing: an order reaches the market at its `routes_at` (at once in a session, else the
+next open). One marked by the `reject_next` fault is `rejected` there instead (with
+`failed_at`, its open legs canceled): Alpaca answers a POST with 200 `accepted` and may
+still reject the order later, e.g. at the venue ("accepted -> rejected";
+https://docs.alpaca.markets/docs/orders-at-alpaca, order lifecycle). Pending cancels and
+replaces that are due are settled first; pending orders are not matched (lifecycle.py).
 """
 
 from __future__ import annotations
@@ -22,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 
 from bot.emulator.errors import invalid
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
-from bot.emulator.orders import EmuOrder
+from bot.emulator.lifecycle import settle
+from bot.emulator.orders import PENDING, EmuOrder
 from bot.matching import commission, trigger_price, with_slippage
 from bot.models import Bar, Fill, et_to_ns
 
@@ -34,6 +42,7 @@ def advance(state: EmulatorState, until: datetime) -> dict[str, Any]:
     until_ns = et_to_ns(until)
     if until_ns < state.now_ns:
         raise invalid(f"until {until.isoformat()} is before the clock {state.now.isoformat()}")
+    settle(state)
     events: list[tuple[int, str, int]] = []
     for symbol in state.market.symbols:
         track = state.track(symbol)
@@ -49,8 +58,7 @@ def advance(state: EmulatorState, until: datetime) -> dict[str, Any]:
     expired += _expire(state, until_ns)
     state.now = until
     for order in state.book.open_orders():
-        if order.status == "accepted" and order.routes_at <= until_ns:
-            state.book.set_status(order, "new", ns_to_utc(order.routes_at))
+        _route(state, order, until_ns)
     return {
         "now": utc_iso(until),
         "bars_processed": len(events),
@@ -65,6 +73,8 @@ def _expire(state: EmulatorState, t_ns: int) -> list[str]:
     for order in state.book.open_orders():
         if order.expires_at is None or order.expires_at > t_ns or not order.is_open:
             continue
+        if order.status in PENDING:  # the wall clock ends it (lifecycle.py)
+            continue
         when = ns_to_utc(order.expires_at)
         state.book.set_status(order, "canceled" if order.status == "held" else "expired", when)
         gone.append(order.client_order_id)
@@ -75,14 +85,28 @@ def _expire(state: EmulatorState, t_ns: int) -> list[str]:
     return gone
 
 
+def _route(state: EmulatorState, order: EmuOrder, t_ns: int, at: int | None = None) -> None:
+    """An order whose `routes_at` has come by `t_ns` reaches the market, stamped `at`
+    (default: its routes_at): `accepted` becomes `new`, or `rejected` if a fault says so."""
+    if order.routes_at > t_ns or order.status not in ("accepted", "new"):
+        return
+    when = ns_to_utc(order.routes_at if at is None else at)
+    if order.reject_on_route:
+        order.reject_on_route = False
+        state.book.set_status(order, "rejected", when)
+        for leg_id in order.legs:
+            leg = state.book.orders[leg_id]
+            if leg.is_open:
+                state.book.set_status(leg, "canceled", when)
+    elif order.status == "accepted":
+        state.book.set_status(order, "new", when)
+
+
 def _match(state: EmulatorState, symbol: str, bar: Bar, start_ns: int) -> list[dict[str, Any]]:
     when = ns_to_utc(start_ns)
-    batch: list[EmuOrder] = []
-    for order in state.book.open_orders(symbol):
-        if order.status == "accepted" and order.routes_at <= start_ns:
-            state.book.set_status(order, "new", when)
-        if order.status == "new":
-            batch.append(order)
+    for order in state.book.open_orders(symbol):  # all routed before any is matched
+        _route(state, order, start_ns, start_ns)
+    batch = [o for o in state.book.open_orders(symbol) if o.status == "new"]
     fills: list[dict[str, Any]] = []
     while batch:
         touched = []

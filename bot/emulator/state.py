@@ -9,15 +9,31 @@ Replace (PATCH) follows Alpaca: a new order with a new id, the old one `replaced
 Unless the request names a new client_order_id, the new order keeps the old one and
 the client-id index points to the newest order of the chain, so a bot that finds its
 order by client_order_id always gets the live one. Bracket legs and OCO siblings are
-re-pointed to the replacement. Not thread-safe: callers hold `lock`.
+re-pointed to the replacement. Not thread-safe: callers hold `lock` (or `locked()`,
+which also settles pending cancels and replaces first).
+
+Strictness knobs (constructor arguments and attributes, also `POST /_emulator/config`).
+Each defaults to the lenient behaviour the emulator always had, except the replace
+status check, which the whole test suite passes with:
+- `cancel_latency_s` (0): > 0 makes cancels asynchronous (`pending_cancel` for that many
+  wall-clock seconds, then `canceled`); see bot/emulator/lifecycle.py.
+- `replace_latency_s` (0): > 0 leaves a replaced order `pending_replace` that long, then
+  `replaced`; see bot/emulator/replace.py.
+- `strict_replace_status` (True): refuse to replace an order that is `accepted` or
+  `pending_new`, as Alpaca does (`pending_cancel` / `pending_replace` are always
+  refused); False allows it, as the emulator used to.
+- `replace_oto_legs` (True): False refuses to replace a leg of an `oto` order.
+- `data_plan` ("unlimited"): "free" refuses recent SIP bars (bot/emulator/bars.py).
+The `reject_next` fault (bot/emulator/faults.py) rejects orders after acceptance.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-import uuid
-from dataclasses import replace as dc_replace
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,18 +41,20 @@ from typing import Any
 import numpy as np
 
 from bot.calendar import MarketCalendar
-from bot.emulator import replay
+from bot.emulator import lifecycle, replay
 from bot.emulator.account import Account, Quote
 from bot.emulator.book import OrderBook
-from bot.emulator.checks import check_funds, check_leg_prices
-from bot.emulator.errors import UNPROCESSABLE, ApiError, invalid, not_found
+from bot.emulator.checks import check_funds
+from bot.emulator.errors import ApiError, invalid, not_found
 from bot.emulator.jsonfmt import ns_to_utc
 from bot.emulator.market import Market, Track, find_series
-from bot.emulator.orders import EmuOrder, OrderSpec, parse_order
+from bot.emulator.orders import EmuOrder, OrderSpec
 from bot.emulator.replace import replace_order
-from bot.models import ET, OrderType, Side, et_to_ns, session_date
+from bot.emulator.submit import submit_order
+from bot.models import ET, Side, et_to_ns, session_date
 
 HISTORY_LEFT = 60  # sessions left to replay when no start time is given
+DATA_PLANS = ("free", "unlimited")
 
 
 class EmulatorState:
@@ -51,6 +69,12 @@ class EmulatorState:
         shorting: bool = False,
         match_timeframe: str = "1d",
         bars_page_size: int = 10_000,
+        cancel_latency_s: float = 0.0,
+        replace_latency_s: float = 0.0,
+        strict_replace_status: bool = True,
+        replace_oto_legs: bool = True,
+        data_plan: str = "unlimited",
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.market, self.calendar = market, market.calendar
         self.slippage_bps = slippage_bps
@@ -58,6 +82,15 @@ class EmulatorState:
         self.shorting = shorting
         self.match_timeframe = match_timeframe  # "1d" | "1m": which bars orders fill on
         self.bars_page_size = bars_page_size  # server-side page cap (tests force paging)
+        if cancel_latency_s < 0 or replace_latency_s < 0:
+            raise ValueError("cancel_latency_s and replace_latency_s must be >= 0")
+        if data_plan not in DATA_PLANS:
+            raise ValueError(f"data_plan must be one of {', '.join(DATA_PLANS)}")
+        self.cancel_latency_s = float(cancel_latency_s)
+        self.replace_latency_s = float(replace_latency_s)
+        self.strict_replace_status, self.replace_oto_legs = strict_replace_status, replace_oto_legs
+        self.data_plan = data_plan
+        self.monotonic = monotonic  # the wall clock of the latencies (seconds)
         self.lock = threading.RLock()
         self.now = now
         self.account = Account(initial_cash, now)
@@ -111,6 +144,13 @@ class EmulatorState:
             raise invalid("times must carry a timezone")
         if not self.calendar.covers(et_to_ns(when)):
             raise invalid(f"{when.isoformat()} is outside the emulator's calendar")
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the lock, with pending cancels and replaces that are due settled first."""
+        with self.lock:
+            lifecycle.settle(self)
+            yield
 
     @property
     def now_ns(self) -> int:
@@ -197,42 +237,8 @@ class EmulatorState:
 
     # -- orders ----------------------------------------------------------------------
     def submit(self, body: dict[str, Any]) -> EmuOrder:
-        """POST /v2/orders: validate like Alpaca, then create (and keep) the order."""
-        spec = parse_order(body)
-        if spec.symbol not in self.market.tracks:
-            raise invalid(f'could not find asset "{spec.symbol}"')
-        if spec.client_order_id is not None and spec.client_order_id in self.book.by_client_id:
-            raise invalid("client_order_id must be unique")
-        quote = self.quote(spec.symbol)
-        check_leg_prices(spec, quote)
-        reserved = self.check_funds(spec, quote)
-        held = self.account.qty(spec.symbol)
-        cid = spec.client_order_id or str(uuid.uuid4())
-        close = self.day_close(spec.symbol)
-        parent = self.book.create(spec, cid, self.now, self.calendar, held, close, reserved)
-        self.book.created_per_client_id[cid] += 1
-        exit_side = Side.SELL if spec.side is Side.BUY else Side.BUY
-        # The stop leg is created first: when a stop and a take-profit meet the same bar,
-        # placement order breaks the tie and the stop fills (as in SimBroker).
-        for otype, price in ((OrderType.STOP, spec.stop_loss), (OrderType.LIMIT, spec.take_profit)):
-            if price is None:
-                continue
-            leg_spec = dc_replace(
-                spec,
-                side=exit_side,
-                type=otype,
-                limit_price=price if otype is OrderType.LIMIT else None,
-                stop_price=price if otype is OrderType.STOP else None,
-            )
-            leg_cid = str(uuid.uuid4())  # Alpaca names legs itself
-            leg = self.book.create(
-                leg_spec, leg_cid, self.now, self.calendar, held, close, parent=parent
-            )
-            parent.legs.append(leg.id)
-        if len(parent.legs) == 2:
-            a, b = (self.book.orders[i] for i in parent.legs)
-            a.sibling_id, b.sibling_id = b.id, a.id
-        return parent
+        """POST /v2/orders: validate like Alpaca, then create the order (submit.py)."""
+        return submit_order(self, body)
 
     def check_funds(
         self, spec: OrderSpec, quote: Quote | None, replacing: EmuOrder | None = None
@@ -249,23 +255,12 @@ class EmulatorState:
         )
 
     def cancel(self, order_id: str) -> EmuOrder:
-        """DELETE /v2/orders/{id}: cancel an open order and its legs still held or working."""
-        order = self.book.get(order_id)
-        if not order.is_open:
-            raise ApiError(422, UNPROCESSABLE, "order is not cancelable")
-        for o in (order, *(self.book.orders[i] for i in order.legs)):
-            if o.is_open:
-                self.book.set_status(o, "canceled", self.now)
-        return order
+        """DELETE /v2/orders/{id}: cancel an open order and its open legs (lifecycle.py)."""
+        return lifecycle.cancel(self, order_id)
 
     def cancel_all(self) -> list[dict[str, Any]]:
-        """DELETE /v2/orders: the 207 body, one entry per order that was open."""
-        out = []
-        for order in self.book.open_orders():
-            if order.is_open:  # a parent cancelled just before may have taken it along
-                self.cancel(order.id)
-                out.append({"id": order.id, "status": 200, "body": order.to_json()})
-        return out
+        """DELETE /v2/orders: the 207 body, one entry per order whose cancel was accepted."""
+        return lifecycle.cancel_all(self)
 
     def replace(self, order_id: str, body: dict[str, Any]) -> EmuOrder:
         """PATCH /v2/orders/{id}: a new order replaces the open one (see module docstring)."""
