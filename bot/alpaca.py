@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,7 @@ from bot.ratelimit import RateLimiter
 from bot.settings import AlpacaConfig
 
 LOG = logging.getLogger("bot.alpaca")
+_FEEDS = {"iex": DataFeed.IEX, "sip": DataFeed.SIP, "delayed_sip": DataFeed.DELAYED_SIP}
 _OHLCV = ("open", "high", "low", "close", "volume")
 
 
@@ -302,7 +303,12 @@ class AlpacaApi:
 
 
 class AlpacaMarketData:
-    """Split-adjusted bars from Alpaca's data API (IEX by default), paging followed by the SDK."""
+    """Split-adjusted bars from Alpaca's data API, paging followed by the SDK.
+
+    The feed is consolidated SIP by default (what the thresholds were tuned on); on the
+    free plan SIP is only served older than 15 minutes, so with `feed = "sip"` every
+    request ends `sip_delay_s` before the time asked for. `delayed_sip` and `iex` are
+    passed through as they are."""
 
     def __init__(
         self,
@@ -315,7 +321,8 @@ class AlpacaMarketData:
             api_key, secret_key, url_override=cfg.data_url.rstrip("/")
         )
         _harden(self.client, cfg, limiter or RateLimiter(cfg.max_requests_per_minute))
-        self.feed = DataFeed.IEX if cfg.feed == "iex" else DataFeed.SIP
+        self.feed = _FEEDS[cfg.feed]
+        self.delay = timedelta(seconds=cfg.sip_delay_s if cfg.feed == "sip" else 0.0)
 
     def bars(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> BarSeries:
         tf = TimeFrame.Day if timeframe == "1d" else TimeFrame.Minute
@@ -323,7 +330,7 @@ class AlpacaMarketData:
             symbol_or_symbols=symbol,
             timeframe=tf,
             start=start.astimezone(UTC),
-            end=end.astimezone(UTC),
+            end=(end - self.delay).astimezone(UTC),
             adjustment=Adjustment.SPLIT,
             feed=self.feed,
         )

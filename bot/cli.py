@@ -1,7 +1,9 @@
 """The `bot` command (typer): parses options, calls the engine, prints results.
 
 Commands only, no trading logic. Every user-facing error (bad config, bad data file)
-ends with one clear message on stderr and exit code 2, never a traceback.
+ends with one clear message on stderr and exit code 2, never a traceback. Heavy
+modules (pandas, the SDK, the engine) are imported inside the commands, so that `bot
+paper` takes its state lock first: a second runner is refused within moments.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import click
 import typer
 
-from bot.data import DataError, LoadResult, load_csv
-from bot.journal import setup_logging
-from bot.scan import scan
+from bot import lifecycle
+from bot.models import DataError
 from bot.settings import (
     ConfigError,
     Settings,
@@ -26,17 +28,10 @@ from bot.settings import (
     resolve_config_path,
     resolve_data_path,
 )
-from bot.views import (
-    make_console,
-    print_load_summary,
-    progress_bar,
-    signal_table,
-    signals_jsonl,
-    status_table,
-    trades_table,
-)
-from strategies import build_strategy
-from strategies.level_breakout import describe_rules
+from bot.statelock import RunnerError, take_lock
+
+if TYPE_CHECKING:
+    from bot.data import LoadResult
 
 app = typer.Typer(
     help="Level breakout signal bot: signals, backtests and Alpaca paper trading.",
@@ -88,6 +83,17 @@ def signals(
     ] = "table",
 ) -> None:
     """Run the strategy over a bar file and print the confirmed breakouts and breakdowns."""
+    from bot.scan import scan
+    from bot.views import (
+        make_console,
+        print_load_summary,
+        signal_table,
+        signals_jsonl,
+        status_table,
+    )
+    from strategies import build_strategy
+    from strategies.level_breakout import describe_rules
+
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
     settings = _settings(config)
@@ -111,6 +117,9 @@ def _load_range(
     settings: Settings, data: Path | None, start: str | None, end: str | None
 ) -> tuple[LoadResult, int, int]:
     """Load the bar file (rejected rows logged) and the index range [lo, hi) asked for."""
+    from bot.data import load_csv
+    from bot.journal import setup_logging
+
     setup_logging(None)
     loaded = load_csv(
         resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
@@ -148,6 +157,7 @@ def backtest(
     """Backtest the strategy on history through the same engine that trades paper."""
     from bot.backtest import run_backtest
     from bot.report import compute_metrics, metrics_table, write_run
+    from bot.views import make_console, print_load_summary, progress_bar, trades_table
 
     settings = _settings(config)
     loaded, lo, hi = _load_range(settings, data, start, end)
@@ -208,13 +218,23 @@ def paper(
     ] = False,
 ) -> None:
     """Paper-trade: replay bars against the emulator, or trade your Alpaca paper account."""
-    from bot.paper import PaperOptions, run_paper
-
     settings = _settings(config)
-    opts = PaperOptions(
-        broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live
-    )
-    code = run_paper(settings, opts, make_console())
+    lock_dir = Path(state_dir or settings.paper.state_dir)
+    try:
+        lock = take_lock(lock_dir)  # before the heavy imports: a second runner stops here
+    except RunnerError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(exc.code) from None
+    try:
+        from bot.paper import PaperOptions, run_paper
+        from bot.views import make_console
+
+        opts = PaperOptions(
+            broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live
+        )
+        code = run_paper(settings, opts, make_console())
+    finally:
+        lock.release()
     raise typer.Exit(code)
 
 
@@ -258,10 +278,13 @@ def logs(
 ) -> None:
     """Filter logs/events.jsonl: signals, risk decisions, orders, fills, guards, errors."""
     from bot import logview
+    from bot.views import make_console
 
     settings = _settings(config)
     path = Path(settings.paper.log_dir) / "events.jsonl"
     run_id = None if run == "all" else (logview.last_run_id(path) if run == "latest" else run)
+    if follow:
+        lifecycle.set_hint(f"stopped following {path}; nothing else to do")
     try:
         after = logview.parse_since(since) if since else None
         source = logview.follow(path) if follow else logview.read_events(path)
@@ -274,8 +297,6 @@ def logs(
     except logview.LogError as exc:
         print(f"logs error: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    except KeyboardInterrupt:
-        return
 
 
 def _line(ev: dict[str, Any]) -> str:
@@ -305,7 +326,7 @@ def status(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
     """Position, open orders, P&L, levels and their distance, last signals, halted or not."""
     from bot.state import StateError
     from bot.status import read_status
-    from bot.views import status_view
+    from bot.views import make_console, status_view
 
     settings = _paper_settings(config, state_dir)
     try:
@@ -398,14 +419,17 @@ def sweep(
 ) -> None:
     """Sweep thresholds with walk-forward validation: IS and OOS figures, report, config."""
     from bot.sweep import Options, SweepInterrupted, run_sweep
+    from bot.views import make_console
 
     console = make_console()
     opts = Options(out, workers, scheduler, resume, write_config, heatmap)
     try:
         outcome = run_sweep(sweep_file, opts, console)
     except (SweepInterrupted, KeyboardInterrupt) as exc:
+        lifecycle.told()
         print(str(exc) or "interrupted", file=sys.stderr)
-        raise typer.Exit(130) from None
+        code = exc.exit_code if isinstance(exc, lifecycle.Interrupted) else 130
+        raise typer.Exit(code) from None
     from bot.sweep.output import print_summary
 
     prep = outcome.prep
@@ -427,5 +451,26 @@ def sweep(
         raise typer.Exit(1)
 
 
+def run_app(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code; an interrupt is raised to bot.entry."""
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except click.exceptions.Abort as exc:
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, lifecycle.Interrupted):
+            raise cause from None
+        raise lifecycle.Interrupted() from None  # a plain KeyboardInterrupt (Ctrl-C)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    # typer turns an interrupt into a bare exit 130: report it as it was (SIGTERM: 143)
+    pending = lifecycle.untold()
+    if pending is not None:
+        raise pending
+    return rv if isinstance(rv, int) else 0
+
+
 def main() -> None:
-    app()
+    from bot.entry import main as entry_main
+
+    entry_main()

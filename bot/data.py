@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bot.models import ET, Bar, BarRejection
+from bot.models import ET, Bar, BarRejection, DataError
 
 REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
 _TIME_ALIASES = ("timestamp", "time", "date", "datetime")
@@ -54,10 +54,6 @@ MAX_VOLUME = 1e13
 # caught before times become int64 nanoseconds, which end in April 2262.
 EARLIEST_BAR = pd.Timestamp("1800-01-01")
 LATEST_BAR = pd.Timestamp("2200-01-01")
-
-
-class DataError(Exception):
-    """A data file that cannot be used; the message names the file, row and column."""
 
 
 @dataclass

@@ -79,6 +79,7 @@ class Engine:
         self.mismatch_gap = 0.0  # broker qty - ours, when the mismatch was last reported
         self.exit_failed: str | None = None  # an exit refused and its protection too
         self.owed_exit: OrderIntent | None = None  # an exit refused: retried every bar
+        self.owed_stop: float | None = None  # the stop of that position, to put back
         self.entry_id = ""  # client order id of the fill that opened the position
         self.now_ns = 0  # the runner's clock (for the stale-data guard)
         self.entry_level = ""
@@ -291,7 +292,7 @@ class Engine:
             self.entry_level = ""
             self.entry_reason = ""
             self.entry_id = ""
-            self.owed_exit = None
+            self.owed_exit = self.owed_stop = None
 
     def _trail(self, bar: Bar) -> None:
         long = self.portfolio.qty > 0

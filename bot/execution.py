@@ -30,13 +30,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
 from bot.alpaca import BrokerOrder
 from bot.broker import BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
 from bot.engine import EventSink, no_events
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.protection import replace_refused
 from bot.reconcile import TERMINAL, ReconcileError, Reconciliation, reconcile
 from bot.retry import Retrier
 from bot.state import OrderRecord, StateStore
@@ -46,7 +47,6 @@ _NO_FILLS: list[Fill] = []
 # Orders that sell (or buy back) shares the account holds: a 403 "held for orders" on
 # them is a cancel still in flight, worth waiting out.
 _CLOSING = {"exit", "flatten", "stop", "take_profit", "oco"}
-_PENDING = {"accepted", "pending_new", "pending_cancel", "pending_replace", "held"}
 T = TypeVar("T")
 
 
@@ -78,7 +78,7 @@ class LiveBroker:
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
         retrier: Retrier | None = None,
-        cancel_reads: int = 10,
+        cancel_wait_s: float = 15.0,
     ) -> None:
         self.api = api
         self.store = store
@@ -86,7 +86,7 @@ class LiveBroker:
         self.events = events
         self.settle_lookups = settle_lookups
         self.max_send_attempts = max_send_attempts
-        self.cancel_reads = cancel_reads  # reads while a cancel is pending (about 15 s)
+        self.cancel_wait_s = cancel_wait_s  # how long a pending cancel is waited for
         if retrier is None:
             retrier = Retrier(backoff_base_s, backoff_cap_s, events, clock=clock, seed=seed)
             if sleep is not None:
@@ -156,7 +156,7 @@ class LiveBroker:
 
         Returns the final status: "canceled", or "fill_pending"/"filled" when it filled
         first (the next sync books that fill), or the pending status if the broker is
-        still cancelling after `cancel_reads` reads."""
+        still cancelling after `cancel_wait_s`."""
         rec = self.store.get_order(client_order_id)
         if rec is None or rec.broker_id is None or not rec.is_open:
             return "unknown" if rec is None else rec.status
@@ -199,7 +199,7 @@ class LiveBroker:
                 f"replacing {client_order_id}",
             )
         except BrokerError as exc:
-            return self._replace_refused(rec, stop_price, new_id, exc)
+            return replace_refused(self, rec, stop_price, new_id, exc)
         self.store.update_order(client_order_id, status="replaced")
         self._track_child(family, order)
         return order.client_order_id
@@ -237,7 +237,8 @@ class LiveBroker:
     # -- sending -------------------------------------------------------------------
     def _send(self, intent: OrderIntent) -> None:
         cid = intent.client_order_id
-        attempts = held = 0
+        attempts = 0
+        held = self._patience()
         while attempts < self.max_send_attempts:
             attempts += 1
             try:
@@ -248,12 +249,15 @@ class LiveBroker:
                 self.settle(cid)
                 return
             except BrokerError as exc:
-                if exc.held_by_orders and intent.purpose in _CLOSING and held < self.cancel_reads:
+                if exc.held_by_orders and intent.purpose in _CLOSING:
                     # Not created: the shares are still held by an order being cancelled.
-                    held += 1
-                    attempts -= 1
-                    self._wait(held, None, f"{cid}: shares held by orders being cancelled")
-                    continue
+                    pause = next(held, None)
+                    if pause is not None:
+                        attempts -= 1
+                        self.events("retry", why=f"{cid}: shares held by orders being cancelled",
+                                    wait_s=round(pause, 3))  # fmt: skip
+                        self.retrier.sleep(pause)
+                        continue
                 self._refused(cid, exc)
                 raise
             except Transient as exc:
@@ -320,9 +324,19 @@ class LiveBroker:
         self.retrier.sleep(wait)
 
     # -- protection ----------------------------------------------------------------
+    def _patience(self) -> Iterator[float]:
+        """Pauses of a wait for a pending cancel: 0.1 s doubling to 2 s, `cancel_wait_s`
+        in all (Alpaca usually confirms a cancel within a second)."""
+        spent, k = 0.0, 0
+        while spent < self.cancel_wait_s:
+            pause = min(0.1 * 2**k, 2.0, self.cancel_wait_s - spent)
+            spent, k = spent + pause, k + 1
+            yield pause
+
     def _await_terminal(self, cid: str) -> str:
         status = "unknown"
-        for k in range(self.cancel_reads):
+        pauses = self._patience()
+        while True:
             order = self.read(lambda: self.api.by_client_id(cid), f"reading order {cid}")
             if order is None:
                 return status
@@ -330,64 +344,16 @@ class LiveBroker:
             self.store.update_order(cid, status=status, broker_id=order.id)
             if order.status in TERMINAL:
                 return status
-            self.retrier.sleep(min(0.1 * 2**k, 2.0))
+            pause = next(pauses, None)
+            if pause is None:
+                break
+            self.retrier.sleep(pause)
         LOG.warning("order %s is still %s after the cancel", cid, status)
         return status
 
     def _next_stop_id(self, family: str) -> str:
         n = len([r for r in self.store.orders() if r.parent == family and r.purpose == "stop"])
         return f"{family}-sl{n}"[:128]
-
-    def _replace_refused(
-        self, rec: OrderRecord, stop_price: float, new_id: str, exc: BrokerError
-    ) -> str:
-        cid = rec.client_order_id
-        leg = self.read(lambda: self.api.by_client_id(cid), f"reading order {cid}")
-        if leg is None or leg.status in TERMINAL:
-            if leg is not None:
-                self.store.update_order(cid, status=self.status_of(cid, leg))
-            return cid  # filled or gone meanwhile: the next sync books it
-        if leg.status in _PENDING:
-            self.events("order", client_order_id=cid, status="replace_deferred",
-                        broker_status=leg.status, error=exc.message)  # fmt: skip
-            return cid  # try again on the next bar
-        LOG.warning("replace of stop %s refused (%s): cancelling it and placing a new stop",
-                    cid, exc.message)  # fmt: skip
-        self.events("order", client_order_id=cid, status="replace_refused",
-                    fallback="cancel and new stop", error=exc.message)  # fmt: skip
-        family = rec.parent or cid
-        take = [
-            r for r in self.store.orders(open_only=True)
-            if r.parent == family and r.purpose == "take_profit"
-        ]  # fmt: skip
-        for r in [rec, *take]:
-            if self.cancel(r.client_order_id) in ("filled", "fill_pending"):
-                return cid  # a leg filled while cancelling: the position changed
-        qty = abs(self.position_qty())
-        if qty == 0:
-            return cid
-        side = Side.SELL if rec.side is Side.SELL else Side.BUY
-        tp = take[0].limit_price if take else None
-        intent = OrderIntent(
-            new_id if tp is None else f"{new_id}-oco",
-            self.symbol,
-            side,
-            qty,
-            OrderType.LIMIT if tp is not None else OrderType.STOP,
-            limit_price=tp,
-            stop_price=None if tp is not None else stop_price,
-            purpose="stop" if tp is None else "oco",
-            stop_loss=stop_price if tp is not None else None,
-            take_profit=tp,
-        )
-        self.place_stop(intent, family)
-        if tp is None:
-            return intent.client_order_id
-        # the OCO's stop leg is the one to trail from now on
-        for r in self.store.orders(open_only=True):
-            if r.parent == family and r.purpose == "stop":
-                return r.client_order_id
-        return intent.client_order_id
 
     # -- reading back ----------------------------------------------------------------
     def status_of(self, cid: str, order: BrokerOrder) -> str:

@@ -42,7 +42,9 @@ def close_position(engine: Engine, intent: OrderIntent, bar: Bar) -> None:
         if why is not None:
             engine.guard_refused(intent, why)  # protection stays in place
             return
-    stop = engine.stop_price if engine.stop_id is not None else None
+    # The stop to put back if the exit is refused: the working one, or the one an
+    # earlier refused exit could not put back (its leg may still be cancelling).
+    stop = engine.stop_price if engine.stop_id is not None else engine.owed_stop
     engine.cancel_protection()
     # A stop or take-profit may have filled while it was being cancelled.
     for f in engine.broker.sync(bar):
@@ -64,9 +66,9 @@ def close_position(engine: Engine, intent: OrderIntent, bar: Bar) -> None:
         )
         intent = replace(intent, qty=qty)
     if engine.submit(intent, bar, checked=True):
-        engine.owed_exit = None
+        engine.owed_exit, engine.owed_stop = None, None
         return
-    engine.owed_exit = intent
+    engine.owed_exit, engine.owed_stop = intent, stop
     _restore_protection(engine, intent, bar, stop)
 
 

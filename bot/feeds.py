@@ -1,32 +1,31 @@
-"""Bar feeds for the paper runner: a replay of a CSV file, or Alpaca's live bars.
+"""The replay feed of the paper runner, and the emulator's clock control.
 
-A feed gives the runner its history (for warm-up), the bars to trade, and the clock:
-- `ReplayFeed` replays a bundled or user CSV at any speed. The replay clock stands at
-  each bar's end (a daily bar ends at its session's close, early closes included,
-  from the NYSE calendar). When the broker is our emulator, the feed moves the
-  emulator's replay clock to that time first, so the broker fills orders against the
-  same bar the engine is about to see, exactly as the backtest's SimBroker does.
-- `AlpacaFeed` fetches split-adjusted bars from Alpaca: a year and more of history for
-  warm-up, then polls for each newly closed bar, with the broker's clock deciding.
+A feed gives the runner its history (for warm-up), the bars to trade, and the clock.
+`ReplayFeed` replays a bundled or user CSV at any speed. The replay clock stands at
+each bar's end (a daily bar ends at its session's close, early closes included, from
+the NYSE calendar). When the broker is our emulator, the feed moves the emulator's
+replay clock to that time first, so the broker fills orders against the same bar the
+engine is about to see, exactly as the backtest's SimBroker does. The emulator's admin
+calls go through the one retry path (bot/retry.py), as the broker's do, and carry the
+account's keys (the admin routes require them). Live bars: bot/livefeed.py.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from typing import Any
 
-import numpy as np
 import requests
 
-from bot.alpaca import AlpacaMarketData
+from bot.broker import BrokerError, InDoubt
 from bot.calendar import MarketCalendar
 from bot.data import BarSeries
-from bot.models import ET, Bar, ns_to_et, session_date
+from bot.models import Bar, ns_to_et, session_date
+from bot.retry import Retrier, transient_http
 
 LOG = logging.getLogger("bot.feeds")
-_MIN_NS = 60_000_000_000
 
 
 class EmulatorClockError(Exception):
@@ -36,31 +35,56 @@ class EmulatorClockError(Exception):
 class EmulatorAdmin:
     """The emulator's replay-clock control (its /_emulator admin routes)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float = 30.0,
+        keys: tuple[str, str] = ("emulator-key", "emulator-secret"),
+        retrier: Retrier | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout_s
+        self.headers = {"APCA-API-KEY-ID": keys[0], "APCA-API-SECRET-KEY": keys[1]}
+        self.retrier = retrier or Retrier()
+
+    def _call(self, method: str, route: str, body: dict[str, str] | None = None) -> Any:
+        """One admin request through the retry path; a 422 comes back as the response."""
+
+        def once() -> requests.Response:
+            try:
+                resp = requests.request(
+                    method,
+                    f"{self.base_url}/_emulator/{route}",
+                    json=body,
+                    headers=self.headers,
+                    timeout=self.timeout,
+                )
+            except requests.RequestException as exc:
+                raise InDoubt(type(exc).__name__) from None
+            if resp.status_code == 429 or resp.status_code >= 500:
+                raise transient_http(resp.status_code, resp.text[:200], resp.headers)
+            if resp.status_code in (401, 403):
+                raise BrokerError(resp.status_code, 0, "the emulator refused the keys")
+            return resp
+
+        return self.retrier.call(once, f"emulator {route}")
 
     def reset(self, now_ns: int) -> None:
         """Fresh account and order book, clock at `now_ns` (a new replay)."""
-        when = ns_to_et(now_ns).isoformat()
-        resp = requests.post(
-            f"{self.base_url}/_emulator/reset", json={"now": when}, timeout=self.timeout
-        )
+        resp = self._call("POST", "reset", {"now": ns_to_et(now_ns).isoformat()})
         resp.raise_for_status()
 
     def now(self) -> datetime:
-        resp = requests.get(f"{self.base_url}/_emulator/state", timeout=self.timeout)
+        resp = self._call("GET", "state")
         resp.raise_for_status()
         return datetime.fromisoformat(str(resp.json()["now"]).replace("Z", "+00:00"))
 
     def advance(self, until_ns: int) -> None:
         """Move the clock to `until_ns`. A clock already past it is left alone: the market
         moved on while the bot was down (those bars are history now, as they would be
-        at Alpaca, and the stale-data guard keeps orders off them)."""
+        at Alpaca, and the stale-data guard keeps entries off them)."""
         when = ns_to_et(until_ns).isoformat()
-        resp = requests.post(
-            f"{self.base_url}/_emulator/advance", json={"until": when}, timeout=self.timeout
-        )
+        resp = self._call("POST", "advance", {"until": when})
         if resp.status_code == 422:
             now = self.now()
             if now.timestamp() * 1e9 >= until_ns:
@@ -77,6 +101,8 @@ class EmulatorAdmin:
 
 
 class ReplayFeed:
+    live = False
+
     def __init__(self, series: BarSeries, admin: EmulatorAdmin | None = None) -> None:
         self.series = series
         self.admin = admin
@@ -87,6 +113,11 @@ class ReplayFeed:
 
     def history(self) -> BarSeries:
         return self.series
+
+    def attach_events(self, events: Any) -> None:
+        """Log the emulator calls' retries in the run's journal."""
+        if self.admin is not None:
+            self.admin.retrier.events = events
 
     def bar_end(self, bar: Bar) -> int:
         if self.interval_ns >= 86_400 * 1_000_000_000:
@@ -102,84 +133,3 @@ class ReplayFeed:
 
     def trading_bars(self, first: int) -> Iterator[Bar]:
         return self.series.iter_bars(first, len(self.series))
-
-
-class AlpacaFeed:
-    """Live bars from Alpaca's data API; the broker's clock says when a bar has closed."""
-
-    def __init__(
-        self,
-        data: AlpacaMarketData,
-        clock: Callable[[], dict[str, object]],
-        symbol: str,
-        timeframe: str,
-        poll_s: float,
-        stop: Callable[[], bool],
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.data = data
-        self.clock = clock
-        self.symbol = symbol
-        self.timeframe = timeframe
-        self.interval_ns = 86_400 * 1_000_000_000 if timeframe == "1d" else _MIN_NS
-        self.poll_s = poll_s
-        self.stop = stop
-        self.sleep = sleep
-        self._history: BarSeries | None = None
-
-    def _now(self) -> datetime:
-        now = self.clock()["now"]
-        assert isinstance(now, datetime)
-        return now
-
-    def history(self) -> BarSeries:
-        now = self._now()
-        # 252 sessions are about 365 calendar days; 400 leaves room for the volume window.
-        days = 400 if self.timeframe == "1d" else 10
-        self._history = self._closed(
-            self.data.bars(self.symbol, self.timeframe, now - timedelta(days=days), now), now
-        )
-        return self._history
-
-    def regular_hours(self, ts: int) -> bool:
-        t = ns_to_et(ts)
-        return t.weekday() < 5 and (9, 30) <= (t.hour, t.minute) < (16, 0)
-
-    def before_bar(self, bar: Bar) -> None:
-        return None
-
-    def _closed(self, series: BarSeries, now: datetime) -> BarSeries:
-        """Only bars that have ended: today's daily bar is not final until the close."""
-        now_ns = int(now.timestamp() * 1e9)
-        if self.timeframe == "1d":
-            today = now.astimezone(ET).date()
-            after_close = not self.clock()["is_open"] and now.astimezone(ET).hour >= 16
-            keep = [
-                i
-                for i in range(len(series))
-                if session_date(int(series.session[i])) < today
-                or (session_date(int(series.session[i])) == today and after_close)
-            ]
-        else:
-            keep = [i for i in range(len(series)) if int(series.ts[i]) + self.interval_ns <= now_ns]
-        return series.take(np.array(keep, dtype="int64"))
-
-    def trading_bars(self, first: int) -> Iterator[Bar]:
-        assert self._history is not None
-        last_ts = int(self._history.ts[-1]) if len(self._history) else 0
-        yield from self._history.iter_bars(first, len(self._history))
-        while not self.stop():
-            now = self._now()
-            try:
-                fresh = self._closed(
-                    self.data.bars(self.symbol, self.timeframe, now - timedelta(days=5), now), now
-                )
-            except Exception as exc:  # a feed hiccup must not kill the loop: retry next poll
-                LOG.warning("bar fetch failed (%s); retrying in %.0f s", exc, self.poll_s)
-                fresh = None
-            if fresh is not None:
-                for bar in fresh.iter_bars():
-                    if bar.ts > last_ts:
-                        last_ts = bar.ts
-                        yield bar
-            self.sleep(self.poll_s)

@@ -24,10 +24,32 @@ LOG = logging.getLogger("bot")
 _SECRET_ENV = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 
 
+_REGISTERED: list[str] = []  # secrets read from elsewhere (.env) by the settings
+
+
+def register_secrets(values: Iterable[str]) -> None:
+    """Add secrets that did not come from the environment (the keys in `.env`): every
+    filter and journal redacts them from then on."""
+    for v in values:
+        if len(v) >= 4 and v not in _REGISTERED:
+            _REGISTERED.append(v)
+
+
 def secret_values(extra: Iterable[str] = ()) -> list[str]:
-    """The secret strings that must never be written: the Alpaca keys in the environment."""
-    vals = [os.environ.get(k, "") for k in _SECRET_ENV] + list(extra)
-    return [v for v in vals if len(v) >= 4]
+    """The secret strings that must never be written: the Alpaca keys in the environment,
+    those the settings read from `.env`, and `extra`."""
+    vals = [os.environ.get(k, "") for k in _SECRET_ENV] + _REGISTERED + list(extra)
+    return [v for v in dict.fromkeys(vals) if len(v) >= 4]
+
+
+def secret_values_of(settings: Any) -> list[str]:
+    """The secret values a settings object holds (SecretStr fields)."""
+    out = []
+    for name in ("alpaca_api_key", "alpaca_secret_key"):
+        value = getattr(settings, name, None)
+        if value is not None:
+            out.append(value.get_secret_value())
+    return out
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -42,17 +64,18 @@ class RedactingFilter(logging.Filter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = secret_values(secrets)
+        self._extra = list(secrets)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self._secrets:
+        secrets = secret_values(self._extra)  # read each time: `.env` keys may come later
+        if not secrets:
             return True
         msg = record.getMessage()
         if record.exc_info:
             msg += "\n" + logging.Formatter().formatException(record.exc_info)
             record.exc_info = None
             record.exc_text = None
-        record.msg, record.args = redact(msg, self._secrets), None
+        record.msg, record.args = redact(msg, secrets), None
         return True
 
 
@@ -63,8 +86,11 @@ def setup_logging(
     max_bytes: int = 5_000_000,
     backups: int = 3,
     console_level: str = "INFO",
+    secrets: Iterable[str] = (),
 ) -> None:
-    """Console (stderr) plus, when `log_dir` is given, a rotating `bot.log` there."""
+    """Console (stderr) plus, when `log_dir` is given, a rotating `bot.log` there (owner
+    only: 0600 in a 0700 folder, since it names the account's orders)."""
+    register_secrets(secrets)
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
@@ -77,7 +103,7 @@ def setup_logging(
     handler.addFilter(redactor)
     root.addHandler(handler)
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fh = logging.handlers.RotatingFileHandler(
             log_dir / "bot.log", maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
         )
@@ -94,9 +120,9 @@ class Journal:
         self.run_id = run_id or uuid.uuid4().hex[:12]
         self._buf: list[str] = []
         self._limit = buffer
-        self._secrets = secret_values()
+        self._secrets = secret_values()  # the settings registered `.env` keys before this
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def event(self, kind: str, /, **fields: Any) -> None:
         rec = {"time": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": kind}

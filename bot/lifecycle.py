@@ -38,7 +38,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 _stop = threading.Event()
-_state: dict[str, object] = {"signum": None, "depth": 0, "pending": False}
+_state: dict[str, object] = {"signum": None, "depth": 0, "pending": False, "told": False}
 _hint: list[str] = []
 
 
@@ -97,8 +97,20 @@ def request_stop(signum: int = signal.SIGTERM) -> None:
 def reset() -> None:
     """Forget an earlier stop (tests run many commands in one process)."""
     _stop.clear()
-    _state.update(signum=None, depth=0, pending=False)
+    _state.update(signum=None, depth=0, pending=False, told=False)
     _hint.clear()
+
+
+def told() -> None:
+    """The command has told the user about the interrupt itself (no second message)."""
+    _state["told"] = True
+
+
+def untold() -> Interrupted | None:
+    """The interrupt to report, if a stop was asked for and nobody reported it yet."""
+    if not _stop.is_set() or _state["told"]:
+        return None
+    return Interrupted(int(_state["signum"] or signal.SIGINT))  # type: ignore[call-overload]
 
 
 def set_hint(text: str) -> None:
@@ -121,4 +133,6 @@ __all__ = [
     "set_hint",
     "sleep",
     "stopping",
+    "told",
+    "untold",
 ]

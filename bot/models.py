@@ -58,6 +58,10 @@ class Bar(NamedTuple):
         return ns_to_et(self.ts)
 
 
+class DataError(Exception):
+    """A data file that cannot be used; the message names the file, row and column."""
+
+
 class SignalKind(StrEnum):
     BREAKOUT = "breakout"
     BREAKDOWN = "breakdown"

@@ -6,8 +6,10 @@
   since an in-process emulator's account ends with the process).
 - `--broker alpaca`: the Alpaca paper account with live bars; keys from the
   environment or `.env`. Live trading needs `alpaca.allow_live = true` AND `--live`.
-Exit codes: 0 done, 2 bad input/keys, 3 another runner holds the state, 4 the broker
-state does not match ours (nothing traded).
+Exit codes: 0 done, 2 bad input/keys/refused for good, 3 another runner holds the
+state, 4 the broker state does not match ours (nothing traded), 5 the broker could not
+be reached at start, 130/143 interrupted by Ctrl-C/SIGTERM (the state is consistent;
+run again to resume). No traceback reaches the user.
 """
 
 from __future__ import annotations
@@ -19,17 +21,22 @@ from typing import Any
 
 from rich.console import Console
 
+from bot import lifecycle, retry
 from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
 from bot.broker import BrokerError
 from bot.data import load_csv
-from bot.execution import ReconcileError
-from bot.feeds import AlpacaFeed, EmulatorAdmin, EmulatorClockError, ReplayFeed
-from bot.journal import setup_logging
+from bot.feeds import EmulatorAdmin, EmulatorClockError, ReplayFeed
+from bot.journal import secret_values_of, setup_logging
+from bot.livefeed import AlpacaFeed, FeedRefused, FeedTooShort
 from bot.ratelimit import RateLimiter
-from bot.runner import PaperRunner, RunnerError, RunSummary, take_lock
+from bot.reconcile import ReconcileError
+from bot.retry import BrokerUnavailable, Retrier
+from bot.runner import PaperRunner, RunSummary
 from bot.settings import Settings, resolve_data_path
 from bot.state import StateError, StateStore
+from bot.statelock import RunnerError, private_dir, take_lock, write_heartbeat
 from bot.views import progress_bar
+from strategies import build_strategy
 
 EMULATOR_KEYS = ("emulator-key", "emulator-secret")
 
@@ -67,50 +74,106 @@ def apply_options(settings: Settings, o: PaperOptions) -> Settings:
 
 def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
     if opts.broker not in ("emulator", "alpaca"):
-        console.print(f"[red]--broker must be emulator or alpaca, not {opts.broker!r}[/]")
+        _error(console, f"--broker must be emulator or alpaca, not {opts.broker!r}")
         return 2
     try:
         s = apply_options(settings, opts)
     except ValueError as exc:
-        console.print(f"[red]bad option: {exc}[/]")
+        _error(console, f"bad option: {exc}")
         return 2
-    # The console shows decisions (printed by the runner) and warnings; bot.log gets it all.
-    setup_logging(
-        Path(s.paper.log_dir),
-        max_bytes=s.paper.log_max_bytes,
-        backups=s.paper.log_backups,
-        console_level="WARNING",
-    )
+    try:
+        # The console shows decisions (printed by the runner) and warnings; bot.log gets all.
+        setup_logging(
+            private_dir(Path(s.paper.log_dir)),
+            max_bytes=s.paper.log_max_bytes,
+            backups=s.paper.log_backups,
+            console_level="WARNING",
+            secrets=secret_values_of(s),
+        )
+    except OSError as exc:
+        _error(console, f"cannot write logs to {s.paper.log_dir}: {exc.strerror or exc}")
+        return 2
+    lifecycle.set_hint(_resume_hint(s, opts))
     try:
         if opts.broker == "alpaca":
             summary = _run_alpaca(s, opts, console)
         else:
             summary = _run_emulator(s, opts, console)
+    except lifecycle.Interrupted as exc:
+        lifecycle.told()
+        console.print(
+            f"\nInterrupted ({exc}): the state in {s.paper.state_dir}/ is consistent. "
+            f"{lifecycle.hint()}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,  # one line: the last line of the output says what to do
+        )
+        return exc.exit_code
     except RunnerError as exc:
-        console.print(f"[red]{exc}[/]")
+        _error(console, str(exc))
         return exc.code
     except ReconcileError as exc:
-        console.print(f"[red]start-up reconciliation failed: {exc}[/]")
+        _error(console, f"start-up reconciliation failed: {exc}")
         return 4
     except EmulatorClockError as exc:
-        console.print(
-            f"[red]{exc}. Resume against the emulator that holds this replay's account, "
-            "or start over with --fresh.[/]"
+        _error(
+            console,
+            f"{exc}. Resume against the emulator that holds this replay's account, "
+            "or start over with --fresh.",
         )
         return 4
     except LiveTradingRefused as exc:
-        console.print(f"[red]live trading refused: {exc}[/]")
+        _error(console, f"live trading refused: {exc}")
+        return 2
+    except BrokerUnavailable as exc:
+        _error(
+            console,
+            f"cannot reach the broker: {exc}. Nothing was traded. Check the network and "
+            "https://status.alpaca.markets, then run the command again.",
+        )
+        return 5
+    except (FeedRefused, FeedTooShort) as exc:
+        _error(console, str(exc))
         return 2
     except BrokerError as exc:
         if exc.status == 401 or (exc.status == 403 and "forbidden" in exc.message.lower()):
-            console.print(
-                "[red]the broker rejected the API keys (HTTP 401). Check ALPACA_API_KEY and "
-                "ALPACA_SECRET_KEY (paper keys for the paper endpoint).[/]"
+            _error(
+                console,
+                f"the broker rejected the API keys (HTTP {exc.status}). Check ALPACA_API_KEY "
+                "and ALPACA_SECRET_KEY (paper keys for the paper endpoint).",
             )
             return 2
-        raise
+        _error(console, f"the broker refused a request for good: {exc}")
+        return 2
     _print_summary(console, summary, opts)
     return 0
+
+
+def _error(console: Console, text: str) -> None:
+    # markup off: a message may hold brackets ("[paper]") that rich would swallow
+    console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
+
+
+def _resume_hint(s: Settings, opts: PaperOptions) -> str:
+    where = "" if opts.state_dir is None else f" --state-dir {opts.state_dir}"
+    if opts.broker == "alpaca":
+        return f"Run `bot paper --broker alpaca{where}` again to resume where it stopped."
+    if opts.emulator_url:
+        return (
+            f"Run `bot paper --emulator-url {opts.emulator_url}{where}` again to resume the replay."
+        )
+    return (
+        "An in-process emulator ends with the run: replay again with `bot paper --fresh`, "
+        "or use `bot emulator` and --emulator-url to be able to resume."
+    )
+
+
+def emulator_keys(s: Settings) -> tuple[str, str]:
+    """The keys `bot emulator` accepts and `bot paper` sends: ALPACA_API_KEY and
+    ALPACA_SECRET_KEY when both are set (environment or .env), else the emulator's own."""
+    if s.alpaca_api_key is not None and s.alpaca_secret_key is not None:
+        return s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
+    return EMULATOR_KEYS
 
 
 def _replay_series(s: Settings) -> Any:
@@ -158,6 +221,7 @@ def _replay_locked(
     resuming = _has_traded(state_dir)
     server = None
     url = opts.emulator_url
+    keys = emulator_keys(s)  # the same keys `bot emulator` accepts
     if url is None:
         if resuming:
             raise RunnerError(
@@ -168,18 +232,20 @@ def _replay_locked(
             )
         state = build_state(s, None)
         state.reset(now_ns=start_ns)
-        server = EmulatorServer(state, api_key=EMULATOR_KEYS[0], secret_key=EMULATOR_KEYS[1])
+        server = EmulatorServer(state, api_key=keys[0], secret_key=keys[1])
         server.start()
         url = server.url
-    elif not resuming:
-        EmulatorAdmin(url).reset(start_ns)  # a new replay: the emulator's account starts over
+    admin = EmulatorAdmin(url, keys=keys, retrier=Retrier(s.alpaca.backoff_base_s))
+    if opts.emulator_url is not None and not resuming:
+        with retry.budget(s.alpaca.startup_timeout_s):
+            admin.reset(start_ns)  # a new replay: the emulator's account starts over
     try:
         s.alpaca.trading_url = url
         s.alpaca.data_url = url
         # Alpaca's 200/min limit is not the emulator's: a replay runs flat out, while the
         # same client, pointed at Alpaca, keeps to max_requests_per_minute.
-        api = AlpacaApi(s.alpaca, *EMULATOR_KEYS, live=False, limiter=RateLimiter(10**9))
-        feed.admin = EmulatorAdmin(url)
+        api = AlpacaApi(s.alpaca, *keys, live=False, limiter=RateLimiter(10**9))
+        feed.admin = admin
         runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
         console.print(
             f"Paper replay of {s.symbol} {series.source}: {len(series) - first} bar(s) from "
@@ -239,20 +305,30 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
     key, secret = s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
     api = AlpacaApi(s.alpaca, key, secret, live=opts.live)
     data = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
-    timeframe = "1d"
-    holder: dict[str, PaperRunner] = {}
+    store = _open_state(Path(s.paper.state_dir))
+    last = None
+    if store is not None:
+        last = store.last_bar_ts()
+        store.close()
+    runner: PaperRunner
+    # What the strategy needs to warm up, plus the ATR of the stops, plus a margin.
+    warmup = max(build_strategy(s.strategy).warmup_bars(), s.risk.atr_period + 1) + 5
     feed = AlpacaFeed(
         data,
         api.clock,
         s.symbol,
-        timeframe,
-        s.paper.poll_interval_s,
-        stop=lambda: holder["r"].stopping,
+        warmup,
+        Retrier(s.alpaca.backoff_base_s, s.alpaca.backoff_cap_s),
+        settle_s=s.paper.settle_delay_s,
+        heartbeat=lambda state: write_heartbeat(Path(s.paper.state_dir), state),
+        heartbeat_s=s.paper.heartbeat_s,
+        resume_from=last,
     )
     runner = PaperRunner(s, api, feed, f"alpaca {api.base_url}", adopt=opts.adopt, console=console)
-    holder["r"] = runner
     console.print(
-        f"Trading {s.symbol} on {api.base_url} with live {timeframe} bars; Ctrl-C to stop."
+        f"Trading {s.symbol} on {api.base_url} with live daily bars ({s.alpaca.feed} feed); "
+        "decisions after each close; Ctrl-C to stop.",
+        markup=False,
     )
     return runner.run()
 

@@ -5,13 +5,16 @@ Crash-only start, the same path every time:
 2. open the SQLite state (a damaged file stops the run, naming it);
 3. check the broker keys with one account call;
 4. rebuild the engine: recorded fills -> position and cash; bars up to the last
-   processed one (or up to `replay_from` on a first run) -> indicators and levels,
-   with no signal acted on during this warm-up;
+   processed one (a first replay: up to `replay_from`; a first live run: all the
+   fetched history) -> indicators and levels, with no signal acted on during warm-up;
 5. reconcile with the broker (settle every order in doubt, refuse unexplained orders
-   or positions unless --adopt);
-6. then each new closed bar: the broker reports fills, the engine decides, orders go
-   out (through the guards), and the bar, equity and position are saved.
-SIGINT/SIGTERM finish the current bar, flush, and exit 0.
+   or positions unless --adopt).
+Steps 3-5 have a time budget (`alpaca.startup_timeout_s`): a broker that cannot be
+reached ends the start with one message. Then each new closed bar: the broker reports
+fills, the engine checks the broker's position and decides, orders go out (through
+the guards), and the bar, equity and position are saved; reads are retried without
+end (a transient fault never ends the run). Ctrl-C or SIGTERM end the run at once
+(bot.lifecycle): everything written is consistent, and the next start resumes.
 """
 
 from __future__ import annotations
@@ -19,20 +22,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import signal
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any, Protocol
 
-from filelock import FileLock, Timeout
-
-from bot import lifecycle
+from bot import lifecycle, retry
 from bot.backtest import build_risk
 from bot.data import BarSeries
 from bot.engine import Engine
+from bot.eventtext import human
 from bot.execution import LiveBroker
 from bot.guards import Guards
 from bot.journal import Journal
@@ -40,6 +39,7 @@ from bot.models import Bar, ns_to_et
 from bot.retry import Retrier
 from bot.settings import Settings
 from bot.state import StateStore
+from bot.statelock import RunnerError, take_lock, write_heartbeat
 from strategies import build_strategy
 
 LOG = logging.getLogger("bot.runner")
@@ -48,14 +48,6 @@ _HUMAN = {
     "position_mismatch", "late",
 }  # fmt: skip
 _WARN = {"guard", "error", "halt", "position_mismatch", "late"}
-
-
-class RunnerError(Exception):
-    """The runner cannot start or go on; the message says why and what to do."""
-
-    def __init__(self, message: str, code: int = 2) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass
@@ -86,31 +78,13 @@ class Feed(Protocol):
 
     def regular_hours(self, ts: int) -> bool: ...
 
+    def attach_events(self, events: Any) -> None:
+        """The run's event sink, for the feed's own retries and warnings."""
+        ...
+
     def trading_bars(self, first: int) -> Iterator[Bar]:
         """The bars to trade, from history index `first` on (live feeds keep polling)."""
         ...
-
-
-_LOCKS: dict[str, FileLock] = {}
-
-
-def take_lock(state_dir: Path) -> FileLock:
-    """The state directory's lock, or RunnerError (exit 3) if another process holds it.
-
-    One FileLock object per directory in this process, so taking it twice (wiring, then
-    the runner) nests instead of deadlocking against ourselves."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = str((state_dir / "bot.lock").resolve())
-    lock = _LOCKS.setdefault(path, FileLock(path))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise RunnerError(
-            f"another bot is already running on state directory {state_dir} "
-            f"(lock {state_dir / 'bot.lock'}); stop it first",
-            code=3,
-        ) from None
-    return lock
 
 
 def config_hash(settings: Settings) -> str:
@@ -139,9 +113,9 @@ class PaperRunner:
         self.state_dir = Path(paper.state_dir)
         self.log_dir = Path(paper.log_dir)
         self.halt_file = Path(paper.halt_file)
-        self._stop = False
         self._sleep = sleep
         self.journal: Journal | None = None
+        self.bars_done = 0
 
     # -- life cycle ----------------------------------------------------------------
     def run(self, progress: Any = None) -> RunSummary:
@@ -150,15 +124,6 @@ class PaperRunner:
             return self._run_locked(progress)
         finally:
             lock.release()
-
-    @property
-    def stopping(self) -> bool:
-        """True once SIGINT/SIGTERM asked the run to end after the current bar."""
-        return self._stop
-
-    def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        LOG.info("signal %s received: finishing the current bar, then stopping", signum)
-        self._stop = True
 
     def _run_locked(self, progress: Any) -> RunSummary:
         from bot.state import StateError
@@ -180,17 +145,15 @@ class PaperRunner:
             symbol=s.symbol,
             state_dir=str(self.state_dir),
         )
-        old = {
-            sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
         try:
             return self._trade(store, events, journal, progress)
+        except lifecycle.Interrupted as exc:
+            events("run_end", stopped=True, interrupted=str(exc), bars=self.bars_done)
+            raise
         except Exception as exc:
             events("error", where="runner", error=f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            for sig, handler in old.items():
-                signal.signal(sig, handler)
             journal.flush()
             store.close()
 
@@ -214,7 +177,41 @@ class PaperRunner:
 
     # -- the trading loop ----------------------------------------------------------
     def _trade(self, store: StateStore, events: Any, journal: Journal, progress: Any) -> RunSummary:
+        # Start-up has a time budget: a broker that cannot be reached stops the run with
+        # one message (BrokerUnavailable) instead of retrying for ever before trading.
+        with retry.budget(self.settings.alpaca.startup_timeout_s):
+            engine, guards, first_trade = self._start(store, events)
+        n_bars = 0
+        for bar in self.feed.trading_bars(first_trade):
+            self._step(store, engine, guards, events, journal, bar)
+            n_bars += 1
+            self.bars_done = n_bars
+            if progress is not None:
+                progress(n_bars)
+            if self.settings.paper.speed > 0:
+                lifecycle.sleep(1.0 / self.settings.paper.speed)
+        p = engine.portfolio
+        final_px = engine.last_bar.close if engine.last_bar else 0.0
+        summary = RunSummary(
+            bars=n_bars,
+            signals=len(engine.record.signals),
+            orders=len(engine.record.intents),
+            fills=len(store.fills()),
+            position=p.qty,
+            equity=engine.equity(final_px),
+            state_dir=self.state_dir,
+            log_dir=self.log_dir,
+            halted=guards.halted(),
+        )
+        events(
+            "run_end", bars=n_bars, position=p.qty, equity=round(summary.equity, 2), stopped=False
+        )
+        return summary
+
+    def _start(self, store: StateStore, events: Any) -> tuple[Engine, Guards, int]:
+        """Crash-only start: account, history, rebuilt engine, reconciliation."""
         s = self.settings
+        self.feed.attach_events(events)
         broker = LiveBroker(
             self.api,
             store,
@@ -222,6 +219,7 @@ class PaperRunner:
             events,
             settle_lookups=s.alpaca.settle_lookups,
             retrier=self.retrier(events),
+            cancel_wait_s=s.alpaca.cancel_wait_s,
         )
         account = broker.account()  # wrong or missing keys fail here, before anything else
         if store.get_meta("initial_cash") is None:
@@ -276,65 +274,47 @@ class PaperRunner:
         )
         if last is not None:
             _restore_session(guards, store, last, initial_cash)
+        return engine, guards, first_trade
 
-        n_bars = 0
-        for bar in self.feed.trading_bars(first_trade):
-            if self._stop:
-                break
-            self._check_halt(store, engine, guards, events, bar)
-            self.feed.before_bar(bar)
-            # The broker's clock decides "now" and whether the market is open.
-            clock = broker.clock()
-            engine.now_ns = int(clock["now"].timestamp() * 1e9)
-            guards.market_open = bool(clock["is_open"])
-            guards.on_bar(
-                bar, engine.equity(engine.last_bar.close if engine.last_bar else bar.open)
-            )
-            engine.on_bar(bar)
-            equity = engine.equity(bar.close)
-            why = guards.after_bar(equity)
-            if why is not None:
-                engine.halted_reason = why
-                events("guard", reason=why)
-            store.add_bar_result(bar, equity, engine.portfolio.cash, engine.portfolio.qty)
-            journal.event(
-                "bar",
-                bar_time=ns_to_et(bar.ts).isoformat(),
-                close=bar.close,
-                equity=round(equity, 2),
-                position=engine.portfolio.qty,
-            )
-            self._heartbeat()
-            n_bars += 1
-            if progress is not None:
-                progress(n_bars)
-            if self.settings.paper.speed > 0:
-                time.sleep(1.0 / self.settings.paper.speed)
-        p = engine.portfolio
-        final_px = engine.last_bar.close if engine.last_bar else 0.0
-        summary = RunSummary(
-            bars=n_bars,
-            signals=len(engine.record.signals),
-            orders=len(engine.record.intents),
-            fills=len(store.fills()),
-            position=p.qty,
-            equity=engine.equity(final_px),
-            state_dir=self.state_dir,
-            log_dir=self.log_dir,
-            halted=guards.halted(),
+    def _step(
+        self,
+        store: StateStore,
+        engine: Engine,
+        guards: Guards,
+        events: Any,
+        journal: Journal,
+        bar: Bar,
+    ) -> None:
+        """One closed bar: halt checks, the broker's clock, the engine, the state."""
+        self._check_halt(store, engine, guards, events, bar)
+        self.feed.before_bar(bar)
+        # The broker's clock decides "now" and whether the market is open.
+        assert isinstance(engine.broker, LiveBroker)
+        clock = engine.broker.clock()
+        engine.now_ns = int(clock["now"].timestamp() * 1e9)
+        guards.market_open = bool(clock["is_open"])
+        guards.on_bar(bar, engine.equity(engine.last_bar.close if engine.last_bar else bar.open))
+        engine.on_bar(bar)
+        equity = engine.equity(bar.close)
+        why = guards.after_bar(equity)
+        if why is not None:
+            engine.halted_reason = why
+            events("guard", reason=why)
+        store.add_bar_result(bar, equity, engine.portfolio.cash, engine.portfolio.qty)
+        journal.event(
+            "bar",
+            bar_time=ns_to_et(bar.ts).isoformat(),
+            close=bar.close,
+            equity=round(equity, 2),
+            position=engine.portfolio.qty,
         )
-        events(
-            "run_end",
-            bars=n_bars,
-            position=p.qty,
-            equity=round(summary.equity, 2),
-            stopped=self._stop,
-        )
-        return summary
+        self._heartbeat("trading")
 
     def _first_trade_index(self, history: BarSeries, last: int | None) -> int:
         if last is not None:
             return int(history.ts.searchsorted(last, side="right"))
+        if getattr(self.feed, "live", False):
+            return len(history)  # a first live run trades only bars closing after it starts
         start = self.settings.paper.replay_from
         return history.index_of(start.isoformat()) if start is not None else 0
 
@@ -360,46 +340,9 @@ class PaperRunner:
         a = self.settings.alpaca
         return Retrier(a.backoff_base_s, a.backoff_cap_s, events, sleep=self._sleep)
 
-    def _heartbeat(self) -> None:
-        (self.state_dir / "heartbeat").write_text(str(time.time()))
-
-
-def human(kind: str, f: dict[str, Any]) -> str:
-    """One readable line per decision, for the console and bot.log."""
-    day = str(f.get("time") or f.get("bar_time") or f.get("signal_time") or "")[:10]
-    if kind == "signal":
-        return f"{day} SIGNAL {f['kind']} {f['level']} ({f['level_value']}): {f['reason']}"
-    if kind == "order_intent":
-        return (
-            f"{day} ORDER  {f['side']} {f['qty']:g} {f['symbol']} ({f['purpose']}), "
-            f"client order id {f['client_order_id']}"
-        )
-    if kind == "fill":
-        return f"{day} FILL   {f['side']} {f['qty']:g} @ {f['price']:.2f} ({f['client_order_id']})"
-    if kind == "trade":
-        return (
-            f"TRADE  {f['side']} {f['qty']:g}: {str(f['entry_time'])[:10]} @ "
-            f"{f['entry_price']:.2f} -> {str(f['exit_time'])[:10]} @ {f['exit_price']:.2f}, "
-            f"P&L {f['pnl']:+,.2f}"
-        )
-    if kind == "position_mismatch":
-        if f.get("resolved"):
-            return (
-                f"POSITION {f['symbol']}: the broker's position ({f['broker_qty']:g}) matches "
-                "the bot's again; entries allowed"
-            )
-        return (
-            f"POSITION MISMATCH {f['symbol']}: the broker holds {f['broker_qty']:g} shares, the "
-            f"bot's record says {f['local_qty']:g}. New entries are halted; exits are capped "
-            f"at the broker's position. To resolve: {f['resolve']}."
-        )
-    if kind == "late":
-        return (
-            f"{day} LATE   {f['purpose']} {f['client_order_id']} sent late for the bar of "
-            f"{str(f['bar_time'])[:10]}: {f['why']}"
-        )
-    rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []))
-    return f"{kind.upper():<6} {rest}"
+    def _heartbeat(self, state: str) -> None:
+        """Written after every bar and while waiting, so `bot status` tells alive from dead."""
+        write_heartbeat(self.state_dir, state)
 
 
 def guards_check(guards: Guards, events: Any = None) -> Any:

@@ -15,6 +15,7 @@ Environment variables arrive as text and are still converted.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config_models import StrictModel, validate_without_mixups
+from bot.journal import register_secrets
 from strategies.level_breakout import LevelBreakoutConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -100,21 +102,42 @@ LIVE_TRADING_URL = "https://api.alpaca.markets"
 class AlpacaConfig(StrictModel):
     trading_url: str = PAPER_TRADING_URL
     data_url: str = "https://data.alpaca.markets"
-    feed: Literal["iex", "sip"] = "iex"
+    # Consolidated (SIP) prices and volumes: the thresholds were tuned on them, and IEX
+    # carries a small share of the volume. The free plan serves SIP older than 15 min.
+    feed: Literal["iex", "sip", "delayed_sip"] = "sip"
+    sip_delay_s: float = Field(900.0, ge=0, le=3600)
     allow_live: bool = False
     connect_timeout_s: float = Field(5.0, gt=0, le=60)
     read_timeout_s: float = Field(15.0, gt=0, le=120)
     max_requests_per_minute: int = Field(120, ge=1, le=200)
     settle_lookups: int = Field(3, ge=1, le=20)
+    cancel_wait_s: float = Field(15.0, ge=0, le=300)
     backoff_base_s: float = Field(0.5, gt=0, le=60)
     backoff_cap_s: float = Field(60.0, gt=0, le=600)
-    read_attempts: int = Field(20, ge=1, le=100)
+    startup_timeout_s: float = Field(25.0, ge=1, le=600)
     time_in_force: Literal["day", "gtc"] = "gtc"
 
 
 class EmulatorConfig(StrictModel):
     host: str = "127.0.0.1"
     port: int = Field(8765, ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _loopback_only(cls, host: str) -> str:
+        # The emulator has no TLS and accepts test keys: it must never face a network.
+        if host.strip().lower().rstrip(".") == "localhost":
+            return host
+        try:
+            if ipaddress.ip_address(host.strip("[]")).is_loopback:
+                return host
+        except ValueError:
+            pass
+        raise ValueError(
+            f"{host!r} is not a loopback address; the emulator binds 127.0.0.1, ::1 or "
+            "localhost only"
+        )
+
     data_dir: str = "data"
     initial_cash: float = Field(100_000.0, gt=0, le=MAX_CASH)
 
@@ -134,7 +157,8 @@ class PaperConfig(StrictModel):
     stale_after_intervals: int = Field(2, ge=1, le=100)
     stale_tolerance_s: float = Field(5.0, ge=0, le=86_400)  # more than a day is no guard
     session: Literal["regular", "extended"] = "regular"
-    poll_interval_s: float = Field(5.0, gt=0, le=3600)
+    settle_delay_s: float = Field(1200.0, ge=0, le=6 * 3600)
+    heartbeat_s: float = Field(15.0, ge=1, le=60)
     log_max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)
     log_backups: int = Field(3, ge=0, le=100)
 
@@ -286,9 +310,16 @@ def load_settings(
     if overrides:
         data = _deep_merge(data, overrides)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, config_path, _env_sources())) from None
+    # Keys read from .env are secrets too: every log filter and journal redacts them.
+    register_secrets(
+        s.get_secret_value()
+        for s in (settings.alpaca_api_key, settings.alpaca_secret_key)
+        if s is not None
+    )
+    return settings
 
 
 def _deep_merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Reads only (the runner may be running): position and P&L from the recorded fills and
 equity snapshots, open orders, each level with the distance to it (the strategy is
-replayed over the stored bars), the last signals, and whether trading is halted.
+replayed over the stored bars), the last signals, whether trading is halted, and
+whether a runner is alive (its heartbeat is fresh and its process exists).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from bot.portfolio import Portfolio
 from bot.settings import Settings
 from bot.state import StateError, StateStore
+from bot.statelock import pid_alive, read_heartbeat
 from strategies import build_strategy
 
 
@@ -31,6 +33,21 @@ class Status:
     last_bar_time: str | None
     signals: list[dict[str, Any]]
     halted: str | None
+    runner: str = "never ran"  # running or not, from the heartbeat and its process
+
+
+def runner_state(state_dir: Path, heartbeat_s: float) -> str:
+    """Whether a runner is alive: its heartbeat is fresh and its process exists. A bot
+    killed with -9 leaves a heartbeat that only ages."""
+    beat = read_heartbeat(state_dir)
+    if beat is None:
+        return "not running (no heartbeat yet)"
+    age, pid, what = beat
+    fresh = age <= 3 * heartbeat_s + 5  # a bar or a wait step writes it at least this often
+    if fresh and pid_alive(pid):
+        return f"running (pid {pid}, {what or 'trading'}; heartbeat {age:,.0f} s ago)"
+    gone = "" if pid_alive(pid) else f", process {pid} gone"
+    return f"not running (last heartbeat {age:,.0f} s ago{gone})"
 
 
 def read_status(settings: Settings) -> Status:
@@ -77,6 +94,7 @@ def read_status(settings: Settings) -> Status:
             last_bar_time=bars[-1].time.isoformat() if bars else None,
             signals=store.signals()[-5:],
             halted=halted,
+            runner=runner_state(Path(settings.paper.state_dir), settings.paper.heartbeat_s),
         )
     finally:
         store.close()

@@ -18,6 +18,10 @@ class Strategy(Protocol):
         """Feed one closed bar (in time order); return the signals confirmed at it."""
         ...
 
+    def warmup_bars(self) -> int:
+        """Closed bars needed before the strategy can give every signal."""
+        ...
+
     def status(self) -> list[dict[str, object]]:
         """Human-readable state of each level, for `bot signals` and `bot status`."""
         ...

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -146,8 +147,9 @@ def progress_bar(
 
 def status_view(console: Console, st: Any, symbol: str) -> None:
     """`bot status`: position, P&L, orders, levels, last signals, halt."""
-    head = "[red]HALTED[/]: " + st.halted if st.halted else "[green]trading[/]"
-    console.print(f"{symbol}: {head}")
+    head = "[red]HALTED[/]: " + escape(st.halted) if st.halted else "[green]trading allowed[/]"
+    alive = st.runner.startswith("running")
+    console.print(f"{symbol}: {head}; [{'green' if alive else 'yellow'}]{escape(st.runner)}[/]")
     pnl = None if st.equity is None else st.equity - st.initial_cash
     console.print(
         f"position {st.position:g} shares"

@@ -7,7 +7,11 @@ imports and data loading excluded, as in issue 4:
   hundreds of trades happen), target <= 2 s (>= 500,000 bars/s), in a fresh process
   whose peak RSS must stay <= 250 MB;
 - paper mode: the work per new bar (bar in, decision and order intent out) with a
-  journal attached, p99 <= 50 us, with little and with a million bars of history.
+  journal attached, p99 <= 50 us, with little and with a million bars of history;
+- live mode (issue 10): broker requests per simulated session of `bot paper --broker
+  alpaca` against the emulator with its clock moved fast (target <= 20), and how long a
+  second `bot paper` on a locked state takes to refuse (target < 1 s), beside a bare
+  `python -c pass` start measured in the same run.
 """
 
 from __future__ import annotations
@@ -151,6 +155,59 @@ def bench_paper_latency(history: int) -> None:
     )
 
 
+def bench_live_requests() -> None:
+    import tempfile
+    from datetime import UTC, datetime
+
+    from bot.emulator import EmulatorServer, EmulatorState, Faults
+    from tests.test_live_schedule import KEY, SECRET, admin, live_run, live_settings
+
+    state = EmulatorState.from_dir(ROOT / "data", datetime(2026, 2, 10, 17, 0, tzinfo=UTC))
+    with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
+        tmp = Path(tempfile.mkdtemp())
+        s = live_settings(srv.url, tmp)
+        start, end = (
+            datetime(2026, 2, 10, 17, 0, tzinfo=UTC),
+            datetime(2026, 2, 18, 13, 0, tzinfo=UTC),
+        )
+        vt = live_run(s, srv.url, start, end)
+        after = admin(srv.url, "stats")
+    first = vt.first_sleep_stats or {"requests": 0}
+    sessions = 5  # 02-10, 02-11, 02-12, 02-13, 02-17 (02-16 is a holiday)
+    per = (after["requests"] - first["requests"]) / sessions
+    print(
+        f"live daily loop: {per:.1f} broker requests a session over {sessions} simulated "
+        f"sessions (+{first['requests']} at start-up)   (target <= 20)  "
+        + ("OK" if per <= 20 else "MISSED")
+    )
+
+
+def bench_second_instance(runs: int = 5) -> None:
+    import os
+    import tempfile
+
+    from bot.statelock import take_lock
+
+    state = Path(tempfile.mkdtemp()) / "state"
+    lock = take_lock(state)  # this process plays the running bot
+    env = {**os.environ, "BOT_PAPER__STATE_DIR": str(state)}
+    bot = [sys.executable, "-m", "bot", "paper", "--broker", "alpaca"]
+
+    def timed(cmd: list[str]) -> float:
+        t0 = time.perf_counter()
+        subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
+        return time.perf_counter() - t0
+
+    bare = statistics.median(timed([sys.executable, "-c", "pass"]) for _ in range(runs))
+    refuse = statistics.median(timed(bot) for _ in range(runs))
+    lock.release()
+    print(
+        f"second bot paper on a locked state refused in {refuse * 1000:.0f} ms "
+        f"({refuse / bare:.1f}x a bare python start of {bare * 1000:.0f} ms)   "
+        "(target < 1000 ms)  " + ("OK" if refuse < 1.0 else "MISSED")
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--child-minutes", type=int)
@@ -164,6 +221,8 @@ def main() -> None:
     bench_minutes(args.minutes)
     bench_paper_latency(2_872)
     bench_paper_latency(1_000_000)
+    bench_live_requests()
+    bench_second_instance()
     from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
 
     bench_sweep()

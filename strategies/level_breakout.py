@@ -183,6 +183,22 @@ class LevelBreakout:
                     out.append(sig)
         return out if out is not None else _NO_SIGNALS
 
+    def warmup_bars(self) -> int:
+        """Bars needed before every level can give a signal (live runs fetch this many):
+        the peak's sessions, the volume window, the filters' windows, the confirming
+        closes, and one bar more that only sets each level's side."""
+        cfg = self.cfg
+        need = [cfg.confirm_closes]
+        if cfg.use_52w_peak:
+            need.append(cfg.peak_lookback_sessions + 1)
+        if self._use_volume:
+            need.append(cfg.volume_lookback + 1)
+        if cfg.rsi_filter:
+            need.append(cfg.rsi_period + 1)
+        if cfg.adx_filter:
+            need.append(2 * cfg.adx_period)  # ADX smooths the smoothed DX: two windows
+        return max(need) + 1
+
     def _check_warm(self, vol_mean: float, rsi: float, adx: float) -> bool:
         """Warm once enough bars for the confirming closes, volume mean and filters."""
         warm = self.bars_seen >= self._n

@@ -40,6 +40,7 @@ from bot.state import StateStore
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "Qz7Xc2LmW9tR", "vT8qZr4Wk2Lp9Xn3Bc7D"  # canaries
+ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # /_emulator needs them
 BUY = "lb-BABA-r163.43-20260113T0000-buy"
 SELL = "lb-BABA-r163.43-20260205T0000-sell"
 
@@ -64,9 +65,9 @@ def server(market: Any) -> Iterator[EmulatorServer]:
 def admin(server: EmulatorServer, route: str, body: dict[str, Any] | None = None) -> Any:
     url = f"{server.url}/_emulator/{route}"
     resp = (
-        requests.post(url, json=body, timeout=10)
+        requests.post(url, json=body, timeout=10, headers=ADMIN)
         if body is not None
-        else requests.get(url, timeout=10)
+        else requests.get(url, timeout=10, headers=ADMIN)
     )
     resp.raise_for_status()
     return resp.json()
@@ -98,7 +99,7 @@ def replay(s: Settings, server: EmulatorServer, to: str = "2026-02-20", adopt: b
     series = load_csv(DATA / "BABA_1d.csv").bars
     series = series.slice(0, series.index_of(f"{to}T23:59", "right"))
     api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))  # the emulator is not Alpaca
-    feed = ReplayFeed(series, EmulatorAdmin(server.url))
+    feed = ReplayFeed(series, EmulatorAdmin(server.url, keys=(KEY, SECRET)))
     runner = PaperRunner(s, api, feed, "emulator", adopt=adopt, sleep=lambda _: None)
     return runner.run()
 

@@ -25,6 +25,7 @@ from bot.state import StateStore
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "emulator-key", "emulator-secret"
+ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # /_emulator needs them
 START = datetime(2025, 8, 29, 20, 0, tzinfo=UTC)  # 16:00 ET, the close before the replay
 
 
@@ -52,8 +53,12 @@ def paper_trades(
     with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
         s = settings(srv.url, tmp, risk)
         api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))
-        PaperRunner(s, api, ReplayFeed(series, EmulatorAdmin(srv.url)), "emulator").run()
-        orders = requests.get(f"{srv.url}/_emulator/state", timeout=10).json()["orders"]
+        PaperRunner(
+            s, api, ReplayFeed(series, EmulatorAdmin(srv.url, keys=(KEY, SECRET))), "emulator"
+        ).run()
+        orders = requests.get(f"{srv.url}/_emulator/state", timeout=10, headers=ADMIN).json()[
+            "orders"
+        ]
     store = StateStore(tmp / "state" / "state.sqlite")
     fills = [(f.side.value, f.qty, round(f.price, 4), f.ts) for f in store.fills()]
     store.close()
@@ -95,15 +100,19 @@ def test_stop_fills_while_the_bot_is_down(tmp_path: Path) -> None:
         s = settings(srv.url, tmp_path, risk)
         api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))
         part = series.slice(0, series.index_of("2026-01-14T23:59", "right"))
-        PaperRunner(s, api, ReplayFeed(part, EmulatorAdmin(srv.url)), "emulator").run()
+        PaperRunner(
+            s, api, ReplayFeed(part, EmulatorAdmin(srv.url, keys=(KEY, SECRET))), "emulator"
+        ).run()
         # while the bot is down the market moves on to the end of February
-        EmulatorAdmin(srv.url).advance(
+        EmulatorAdmin(srv.url, keys=(KEY, SECRET)).advance(
             int(datetime(2026, 2, 21, 0, 0, tzinfo=UTC).timestamp() * 1e9)
         )
-        st = requests.get(f"{srv.url}/_emulator/state", timeout=10).json()
+        st = requests.get(f"{srv.url}/_emulator/state", timeout=10, headers=ADMIN).json()
         assert st["positions"] == []  # the stop at the broker closed it
-        PaperRunner(s, api, ReplayFeed(series, EmulatorAdmin(srv.url)), "emulator").run()
-        stats = requests.get(f"{srv.url}/_emulator/stats", timeout=10).json()
+        PaperRunner(
+            s, api, ReplayFeed(series, EmulatorAdmin(srv.url, keys=(KEY, SECRET))), "emulator"
+        ).run()
+        stats = requests.get(f"{srv.url}/_emulator/stats", timeout=10, headers=ADMIN).json()
     store = StateStore(tmp_path / "state" / "state.sqlite")
     fills = store.fills()
     store.close()
@@ -146,11 +155,11 @@ def test_wrong_keys_one_clear_message(tmp_path: Path) -> None:
 
 def test_live_needs_both_opt_ins(tmp_path: Path) -> None:
     state = EmulatorState.from_dir(DATA, START)
-    with EmulatorServer(state, Faults(), api_key="k", secret_key="s") as srv:
+    with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
         env = {
             "PATH": "/usr/bin:/bin",
-            "ALPACA_API_KEY": "k",
-            "ALPACA_SECRET_KEY": "s",
+            "ALPACA_API_KEY": KEY,
+            "ALPACA_SECRET_KEY": SECRET,
             "BOT_ALPACA__TRADING_URL": srv.url,
             "BOT_PAPER__STATE_DIR": str(tmp_path / "state"),
             "BOT_PAPER__LOG_DIR": str(tmp_path / "logs"),
@@ -163,6 +172,6 @@ def test_live_needs_both_opt_ins(tmp_path: Path) -> None:
             text=True,
             timeout=60,
         )
-        stats = requests.get(f"{srv.url}/_emulator/stats", timeout=10).json()
+        stats = requests.get(f"{srv.url}/_emulator/stats", timeout=10, headers=ADMIN).json()
     assert r.returncode == 2 and "live trading refused" in (r.stdout + r.stderr)
     assert stats["requests"] == 0  # refused before any request

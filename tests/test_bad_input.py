@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.data import DataError, load_csv
-from bot.models import ET
+from bot.data import load_csv
+from bot.models import ET, DataError
 from bot.scan import scan
 from bot.settings import ConfigError, load_settings
 from strategies import build_strategy

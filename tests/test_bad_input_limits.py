@@ -21,7 +21,8 @@ import pytest
 from annotated_types import Le, Lt
 from pydantic import BaseModel
 
-from bot.data import BarSeries, DataError, load_csv, validate_columns
+from bot.data import BarSeries, load_csv, validate_columns
+from bot.models import DataError
 from bot.settings import ConfigError, Settings, load_settings
 from tests.conftest import DEFAULT_TOML, daily_ts, write_csv
 

@@ -37,6 +37,7 @@ from bot.settings import Settings, load_settings
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "emulator-key", "emulator-secret"
+ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # /_emulator needs them
 BUY = "lb-BABA-r163.43-20260113T0000-buy"
 SELL = "lb-BABA-r163.43-20260205T0000-sell"
 START = datetime(2025, 8, 29, 20, 0, tzinfo=UTC)  # 16:00 ET, the close before the replay
@@ -77,9 +78,9 @@ def server(market: Any) -> Iterator[EmulatorServer]:
 
 def admin(url: str, route: str, body: dict[str, Any] | None = None) -> Any:
     resp = (
-        requests.post(f"{url}/_emulator/{route}", json=body, timeout=10)
+        requests.post(f"{url}/_emulator/{route}", json=body, timeout=10, headers=ADMIN)
         if body is not None
-        else requests.get(f"{url}/_emulator/{route}", timeout=10)
+        else requests.get(f"{url}/_emulator/{route}", timeout=10, headers=ADMIN)
     )
     resp.raise_for_status()
     return resp.json()
@@ -107,7 +108,7 @@ def run(
     hooks: dict[str, Callable[[], None]] | None = None,
 ) -> RunSummary:
     api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))
-    feed = HookFeed(series, EmulatorAdmin(url), hooks or {})
+    feed = HookFeed(series, EmulatorAdmin(url, keys=(KEY, SECRET)), hooks or {})
     return PaperRunner(s, api, feed, "emulator", sleep=lambda _: None).run()
 
 
@@ -255,7 +256,7 @@ def test_entry_cancelled_by_hand_does_not_block_later_entries(market: Any, tmp_p
                 super().before_bar(bar)
 
         api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))
-        feed = CancelFirst(daily_until("2026-02-20"), EmulatorAdmin(url), {})
+        feed = CancelFirst(daily_until("2026-02-20"), EmulatorAdmin(url, keys=(KEY, SECRET)), {})
         PaperRunner(s, api, feed, "emulator", sleep=lambda _: None).run()
         orders = broker_orders(url)
     assert orders[first["id"]]["status"] == "canceled"
@@ -337,3 +338,114 @@ def test_daily_loss_halt_survives_a_restart(market: Any, tmp_path: Path) -> None
     assert halts
     restarted = minute_run(market, tmp_path / "restarted", ["09:51"], max_daily_loss_pct=0.001)
     assert restarted == whole
+
+
+# ---------------------------------------------------------------- items 4 and 5
+
+
+def protected_run(
+    tmp: Path, risk: dict[str, Any], config: dict[str, Any], alpaca: dict[str, Any] | None = None
+) -> tuple[list[tuple[str, float, float, int]], list[dict[str, Any]], dict[str, Any]]:
+    """The default replay with protection at the broker, the emulator made strict by
+    `config`; real sleeps (the emulator's cancel latency is wall-clock time). Returns
+    the bot's fills (side, qty, price, bar ts), its events and the broker's orders."""
+    from bot.state import StateStore
+
+    state = EmulatorState.from_dir(DATA, START, slippage_bps=0.0)
+    with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
+        admin(srv.url, "config", config)
+        s = settings(srv.url, tmp, risk=risk, alpaca=alpaca or {})
+        api = AlpacaApi(s.alpaca, KEY, SECRET, limiter=RateLimiter(10**9))
+        feed = ReplayFeed(
+            load_csv(DATA / "BABA_1d.csv").bars, EmulatorAdmin(srv.url, keys=(KEY, SECRET))
+        )
+        PaperRunner(s, api, feed, "emulator").run()
+        orders = broker_orders(srv.url)
+    store = StateStore(tmp / "state" / "state.sqlite")
+    fills = [(f.side.value, f.qty, round(f.price, 4), f.ts) for f in store.fills()]
+    store.close()
+    return fills, events(tmp), orders
+
+
+def backtest_fills(risk: dict[str, Any]) -> list[tuple[str, float, float, int]]:
+    from bot.backtest import run_backtest
+
+    s = load_settings(None, {"risk": risk, "broker": {"slippage_bps": 0.0}})
+    series = load_csv(DATA / "BABA_1d.csv").bars
+    bt = run_backtest(s, series, series.index_of("2025-09-01"))
+    return [(f.side.value, f.qty, round(f.price, 4), f.ts) for f in bt.record.fills]
+
+
+def test_exit_waits_for_the_cancelled_stop_leg(tmp_path: Path) -> None:
+    """A stop far below (10 ATR) stays untouched; at the breakdown its cancel is accepted
+    at once but the leg sits in pending_cancel for 0.5 s, holding the shares. The sell
+    must wait for it, not fail with 403 "insufficient qty" and leave the position
+    unprotected: the fills equal the backtest's (buy 149 at 171.57, sell at 160.46)."""
+    risk = {"stop_loss": True, "atr_multiple": 10.0}
+    fills, evs, orders = protected_run(tmp_path, risk, {"cancel_latency_s": 0.5})
+    assert fills == backtest_fills(risk)
+    assert [(f[0], f[1], f[2]) for f in fills] == [("buy", 149, 171.57), ("sell", 149, 160.46)]
+    legs = [o for cid, o in orders.items() if o.get("parent_id")]
+    assert [o["status"] for o in legs] == ["canceled"]
+    assert not [e for e in evs if e["event"] == "error"]
+
+
+def test_exit_refused_while_shares_stay_held_is_loud_and_retried(tmp_path: Path) -> None:
+    """The broker holds the cancelled leg's shares for 3 s while the bot waits only
+    0.3 s: the exit is refused (403, held for orders). The bot says so in an error event
+    (never in silence) and sends the exit again on the next bars until it is placed; the
+    position ends closed, with one sell order."""
+    risk = {"stop_loss": True, "atr_multiple": 10.0}
+    fills, evs, orders = protected_run(
+        tmp_path, risk, {"cancel_latency_s": 3.0}, alpaca={"cancel_wait_s": 0.3}
+    )
+    errors = [e for e in evs if e["event"] == "error" and e.get("where") == "exit"]
+    assert errors and SELL in errors[0]["error"]
+    assert [e for e in evs if e.get("status") == "exit_retry"]
+    assert orders[SELL]["filled_qty"] == 149
+    assert [f[0] for f in fills] == ["buy", "sell"]
+    assert sum(1 for cid in orders if cid == SELL) == 1
+
+
+def test_refused_stop_replace_falls_back_to_cancel_and_a_new_stop(tmp_path: Path) -> None:
+    """Trailing stop on an OTO entry, and the broker refuses to replace OTO legs (as
+    Alpaca documents): the runner must not stop; it cancels the leg and places a new stop
+    each time, and ends with the backtest's fills."""
+    risk = {"stop_loss": True, "trailing_stop": True, "atr_multiple": 1.0}
+    fills, evs, orders = protected_run(tmp_path, risk, {"replace_oto_legs": False})
+    assert fills == backtest_fills(risk)
+    assert len(fills) >= 2
+    refused = [e for e in evs if e.get("status") == "replace_refused"]
+    assert refused  # the broker did refuse, and the run went on
+    new_stops = [cid for cid in orders if "-sl" in cid]
+    assert new_stops and all(orders[c]["type"] == "stop" for c in new_stops)
+    assert evs[-1]["event"] == "run_end" and evs[-1]["stopped"] is False
+
+
+def test_entry_rejected_after_acceptance_does_not_block_later_entries(
+    market: Any, tmp_path: Path
+) -> None:
+    """Alpaca can accept an order and reject it when it routes: the first entry of the
+    busy rules is rejected so; the next breakout is traded."""
+    state = EmulatorState(market, datetime(2024, 12, 31, 21, 0, tzinfo=UTC))
+    with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
+        url = srv.url
+        admin(url, "faults", {"reject_next": 1})
+        s = settings(url, tmp_path, strategy=BUSY)
+        s.paper.replay_from = date(2025, 1, 2)
+        run(s, url, daily_until("2026-02-20"))
+        orders = broker_orders(url)
+    rejected = [cid for cid, o in orders.items() if o["status"] == "rejected"]
+    assert len(rejected) == 1 and rejected[0].endswith("-buy")
+
+    def day(cid: str) -> str:
+        return cid.split("-")[-2][:8]  # lb-BABA-r150-20250911T0000-buy -> 20250911
+
+    later_buys = [
+        cid for cid, o in orders.items()
+        if cid.endswith("-buy") and o["filled_qty"] and day(cid) > day(rejected[0])
+    ]  # fmt: skip
+    assert later_buys  # entries went on after the rejected one
+    evs = events(tmp_path)
+    assert [e for e in evs if e.get("why") == "entry ended without a fill"]
+    assert not [e for e in evs if "already pending" in str(e.get("reason", ""))]

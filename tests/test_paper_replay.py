@@ -243,7 +243,9 @@ def test_make_run_command_finishes_and_says_where_logs_and_state_are(tmp_path: P
 # ---------------------------------------------------------------- stopping and locking
 
 
-def test_sigterm_finishes_the_bar_and_exits_0(tmp_path: Path) -> None:
+def test_sigterm_stops_at_once_exits_143_and_says_how_to_go_on(tmp_path: Path) -> None:
+    """Issue 10 item 9: SIGTERM ends the run at once (exit 143); the last line says it
+    was interrupted and how to go on; what was saved is consistent."""
     state, logs = tmp_path / "state", tmp_path / "logs"
     proc = start_bot(["paper", "--fresh", "--state-dir", state, "--speed", 20], bot_env(logs))
     try:
@@ -254,10 +256,14 @@ def test_sigterm_finishes_the_bar_and_exits_0(tmp_path: Path) -> None:
         code, output = finish(proc, timeout=10)
     finally:
         stop_quietly(proc)
-    assert code == 0, output
+    assert code == 143, output
     assert time.monotonic() - t0 < 5
+    last_line = output.strip().splitlines()[-1]
+    assert "Interrupted (SIGTERM)" in last_line and "--fresh" in last_line, output
+    assert "Traceback" not in output and "Done:" not in output
     end = last_run(logs)[-1]
     assert end["event"] == "run_end" and end["stopped"] is True
+    assert end["interrupted"] == "SIGTERM"
     snap = snapshot(state)
     assert snap.last_bar_ts is not None
     assert snap.last_bar_ts == snap.equity[-1][0]  # the last bar saved is the last marked
@@ -300,7 +306,7 @@ def test_second_runner_on_the_same_state_exits_3_and_sends_nothing(
         )
         first.send_signal(signal.SIGTERM)
         code, output = finish(first, timeout=15)
-        assert code == 0, output
+        assert code == 143, output
     finally:
         stop_quietly(first)
 
@@ -388,7 +394,7 @@ def test_halt_survives_restarts_until_resume(tmp_path: Path, emulator: EmulatorS
     out = run_bot(["resume", "--state-dir", state], env)
     assert out.returncode == 0 and "resumed" in out.stdout, out.stdout + out.stderr
     status = run_bot(["status", "--state-dir", state], env)
-    assert "BABA: trading" in status.stdout and "HALTED" not in status.stdout
+    assert "BABA: trading allowed" in status.stdout and "HALTED" not in status.stdout
     out = run_bot([*base, "--to", "2026-02-20"], env)
     assert out.returncode == 0, out.stdout + out.stderr
     events = last_run(logs)

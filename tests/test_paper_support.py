@@ -34,6 +34,7 @@ DEFAULT_TOML = ROOT / "config" / "default.toml"
 _SIBLING = Path(sys.executable).with_name("bot")
 BOT = _SIBLING if _SIBLING.exists() else ROOT / ".venv" / "bin" / "bot"
 KEYS = ("emulator-key", "emulator-secret")  # what `bot paper --emulator-url` sends
+ADMIN = {"APCA-API-KEY-ID": KEYS[0], "APCA-API-SECRET-KEY": KEYS[1]}  # /_emulator needs them
 
 # The README's documented client order id scheme: strategy-symbol-level-signal bar-action.
 BUY = "lb-BABA-r163.43-20260113T0000-buy"
@@ -200,9 +201,9 @@ def new_emulator() -> Any:
 def admin(url: str, route: str, body: dict[str, Any] | None = None) -> Any:
     full = f"{url}/_emulator/{route}"
     resp = (
-        requests.post(full, json=body, timeout=10)
+        requests.post(full, json=body, timeout=10, headers=ADMIN)
         if body is not None
-        else requests.get(full, timeout=10)
+        else requests.get(full, timeout=10, headers=ADMIN)
     )
     resp.raise_for_status()
     return resp.json()

@@ -1,4 +1,4 @@
-"""Admin routes under /_emulator (no auth, never faulted) and the request statistics.
+"""Admin routes under /_emulator (they need the account's keys; never faulted) and stats.
 
     POST /_emulator/advance  {"until": iso}   -> {"now", "bars_processed", "fills", "expired"}
     GET  /_emulator/state                      -> {"now", "account", "positions", "orders", "fills"}

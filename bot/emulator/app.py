@@ -2,7 +2,7 @@
 
 `create_app` wires an `EmulatorState` into FastAPI: trading routes under /v2 (auth by
 the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers), the bars route of the data API,
-admin routes under /_emulator (bot/emulator/admin.py), and a middleware that counts
+admin routes under /_emulator (bot/emulator/admin.py, same keys), and a middleware that counts
 requests and injects faults before a request is processed. Endpoints are plain `def`
 (uvicorn runs them in a thread pool) and hold `state.lock`; waits for faults are
 `asyncio.sleep` in the middleware, so a held request never blocks the others.
@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -104,7 +104,9 @@ def create_app(
 
     app.include_router(trading_router(state, check_auth, faults))
     app.include_router(data_router(state, check_auth))
-    app.include_router(admin_router(state, faults, stats))
+    # The admin routes move the clock, reset the account and inject faults: they need the
+    # same keys as the account (a local process without them cannot touch the replay).
+    app.include_router(admin_router(state, faults, stats), dependencies=[Depends(check_auth)])
     return app
 
 

@@ -77,6 +77,9 @@ class ReplayStrategy:
     def on_bar(self, bar: Bar) -> Sequence[Signal]:
         return self._get(bar.ts, _NONE)
 
+    def warmup_bars(self) -> int:
+        return 0  # the recorded signals already went through the real strategy's warm-up
+
     def status(self) -> list[dict[str, object]]:
         return []
 

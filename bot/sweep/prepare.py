@@ -19,7 +19,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.data import BarSeries, DataError, load_csv
+from bot.data import BarSeries, load_csv
+from bot.models import DataError
 from bot.settings import ENV_PREFIX, ConfigError, Settings, load_settings, resolve_data_path
 from bot.sweep.evaluate import SweepJob
 from bot.sweep.params import SECTIONS, Grid, make_grid
