@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -31,7 +34,7 @@ from alpaca.data.requests import StockBarsRequest
 from alpaca.data.timeframe import TimeFrame
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
-from alpaca.trading.models import Order
+from alpaca.trading.models import Order, TradeUpdate
 from alpaca.trading.requests import (
     GetCalendarRequest,
     GetOrderByIdRequest,
@@ -43,6 +46,7 @@ from alpaca.trading.requests import (
     StopOrderRequest,
     TakeProfitRequest,
 )
+from alpaca.trading.stream import TradingStream
 from pydantic import ValidationError
 
 from bot import lifecycle, retry
@@ -189,7 +193,12 @@ class AlpacaApi:
         self.limiter = limiter or RateLimiter(cfg.max_requests_per_minute)
         self.client = TradingClient(api_key, secret_key, paper=True, url_override=self.base_url)
         _harden(self.client, cfg, self.limiter)
+        self._keys = (api_key, secret_key)
         self.tif = TimeInForce(cfg.time_in_force)
+
+    def trade_updates(self) -> TradeUpdates:
+        """The account's trade-updates stream (not started)."""
+        return TradeUpdates(self.base_url, *self._keys)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         try:
@@ -322,7 +331,12 @@ class AlpacaMarketData:
         )
         _harden(self.client, cfg, limiter or RateLimiter(cfg.max_requests_per_minute))
         self.feed = _FEEDS[cfg.feed]
-        self.delay = timedelta(seconds=cfg.sip_delay_s if cfg.feed == "sip" else 0.0)
+        # A minute more than the plan's delay: the bot's idea of "now" and the broker's
+        # may differ by seconds, and an end inside the window is refused outright.
+        delay = cfg.sip_delay_s + 60.0 if cfg.feed == "sip" and cfg.sip_delay_s > 0 else 0.0
+        if cfg.feed == "delayed_sip":
+            delay = 15 * 60.0 + 60.0  # served 15 minutes late, whatever the plan
+        self.delay = timedelta(seconds=delay)
 
     def bars(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> BarSeries:
         tf = TimeFrame.Day if timeframe == "1d" else TimeFrame.Minute
@@ -330,7 +344,7 @@ class AlpacaMarketData:
             symbol_or_symbols=symbol,
             timeframe=tf,
             start=start.astimezone(UTC),
-            end=(end - self.delay).astimezone(UTC),
+            end=(end - (self.delay if self.feed is DataFeed.SIP else timedelta(0))).astimezone(UTC),
             adjustment=Adjustment.SPLIT,
             feed=self.feed,
         )
@@ -361,11 +375,96 @@ class AlpacaMarketData:
         return good
 
 
+@dataclass(frozen=True)
+class StreamEvent:
+    """A trade update as plain data, or a (re)connection ("connected"): after one, events
+    may have been missed, so the bot reconciles over REST (Alpaca does not replay)."""
+
+    kind: str  # "connected" | "update"
+    event: str = ""
+    order: BrokerOrder | None = None
+    execution_id: str | None = None
+    qty: float | None = None
+    price: float | None = None
+    at: datetime | None = None
+
+
+class _Stream(TradingStream):
+    """alpaca-py's TradingStream, telling us each time it has (re)connected: 0.44 has no
+    callback for that (its reconnect loop is internal), so `_start_ws` is wrapped."""
+
+    on_connected: Callable[[], None] = staticmethod(lambda: None)
+
+    async def _start_ws(self) -> None:
+        await super()._start_ws()  # type: ignore[no-untyped-call]
+        self.on_connected()
+
+
+class TradeUpdates:
+    """The account's trade-updates stream in a background thread; events into `events`.
+
+    Only one trade_updates connection per account is allowed, so one of these per run.
+    alpaca-py reconnects by itself with jittered backoff; `connected` says whether the
+    socket is up now and `last_message` (monotonic) when anything last arrived."""
+
+    def __init__(self, trading_url: str, api_key: str, secret_key: str) -> None:
+        scheme, rest = trading_url.split("://", 1)
+        ws_url = ("wss" if scheme == "https" else "ws") + "://" + rest.rstrip("/") + "/stream"
+        self.events: queue.Queue[StreamEvent] = queue.Queue()
+        self.connected = False
+        self.last_message = 0.0
+        self.connects = 0
+        self._stream = _Stream(api_key, secret_key, paper=True, url_override=ws_url)
+        self._stream.on_connected = self._connected  # type: ignore[method-assign]
+        self._stream.subscribe_trade_updates(self._on_update)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="trade-updates", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._stream.run()
+        finally:
+            self.connected = False
+
+    def stop(self) -> None:
+        """Ask the stream to close; does not wait (its loop notices within ~5 s)."""
+        loop = self._stream._loop
+        if loop is not None and loop.is_running():
+            loop.call_soon_threadsafe(lambda: loop.create_task(self._stream.stop_ws()))
+        self.connected = False
+
+    def _connected(self) -> None:
+        self.connected = True
+        self.connects += 1
+        self.last_message = time.monotonic()
+        self.events.put(StreamEvent("connected"))
+
+    async def _on_update(self, u: TradeUpdate) -> None:
+        self.last_message = time.monotonic()
+        event = str(getattr(u.event, "value", u.event))
+        self.events.put(
+            StreamEvent(
+                "update",
+                event,
+                _order(u.order),
+                None if u.execution_id is None else str(u.execution_id),
+                u.qty,
+                u.price,
+                u.timestamp,
+            )
+        )
+
+
 __all__ = [
     "AlpacaApi",
     "AlpacaMarketData",
     "BrokerOrder",
     "InDoubt",
     "LiveTradingRefused",
+    "StreamEvent",
+    "TradeUpdates",
     "Transient",
 ]

@@ -77,12 +77,19 @@ class MarketCalendar:
         return et_to_ns(datetime.combine(self.last + timedelta(days=1), time(9, 30), tzinfo=ET))
 
 
-def calendar_json(d: date, open_ns: int, close_ns: int) -> dict[str, str]:
-    """One `GET /v2/calendar` entry; alpaca-py needs open/close as exactly "HH:MM"."""
+def calendar_json(
+    d: date, open_ns: int, close_ns: int, settles: date | None = None
+) -> dict[str, str]:
+    """One `GET /v2/calendar` entry; alpaca-py needs open/close as exactly "HH:MM".
+    `settlement_date` (required by https://docs.alpaca.markets/reference/getcalendar-1)
+    is the next session (T+1); without one given, the next weekday."""
+    if settles is None:
+        settles = d + timedelta(days=3 if d.weekday() == 4 else 1)
     return {
         "date": d.isoformat(),
         "open": ns_to_et(open_ns).strftime("%H:%M"),
         "close": ns_to_et(close_ns).strftime("%H:%M"),
         "session_open": "0400",
         "session_close": "2000",
+        "settlement_date": settles.isoformat(),
     }

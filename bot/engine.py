@@ -81,6 +81,7 @@ class Engine:
         self.owed_exit: OrderIntent | None = None  # an exit refused: retried every bar
         self.owed_stop: float | None = None  # the stop of that position, to put back
         self.entry_id = ""  # client order id of the fill that opened the position
+        self.exit_id: str | None = None  # the exit working at the broker, if any
         self.now_ns = 0  # the runner's clock (for the stale-data guard)
         self.entry_level = ""
         self.entry_reason = ""
@@ -104,6 +105,8 @@ class Engine:
                 self.on_fill(f)
         if self.pending_entry is not None:
             exits.entry_ended(self)
+        if self.exit_id is not None:
+            exits.exit_ended(self)
         if self.check_position:
             exits.check_position(self, bar)
         self._atr_update(bar.high, bar.low, bar.close)
@@ -293,6 +296,7 @@ class Engine:
             self.entry_reason = ""
             self.entry_id = ""
             self.owed_exit = self.owed_stop = None
+            self.exit_id = None
 
     def _trail(self, bar: Bar) -> None:
         long = self.portfolio.qty > 0

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
-from bot.alpaca import BrokerOrder
+from bot.alpaca import BrokerOrder, StreamEvent
 from bot.broker import BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
 from bot.engine import EventSink, no_events
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
@@ -414,9 +414,17 @@ class LiveBroker:
         return out
 
     def _book(self, cid: str, order: BrokerOrder, ts: int) -> list[Fill]:
+        """Book what `order` (a REST read or a pushed event) says is new. Reads arrive late,
+        twice or out of order: a filled quantity never goes down and a final status never
+        goes back, and a fill is keyed by order + cumulative quantity, so the same fill
+        seen by REST and by the stream is booked once."""
         rec = self.store.get_order(cid)
         if rec is None:
             return []
+        if order.filled_qty < rec.filled_qty - 1e-9 or (
+            rec.status in TERMINAL and order.status not in TERMINAL
+        ):
+            return []  # an older view of the order than the one booked
         fills: list[Fill] = []
         delta = order.filled_qty - rec.filled_qty
         if delta > 1e-9 and order.filled_avg_price is not None:
@@ -433,6 +441,19 @@ class LiveBroker:
             avg_price=order.filled_avg_price,
             broker_id=order.id,
         )
+        return fills
+
+    def apply_update(self, ev: StreamEvent, ts: int) -> list[Fill]:
+        """A trade update pushed by the broker: booked as a REST read of that order
+        would be (with its legs), stamped with the session bar `ts`."""
+        order = ev.order
+        if order is None or self.store.get_order(order.client_order_id) is None:
+            return []  # not ours, or a leg not tracked yet: the next REST read adds it
+        cid = order.client_order_id
+        fills = self._book(cid, order, ts)
+        for leg in order.legs:
+            self._track_child(self._family(cid), leg)
+            fills.extend(self._book(leg.client_order_id, leg, ts))
         return fills
 
     def _parent_terminal(self, rec: OrderRecord) -> bool:

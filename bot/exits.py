@@ -20,6 +20,7 @@ nothing: SimBroker's cancels are immediate and its position is the engine's.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -45,6 +46,10 @@ def close_position(engine: Engine, intent: OrderIntent, bar: Bar) -> None:
     # The stop to put back if the exit is refused: the working one, or the one an
     # earlier refused exit could not put back (its leg may still be cancelling).
     stop = engine.stop_price if engine.stop_id is not None else engine.owed_stop
+    # An entry still working (partly filled) would reopen what the exit closes.
+    for o in engine.broker.open_orders():
+        if o.parent is None and o.intent.purpose == "entry":
+            engine.broker.cancel(o.intent.client_order_id)
     engine.cancel_protection()
     # A stop or take-profit may have filled while it was being cancelled.
     for f in engine.broker.sync(bar):
@@ -67,6 +72,7 @@ def close_position(engine: Engine, intent: OrderIntent, bar: Bar) -> None:
         intent = replace(intent, qty=qty)
     if engine.submit(intent, bar, checked=True):
         engine.owed_exit, engine.owed_stop = None, None
+        engine.exit_id = intent.client_order_id
         return
     engine.owed_exit, engine.owed_stop = intent, stop
     _restore_protection(engine, intent, bar, stop)
@@ -145,6 +151,31 @@ def retry_exit(engine: Engine, bar: Bar) -> None:
         engine.exit_failed = None
 
 
+def exit_ended(engine: Engine) -> None:
+    """An exit that ended with shares still held (partly filled, then expired or
+    cancelled) is owed again: sent anew, under a new id, from the next bar."""
+    cid = engine.exit_id
+    if cid is None or engine.broker.order_status(cid) not in ENDED:
+        return
+    engine.exit_id = None
+    if engine.portfolio.qty == 0 or engine.owed_exit is not None:
+        return
+    # A client order id is never reusable at Alpaca, even after a cancel: suffix -x1, -x2...
+    m = re.fullmatch(r"(.*)-x(\d+)", cid)
+    again = f"{m.group(1)}-x{int(m.group(2)) + 1}" if m else f"{cid}-x1"
+    side = Side.SELL if engine.portfolio.qty > 0 else Side.BUY
+    engine.owed_exit = OrderIntent(
+        again,
+        engine.risk.symbol,
+        side,
+        abs(engine.portfolio.qty),
+        purpose="exit",
+        signal_ts=engine.last_bar.ts if engine.last_bar else 0,
+        reason="the rest of an exit that ended part-filled",
+    )
+    engine.events("order", client_order_id=cid, status="ended_part_filled", rest=again)
+
+
 def entry_ended(engine: Engine) -> None:
     """An entry that ended without a fill is pending no more: later signals may enter."""
     cid = engine.pending_entry
@@ -195,4 +226,12 @@ def check_position(engine: Engine, bar: Bar) -> None:
         )
 
 
-__all__ = ["ENDED", "check_position", "closable", "close_position", "entry_ended", "retry_exit"]
+__all__ = [
+    "ENDED",
+    "check_position",
+    "closable",
+    "close_position",
+    "entry_ended",
+    "exit_ended",
+    "retry_exit",
+]

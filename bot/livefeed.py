@@ -9,9 +9,10 @@
   stale by the guards, exits still go out, marked late).
 - Schedule: no busy poll. It sleeps until the next session's close plus
   `settle_delay_s` (long enough for the official close and for delayed SIP data),
-  fetches that session's bar, reads it again before deciding (a revised bar replaces
-  the first read), and yields it. A bar that is not there yet is asked for again with
-  a growing wait. About five requests a session, whatever the session's length.
+  fetches that session's bar, reads it again `reread_s` later, before deciding (a
+  revised bar replaces the first read), and yields it. A bar that is not there yet (or
+  not final: the data's delay is allowed for) is asked for again with a growing wait.
+  About eight requests a session (clock, bar, re-read, position), whatever its length.
 - While it waits, the heartbeat is written every `heartbeat_s`, so `bot status` can tell
   a waiting bot from a dead one; every wait ends at once on Ctrl-C or SIGTERM.
 - Reads go through the one retry path (bot/retry.py); a refusal of the data plan
@@ -51,6 +52,8 @@ class FeedTooShort(Exception):
 
 
 class BarSource(Protocol):
+    delay: timedelta  # how far behind now the data is served (free-plan or delayed SIP)
+
     def bars(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> BarSeries: ...
 
 
@@ -74,6 +77,7 @@ class AlpacaFeed:
         warmup_bars: int,
         retrier: Retrier,
         settle_s: float = 1200.0,
+        reread_s: float = 30.0,
         heartbeat: Callable[[str], None] = lambda state: None,
         heartbeat_s: float = 15.0,
         timer: Timer | None = None,
@@ -84,10 +88,12 @@ class AlpacaFeed:
         self.warmup = warmup_bars
         self.retrier = retrier
         self.settle_ns = int(settle_s * 1e9)
+        self.reread_s = reread_s
         self.heartbeat, self.heartbeat_s = heartbeat, heartbeat_s
         self.timer = timer or Timer()
         self.resume_from = resume_from
         self.events = events
+        self.wait: Callable[[float], None] = self.timer.sleep  # a run may wait on its stream
         self._history: BarSeries | None = None
         self._clock_at: tuple[int, float] = (0, 0.0)  # broker ns, local monotonic
         self.calendar: MarketCalendar | None = None
@@ -170,6 +176,8 @@ class AlpacaFeed:
         for wait in (*_MISSING_WAIT_S, None):
             bar = self._bar_of(day)
             if bar is not None:
+                # Read it again a little later: a late print revises the final bar.
+                self._sleep_until(self._estimate() + int(self.reread_s * 1e9), "re-reading")
                 again = self._bar_of(day)
                 if again is not None and again != bar:
                     LOG.warning("revised bar for %s: %s replaces %s", day, again, bar)
@@ -188,7 +196,7 @@ class AlpacaFeed:
 
     def _bar_of(self, day: date) -> Bar | None:
         start = datetime.combine(day, datetime.min.time(), ET)
-        now = self._estimate()
+        now = self._read_clock()  # the broker's own time: what it serves depends on it
         series = self._closed(self._fetch(start, now, f"fetching the {day} bar"), now)
         for bar in series.iter_bars():
             if session_date(bar.session) == day:
@@ -213,12 +221,14 @@ class AlpacaFeed:
             ) from None
 
     def _closed(self, series: BarSeries, now_ns: int) -> BarSeries:
-        """Only bars whose session has closed: today's bar is not final until the close."""
+        """Only final bars: Alpaca serves today's bar as it stands during the session, and
+        delayed data (the free plan's SIP) shows the close only `delay` after it."""
         assert self.calendar is not None
+        seen = now_ns - int(self.data.delay.total_seconds() * 1e9)
         keep = [
             i
             for i in range(len(series))
-            if self.calendar.session_hours(session_date(int(series.session[i])))[1] <= now_ns
+            if self.calendar.session_hours(session_date(int(series.session[i])))[1] <= seen
         ]
         return series.take(np.array(keep, dtype="int64"))
 
@@ -229,6 +239,9 @@ class AlpacaFeed:
         ns = int(now.timestamp() * 1e9)
         self._clock_at = (ns, self.timer.monotonic())
         return ns
+
+    def broker_now(self) -> int:
+        return self._estimate()
 
     def _estimate(self) -> int:
         """The broker's time now, from its last reading and the local monotonic clock."""
@@ -241,9 +254,9 @@ class AlpacaFeed:
         while True:
             left = (wake_ns - self._estimate()) / 1e9
             self.heartbeat(f"{state} (until {ns_to_et(wake_ns).isoformat()})")
-            if left <= 0:
+            if left < 0.001:  # reached (a float clock cannot always add a microsecond)
                 return
-            self.timer.sleep(min(left, self.heartbeat_s))
+            self.wait(min(left, self.heartbeat_s))
 
 
 __all__ = ["AlpacaFeed", "FeedRefused", "FeedTooShort", "Timer"]

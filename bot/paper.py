@@ -320,6 +320,7 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
         warmup,
         Retrier(s.alpaca.backoff_base_s, s.alpaca.backoff_cap_s),
         settle_s=s.paper.settle_delay_s,
+        reread_s=s.paper.reread_s,
         heartbeat=lambda state: write_heartbeat(Path(s.paper.state_dir), state),
         heartbeat_s=s.paper.heartbeat_s,
         resume_from=last,

@@ -37,7 +37,11 @@ def replace_refused(
         if leg is not None:
             broker.store.update_order(cid, status=broker.status_of(cid, leg))
         return cid  # filled or gone meanwhile: the next sync books it
-    if leg.status in PENDING:
+    parent = broker.store.get_order(rec.parent or "")
+    armed = leg.status == "held" and parent is not None and parent.status == "filled"
+    # A stop leg shows `held` at Alpaca also once its entry has filled (it is triggered
+    # internally): that one is working, not waiting, and is moved by cancel + new stop.
+    if leg.status in PENDING and not armed:
         broker.events(
             "order",
             client_order_id=cid,

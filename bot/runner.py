@@ -35,6 +35,7 @@ from bot.eventtext import human
 from bot.execution import LiveBroker
 from bot.guards import Guards
 from bot.journal import Journal
+from bot.livestream import StreamPump, start_stream
 from bot.models import Bar, ns_to_et
 from bot.retry import Retrier
 from bot.settings import Settings
@@ -181,6 +182,42 @@ class PaperRunner:
         # one message (BrokerUnavailable) instead of retrying for ever before trading.
         with retry.budget(self.settings.alpaca.startup_timeout_s):
             engine, guards, first_trade = self._start(store, events)
+        stream = self._listen(engine, events)
+        try:
+            return self._loop(store, engine, guards, events, journal, progress, first_trade)
+        finally:
+            if stream is not None:
+                stream.stop()
+
+    def _listen(self, engine: Engine, events: Any) -> Any:
+        """Live runs: book fills as the broker pushes them while the feed waits."""
+        if not (getattr(self.feed, "live", False) and self.settings.alpaca.stream):
+            return None
+        stream = start_stream(self.api)
+        if stream is None:
+            return None
+        assert isinstance(engine.broker, LiveBroker)
+        pump = StreamPump(
+            stream,
+            engine,
+            engine.broker,
+            events,
+            now=self.feed.broker_now,  # type: ignore[attr-defined]
+            sleep=None if self._sleep is lifecycle.sleep else self._sleep,
+        )
+        self.feed.wait = pump.wait  # type: ignore[attr-defined]
+        return stream
+
+    def _loop(
+        self,
+        store: StateStore,
+        engine: Engine,
+        guards: Guards,
+        events: Any,
+        journal: Journal,
+        progress: Any,
+        first_trade: int,
+    ) -> RunSummary:
         n_bars = 0
         for bar in self.feed.trading_bars(first_trade):
             self._step(store, engine, guards, events, journal, bar)

@@ -112,6 +112,7 @@ class AlpacaConfig(StrictModel):
     max_requests_per_minute: int = Field(120, ge=1, le=200)
     settle_lookups: int = Field(3, ge=1, le=20)
     cancel_wait_s: float = Field(15.0, ge=0, le=300)
+    stream: bool = True
     backoff_base_s: float = Field(0.5, gt=0, le=60)
     backoff_cap_s: float = Field(60.0, gt=0, le=600)
     startup_timeout_s: float = Field(25.0, ge=1, le=600)
@@ -158,6 +159,7 @@ class PaperConfig(StrictModel):
     stale_tolerance_s: float = Field(5.0, ge=0, le=86_400)  # more than a day is no guard
     session: Literal["regular", "extended"] = "regular"
     settle_delay_s: float = Field(1200.0, ge=0, le=6 * 3600)
+    reread_s: float = Field(30.0, ge=0, le=3600)
     heartbeat_s: float = Field(15.0, ge=1, le=60)
     log_max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)
     log_backups: int = Field(3, ge=0, le=100)

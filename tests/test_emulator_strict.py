@@ -1,8 +1,10 @@
 """The emulator's strict modes (Alpaca's harder edges), through the real alpaca-py SDK.
 
-Every knob but one is off by default (the lenient behaviour the other tests rely on;
-`strict_replace_status` is on) and is switched here through `POST /_emulator/config`,
-`POST /_emulator/faults` or the `EmulatorState` constructor. Prices are read off
+Every strictness is on by default (the emulator is never kinder than Alpaca); tests
+switch knobs through `POST /_emulator/config`, `POST /_emulator/faults` or the
+`EmulatorState` constructor. Partial fills are off in these fixtures (exact CSV fills
+and whole quantities are asserted; they have their own tests in
+tests/test_emulator_strict2.py with the rest of issue 11's items). Prices are read off
 data/BABA_1d.csv by hand (rows quoted in the comments); the clock starts after the
 2026-01-13 close (21:00 UTC), with zero slippage and commission. Wall-clock latencies
 are short and polled for, never timed; where a test must act while an order is still
@@ -78,7 +80,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def server(loaded: EmulatorState) -> Iterator[EmulatorServer]:
-    state = EmulatorState(loaded.market, START, initial_cash=100_000.0)
+    state = EmulatorState(loaded.market, START, initial_cash=100_000.0, partial_fill_rate=0.0)
     with EmulatorServer(state, api_key=KEY, secret_key=SECRET) as srv:
         yield srv
 
@@ -86,7 +88,7 @@ def server(loaded: EmulatorState) -> Iterator[EmulatorServer]:
 @pytest.fixture
 def faked(loaded: EmulatorState, clock: FakeClock) -> Iterator[EmulatorServer]:
     """A server whose latencies run on the hand-moved clock."""
-    state = EmulatorState(loaded.market, START, monotonic=clock)
+    state = EmulatorState(loaded.market, START, monotonic=clock, partial_fill_rate=0.0)
     with EmulatorServer(state, api_key=KEY, secret_key=SECRET) as srv:
         yield srv
 
@@ -171,40 +173,71 @@ def wait_for(probe: Callable[[], T | None], timeout: float = 10.0) -> T:
 # ---------------------------------------------------------------- the knobs
 
 
-def test_knob_defaults_and_validation(server: EmulatorServer) -> None:
-    current = admin(server, "config", {})
-    assert current["cancel_latency_s"] == 0.0 and current["replace_latency_s"] == 0.0
-    assert current["strict_replace_status"] is True and current["replace_oto_legs"] is True
-    assert current["data_plan"] == "unlimited"
-    assert admin(server, "faults")["reject_next"] == 0
-    changed = admin(
-        server,
-        "config",
-        {"cancel_latency_s": 0.5, "strict_replace_status": False, "data_plan": "free"},
-    )
-    assert changed["cancel_latency_s"] == 0.5 and changed["strict_replace_status"] is False
-    assert changed["data_plan"] == "free" and changed["replace_latency_s"] == 0.0
-    state = server.state
-    assert (state.cancel_latency_s, state.strict_replace_status, state.data_plan) == (
-        0.5,
-        False,
-        "free",
-    )
-    for bad in (
-        {"data_plan": "gold"},
-        {"cancel_latency_s": -1},
-        {"replace_latency_s": True},
-        {"replace_oto_legs": "no"},
-        {"cancel_latency": 1},
-    ):
-        resp = requests.post(f"{server.url}/_emulator/config", json=bad, timeout=5, headers=ADMIN)
-        assert resp.status_code == 422 and resp.json()["code"] == 40010001, bad
-    resp = requests.post(
-        f"{server.url}/_emulator/faults", json={"reject_next": -1}, timeout=5, headers=ADMIN
-    )
-    assert resp.status_code == 422
+def test_knob_defaults_and_validation(loaded: EmulatorState) -> None:
+    state = EmulatorState(loaded.market, START)  # every default
+    with EmulatorServer(state, api_key=KEY, secret_key=SECRET) as server:
+        current = admin(server, "config", {})
+        assert current == {
+            "bars_page_size": 10_000,
+            "slippage_bps": 0.0,
+            "commission_per_share": 0.0,
+            "commission_min": 0.0,
+            "shorting": False,
+            "cancel_latency_s": 0.3,
+            "replace_latency_s": 0.3,
+            "strict_replace_status": True,
+            "replace_oto_legs": False,
+            "data_plan": "free",
+            "partial_fill_rate": 0.1,
+            "partial_fill_seed": 0,
+            "bracket_groups": True,
+            "held_stop_leg": True,
+            "order_refusals": True,
+            "todays_bar": True,
+            "late_print_s": 600.0,
+            "rate_limit_per_min": 200,
+            "forbidden_style": False,
+            "intraday_day_orders": True,
+        }
+        assert admin(server, "faults")["reject_next"] == 0
+        changed = admin(
+            server,
+            "config",
+            {"cancel_latency_s": 0.5, "strict_replace_status": False, "data_plan": "unlimited"},
+        )
+        assert changed["cancel_latency_s"] == 0.5 and changed["strict_replace_status"] is False
+        assert changed["data_plan"] == "unlimited" and changed["replace_latency_s"] == 0.3
+        assert (state.cancel_latency_s, state.strict_replace_status, state.data_plan) == (
+            0.5,
+            False,
+            "unlimited",
+        )
+        for bad in (
+            {"data_plan": "gold"},
+            {"cancel_latency_s": -1},
+            {"replace_latency_s": True},
+            {"replace_oto_legs": "no"},
+            {"cancel_latency": 1},
+            {"partial_fill_rate": 1.5},
+            {"partial_fill_seed": 0.5},
+            {"rate_limit_per_min": -1},
+            {"late_print_s": "600"},
+            {"forbidden_style": 1},
+            {"data_plan": "free", "bracket_groups": "yes"},  # all or nothing
+        ):
+            resp = requests.post(
+                f"{server.url}/_emulator/config", json=bad, timeout=5, headers=ADMIN
+            )
+            assert resp.status_code == 422 and resp.json()["code"] == 40010001, bad
+        assert state.data_plan == "unlimited"  # the refused request changed nothing
+        resp = requests.post(
+            f"{server.url}/_emulator/faults", json={"reject_next": -1}, timeout=5, headers=ADMIN
+        )
+        assert resp.status_code == 422
     with pytest.raises(ValueError):
         EmulatorState(state.market, START, data_plan="gold")
+    with pytest.raises(ValueError):
+        EmulatorState(state.market, START, partial_fill_rate=-0.1)
 
 
 # ---------------------------------------------------------------- asynchronous cancel
@@ -258,32 +291,49 @@ def test_pending_cancel_takes_the_bracket_legs_and_never_fills(
 ) -> None:
     client = trading(faked)
     admin(faked, "config", {"cancel_latency_s": 5})
-    parent = client.submit_order(
-        market(
-            100,
-            OrderSide.BUY,
-            "br",
-            order_class=OrderClass.BRACKET,
-            take_profit=TakeProfitRequest(limit_price=180),
-            stop_loss=StopLossRequest(stop_price=160),
+
+    def bracket(cid: str) -> Order:
+        placed = client.submit_order(
+            market(
+                100,
+                OrderSide.BUY,
+                cid,
+                order_class=OrderClass.BRACKET,
+                take_profit=TakeProfitRequest(limit_price=180),
+                stop_loss=StopLossRequest(stop_price=160),
+            )
         )
-    )
+        assert isinstance(placed, Order)
+        return placed
+
+    parent = bracket("br")
     client.cancel_order_by_id(parent.id)
     got = order(client, parent.id, nested=True)
     assert got.legs is not None and len(got.legs) == 2
     assert {o.status for o in (got, *got.legs)} == {OrderStatus.PENDING_CANCEL}
     assert client.cancel_orders() == []  # nothing left that is not already being canceled
     # While pending, the entry keeps the buying power it holds (100 x 167.01, the last
-    # close) and does not reach the 2026-01-14 open at 171.57.
+    # close).
     assert float(client.get_account().buying_power) == pytest.approx(100_000 - 16_701)
-    advance(faked, "2026-01-14T15:00:00Z")
+    advance(faked, "2026-01-13T21:00:04Z")  # 4 s of replay time: not yet
     assert order(client, parent.id).status == OrderStatus.PENDING_CANCEL
-    assert client.get_all_positions() == []
-    clock.t += 5
+    clock.t += 5  # 5 s of wall-clock time: done, stamped with the replay clock
     got = order(client, parent.id, nested=True)
     assert got.legs is not None
     assert {o.status for o in (got, *got.legs)} == {OrderStatus.CANCELED}
+    assert got.canceled_at == datetime(2026, 1, 13, 21, 0, 4, tzinfo=UTC)
     assert got.filled_qty == "0" and client.get_account().buying_power == "100000"
+    # The replay clock ends it too: a replay jumps to the next open far faster than 5 s
+    # of wall time, and no cancel at Alpaca stays pending for a night. It is done 5 s
+    # after it was asked for, so the entry never meets the 2026-01-14 open (171.57).
+    again = bracket("br-2")
+    client.cancel_order_by_id(again.id)
+    advance(faked, "2026-01-14T15:00:00Z")
+    got = order(client, again.id, nested=True)
+    assert got.legs is not None
+    assert {o.status for o in (got, *got.legs)} == {OrderStatus.CANCELED}
+    assert got.canceled_at == datetime(2026, 1, 13, 21, 0, 9, tzinfo=UTC)
+    assert client.get_all_positions() == []
 
 
 # ---------------------------------------------------------------- asynchronous replace
@@ -481,7 +531,10 @@ def test_oco_cancel_and_validation(server: EmulatorServer) -> None:
     hold_position(server, 100)
     parent = client.submit_order(oco(OrderSide.SELL, take_profit=180, stop_loss=160))
     client.cancel_order_by_id(parent.id)
-    got = order(client, parent.id, nested=True)
+    # The cancel is asynchronous (0.3 s of wall-clock time by default): poll for it.
+    got = wait_for(
+        lambda: (o := order(client, parent.id, nested=True)).status == OrderStatus.CANCELED and o
+    )
     assert got.legs is not None
     assert {o.status for o in (got, *got.legs)} == {OrderStatus.CANCELED}
     assert client.get_open_position("BABA").qty_available == "100"
@@ -574,6 +627,8 @@ THROUGH_13 = ["2026-01-08", "2026-01-09", "2026-01-12", "2026-01-13"]
 
 
 def test_feed_and_adjustment_are_checked(server: EmulatorServer) -> None:
+    # The paid plan: the default free plan would refuse SIP up to the clock (tested below).
+    admin(server, "config", {"data_plan": "unlimited"})
     for feed in (DataFeed.IEX, DataFeed.SIP):
         assert bar_dates(server, feed=feed) == THROUGH_13
     for adjustment in Adjustment:
@@ -588,26 +643,63 @@ def test_feed_and_adjustment_are_checked(server: EmulatorServer) -> None:
 
 
 def test_free_plan_refuses_recent_sip_and_delays_delayed_sip(server: EmulatorServer) -> None:
-    assert bar_dates(server) == THROUGH_13  # unlimited plan: SIP up to the clock
-    admin(server, "config", {"data_plan": "free"})
+    admin(server, "config", {"data_plan": "unlimited"})
+    assert bar_dates(server) == THROUGH_13  # a paid plan: SIP up to the clock
+    admin(server, "config", {"data_plan": "free"})  # the default
     for kw in ({}, {"feed": DataFeed.SIP}, {"end": datetime(2026, 3, 1, tzinfo=UTC)}):
         with pytest.raises(APIError) as exc:
             bar_dates(server, **kw)
         assert refusal(exc)[:2] == (403, 40310000), kw
         assert exc.value.message == "subscription does not permit querying recent SIP data"
     # An end 16 minutes before the clock (20:44 UTC) is old enough: the 2026-01-13 bar,
-    # stamped at its midnight ET and closed by now, is in range and shown.
+    # stamped at its midnight ET, is in range and shown (as it stood at 20:45 UTC).
     old_enough = datetime(2026, 1, 13, 20, 44, tzinfo=UTC)
     assert bar_dates(server, feed=DataFeed.SIP, end=old_enough) == THROUGH_13
     with pytest.raises(APIError):  # 14 minutes: too recent
         bar_dates(server, feed=DataFeed.SIP, end=datetime(2026, 1, 13, 20, 46, tzinfo=UTC))
     assert bar_dates(server, feed=DataFeed.IEX) == THROUGH_13
-    # delayed_sip: the 2026-01-13 session closed at 21:00 UTC, shown from 21:15 UTC on.
-    assert bar_dates(server, feed=DataFeed.DELAYED_SIP) == THROUGH_13[:-1]
-    advance(server, "2026-01-13T21:14:59Z")
-    assert bar_dates(server, feed=DataFeed.DELAYED_SIP) == THROUGH_13[:-1]
-    advance(server, "2026-01-13T21:15:00Z")
-    assert bar_dates(server, feed=DataFeed.DELAYED_SIP) == THROUGH_13
+    # delayed_sip: the 2026-01-13 session (14:30-21:00 UTC; CSV 165.5, 170.68, 164.91,
+    # 167.01, 18850362) as it stood 15 minutes ago, at 20:45 UTC: 375 of its 390 minutes,
+    # f = 375/390, high 165.5 + f x 5.18 = 170.4808, low 165.5 - f x 0.59 = 164.9327,
+    # close 165.5 + f x 1.51 = 166.9519, volume floor(f x 18850362) = 18125348.
+    assert last_bar(server, feed=DataFeed.DELAYED_SIP) == (
+        "2026-01-13",
+        165.5,
+        170.4808,
+        164.9327,
+        166.9519,
+        18125348,
+    )
+    advance(server, "2026-01-13T21:15:00Z")  # ended 15 minutes ago, and revised since
+    assert last_bar(server, feed=DataFeed.DELAYED_SIP) == (
+        "2026-01-13",
+        165.5,
+        170.68,
+        164.91,
+        167.01,
+        18850362,
+    )
+
+
+def last_bar(server: EmulatorServer, **kw: Any) -> tuple[Any, ...]:
+    data = StockHistoricalDataClient(KEY, SECRET, url_override=server.url)
+    got = data.get_stock_bars(
+        StockBarsRequest(
+            symbol_or_symbols="BABA",
+            timeframe=TimeFrame.Day,
+            start=datetime(2026, 1, 8, tzinfo=UTC),
+            **kw,
+        )
+    )
+    b = got.data["BABA"][-1]
+    return (
+        b.timestamp.astimezone(UTC).date().isoformat(),
+        b.open,
+        b.high,
+        b.low,
+        b.close,
+        b.volume,
+    )
 
 
 def test_unknown_order_id_still_404_with_strict_knobs(server: EmulatorServer) -> None:

@@ -125,6 +125,7 @@ def live_run(s: Settings, url: str, start: datetime, until: datetime) -> Virtual
         warmup,
         Retrier(0.001, 0.01, sleep=vt.sleep),
         settle_s=s.paper.settle_delay_s,
+        reread_s=s.paper.reread_s,
         heartbeat=beat,
         heartbeat_s=s.paper.heartbeat_s,
         timer=Timer(vt.monotonic, vt.sleep),
@@ -205,3 +206,37 @@ def test_too_little_history_refuses_to_start(server: EmulatorServer, tmp_path: P
     msg = str(exc.value)
     assert "returned 111 closed daily bar(s) of BABA" in msg and "needs 254" in msg
     assert admin(url, "stats")["order_posts"] == {}
+
+
+@pytest.mark.parametrize("feed", ["iex", "sip"])
+def test_a_final_bar_only_and_a_late_print_revises_it(
+    server: EmulatorServer, tmp_path: Path, feed: str
+) -> None:
+    """Started at 12:00 ET on 2026-02-10: the broker serves that day's bar as it stands
+    during the session, and a first version without the late prints for 600 s after the
+    close. Reading 590 s after the close and again 30 s later:
+    - iex (no delay): the first read is the early version, the re-read the revised bar,
+      which wins (a `bar_revised` event for each day);
+    - sip on the free plan (15 minutes late): at 590 s the close is not visible yet, so
+      the bot waits for it instead of deciding on half a bar.
+    Either way every decision is on the CSV's final values."""
+    import pandas as pd
+
+    url = server.url
+    s = live_settings(
+        url,
+        tmp_path,
+        alpaca={"feed": feed},
+        paper={"settle_delay_s": 590.0, "reread_s": 30.0},
+    )
+    live_run(
+        s, url, datetime(2026, 2, 10, 17, 0, tzinfo=UTC), datetime(2026, 2, 12, 13, 0, tzinfo=UTC)
+    )
+    evs = events(tmp_path)
+    bars = [e for e in evs if e["event"] == "bar"]
+    assert [b["bar_time"][:10] for b in bars] == ["2026-02-10", "2026-02-11"]
+    csv = pd.read_csv(ROOT / "data" / "BABA_1d.csv", index_col="timestamp")
+    for b in bars:
+        assert b["close"] == pytest.approx(float(csv.loc[b["bar_time"][:10], "close"]))
+    revised = [e["day"] for e in evs if e["event"] == "bar_revised"]
+    assert revised == (["2026-02-10", "2026-02-11"] if feed == "iex" else [])

@@ -86,7 +86,11 @@ class Account:
         }
 
     def account_json(
-        self, quotes: dict[str, Quote], reserved: float, shorting: bool
+        self,
+        quotes: dict[str, Quote],
+        reserved: float,
+        shorting: bool,
+        asof: datetime | None = None,
     ) -> dict[str, Any]:
         cash = self.cash
         long_mv = short_mv = last_mv = 0.0
@@ -131,4 +135,16 @@ class Account:
             "account_blocked": False,
             "trade_suspended_by_user": False,
             "created_at": utc_iso(self.created_at),
+            # The rest of https://docs.alpaca.markets/reference/getaccount-1's example, as
+            # a cash account with no options or crypto trading would show them.
+            "admin_configurations": {},
+            "user_configurations": None,
+            "effective_buying_power": dec(buying_power),
+            "bod_dtbp": 0,
+            "position_market_value": dec(long_mv + abs(short_mv)),
+            "balance_asof": (self.created_at if asof is None else asof).date().isoformat(),
+            "crypto_tier": 0,
+            "options_trading_level": 0,
+            "intraday_adjustments": "0",
+            "pending_reg_taf_fees": "0",
         }

@@ -7,13 +7,11 @@
     GET|POST /_emulator/faults  {settings...}  -> the current fault settings
     POST /_emulator/position {"symbol", "qty", "avg_entry_price"} -> the position (or null)
     POST /_emulator/reset {"cash"?, "now"?}    -> {"now", "cash"}
-    POST /_emulator/config {"bars_page_size"?, "shorting"?, "slippage_bps"?,
-                            "commission_per_share"?, "commission_min"?,
-                            "cancel_latency_s"?, "replace_latency_s"?,
-                            "strict_replace_status"?, "replace_oto_legs"?,
-                            "data_plan"?} -> the current values
-Tests and the CLI drive the replay clock with these; a bot never calls them. The
-strictness knobs are described in bot/emulator/state.py; `reject_next` is a fault.
+    POST /_emulator/config {knob: value, ...}    -> every knob's current value
+Tests and the CLI drive the replay clock with these; a bot never calls them. The knobs
+(names, rules, defaults, the Alpaca docs they follow) are in bot/emulator/knobs.py; an
+unknown name or a bad value is refused with 422 and nothing is changed. `reject_next`
+is a fault. Admin requests are not counted by the rate limit.
 """
 
 from __future__ import annotations
@@ -24,23 +22,11 @@ from typing import Any
 
 from fastapi import APIRouter, Body
 
+from bot.emulator import knobs
 from bot.emulator.errors import invalid
 from bot.emulator.faults import Faults
 from bot.emulator.jsonfmt import parse_time, utc_iso
-from bot.emulator.state import DATA_PLANS, EmulatorState
-
-# Settings of POST /_emulator/config: numbers with their least value, flags, choices.
-_NUMBERS = {
-    "bars_page_size": 1,
-    "slippage_bps": 0,
-    "commission_per_share": 0,
-    "commission_min": 0,
-    "cancel_latency_s": 0,
-    "replace_latency_s": 0,
-}
-_FLAGS = ("shorting", "strict_replace_status", "replace_oto_legs")
-_CHOICES = {"data_plan": DATA_PLANS}
-_CONFIG = (*_NUMBERS, *_FLAGS, *_CHOICES)
+from bot.emulator.state import EmulatorState
 
 
 class Stats:
@@ -164,26 +150,11 @@ def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRoute
     @router.post("/config")
     def configure(body: Any = Body(None)) -> dict[str, Any]:
         data = _object(body)
-        unknown = sorted(set(data) - set(_CONFIG))
-        if unknown:
-            raise invalid(f"unknown setting(s): {', '.join(unknown)}; known: {', '.join(_CONFIG)}")
-        for key, value in data.items():
-            if not _valid(key, value):
-                raise invalid(f"{key}: {value!r} is not a valid value")
         with state.lock:
-            for key, value in data.items():
-                if key in _NUMBERS:
-                    value = int(value) if key == "bars_page_size" else float(value)
-                setattr(state, key, value)
-            return {key: getattr(state, key) for key in _CONFIG}
+            try:
+                knobs.configure(state, data)  # checks them all before setting any
+            except ValueError as exc:
+                raise invalid(str(exc)) from None
+            return knobs.current(state)
 
     return router
-
-
-def _valid(key: str, value: Any) -> bool:
-    if key in _FLAGS:
-        return isinstance(value, bool)
-    if key in _CHOICES:
-        return value in _CHOICES[key]
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    return number and value >= _NUMBERS[key]

@@ -2,7 +2,8 @@
 
 `create_app` wires an `EmulatorState` into FastAPI: trading routes under /v2 (auth by
 the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers), the bars route of the data API,
-admin routes under /_emulator (bot/emulator/admin.py, same keys), and a middleware that counts
+admin routes under /_emulator (bot/emulator/admin.py, same keys), the trade-updates
+WebSocket at /stream (bot/emulator/stream.py, streamroutes.py), and a middleware that counts
 requests and injects faults before a request is processed. Endpoints are plain `def`
 (uvicorn runs them in a thread pool) and hold `state.lock`; waits for faults are
 `asyncio.sleep` in the middleware, so a held request never blocks the others.
@@ -26,8 +27,10 @@ from bot.emulator.admin import Stats, admin_router
 from bot.emulator.bars import data_router
 from bot.emulator.errors import INVALID, NOT_FOUND, UNAUTHORIZED, ApiError
 from bot.emulator.faults import Faults, error_response
+from bot.emulator.ratelimit import LIMITED_BODY
 from bot.emulator.routes import trading_router
 from bot.emulator.state import EmulatorState
+from bot.emulator.streamroutes import install_stream
 
 DEFAULT_KEY, DEFAULT_SECRET = "emulator-key", "emulator-secret"
 _ORDERS = "/v2/orders"
@@ -80,17 +83,25 @@ def create_app(
         if is_order_post:
             cid = _client_order_id(await request.body())
         stats.record(route_name(request.method, request.url.path), cid)
+        # Alpaca's request limit, and its X-RateLimit-* headers on every /v2 answer
+        # (bot/emulator/ratelimit.py).
+        key = request.headers.get("APCA-API-KEY-ID", "")
+        allowed, limits = state.limiter.check(key, request.url.path)
+        if not allowed:
+            return JSONResponse(LIMITED_BODY, status_code=429, headers=limits)
         if faults.black_hole:
             await hold(faults.drop_hold_s)
-            return JSONResponse({"code": 50410000, "message": "black hole"}, status_code=504)
+            body = {"code": 50410000, "message": "black hole"}
+            return JSONResponse(body, status_code=504, headers=limits)
         if faults.delay_s > 0:
             await asyncio.sleep(faults.delay_s)
         status = faults.draw_error()
         if status is not None:
             body, headers = error_response(status)
-            return JSONResponse(body, status_code=status, headers=headers)
+            return JSONResponse(body, status_code=status, headers={**limits, **headers})
         drop = is_order_post and faults.draw_drop()
         response = await call_next(request)
+        response.headers.update(limits)
         if drop:
             # The order exists now; the client gives up before this answer comes.
             await hold(faults.drop_hold_s)
@@ -100,6 +111,8 @@ def create_app(
         key = request.headers.get("APCA-API-KEY-ID")
         secret = request.headers.get("APCA-API-SECRET-KEY")
         if key != api_key or secret != secret_key:
+            if state.forbidden_style:  # Alpaca's other answer to wrong keys: no code at all
+                raise ApiError(403, None, "forbidden.")
             raise ApiError(401, UNAUTHORIZED, "request is not authorized")
 
     app.include_router(trading_router(state, check_auth, faults))
@@ -107,6 +120,8 @@ def create_app(
     # The admin routes move the clock, reset the account and inject faults: they need the
     # same keys as the account (a local process without them cannot touch the replay).
     app.include_router(admin_router(state, faults, stats), dependencies=[Depends(check_auth)])
+    # Alpaca's trade-updates stream and its fault knobs (GET|POST /_emulator/stream).
+    app.state.stream = install_stream(app, state, check_auth, api_key, secret_key)
     return app
 
 

@@ -1,7 +1,9 @@
 """The data API route `GET /v2/stocks/bars`: feeds, adjustment, the data plan, paging.
 
-Only bars that have closed by the replay clock are served (no look-ahead), by symbol
-then time, `limit` and the server's page size per page, with an opaque page token.
+Bars are served by symbol then time, `limit` and the server's page size per page, with
+an opaque page token. Nothing after the replay clock is ever shown (no look-ahead):
+minute bars once they have ended; daily bars from their start, today's as it stands so
+far and each final bar revised once after the close (bot/emulator/barview.py).
 
 Parameters checked as Alpaca checks them
 (https://docs.alpaca.markets/docs/historical-stock-data-1):
@@ -11,16 +13,17 @@ Parameters checked as Alpaca checks them
   (consolidated) volumes, unlike real IEX whose volumes are a few percent of SIP's.
 - `adjustment`: `raw`, `split`, `dividend` or `all`, else 422. The CSV bars are served
   as they are whatever the adjustment (the bundled BABA file is split-adjusted).
-- The data plan (`state.data_plan`, "unlimited" by default): on the "free" plan, SIP
+- The data plan (`state.data_plan`, "free" by default): on the "free" plan, SIP
   data of the last 15 minutes is refused with 403 "subscription does not permit
   querying recent SIP data" when `feed=sip` or no feed is given (taken as SIP), and the
   request's `end` (the clock when absent) is less than 15 minutes before the clock
   (https://docs.alpaca.markets/docs/about-market-data-api, subscription plans: "because
   of the 15-minute delay, they cannot access the most recent SIP data";
   https://docs.alpaca.markets/docs/market-data-faq, the 403 and its message).
-- `delayed_sip` (any plan) serves SIP bars 15 minutes late: never a bar that ended less
-  than 15 minutes before the clock (a daily bar shows from 16:15 ET, 13:15 on early
-  closes).
+- `delayed_sip` (any plan), and `sip` on the free plan, serve SIP bars 15 minutes late:
+  as they stood 15 minutes before the clock (a minute bar shows 15 minutes after it
+  ended; today's daily bar from 09:45 ET, as it stood 15 minutes earlier, and its final
+  form from 16:15 ET, 13:15 on early closes).
 Alpaca's data API often answers errors with {"message"} alone; the emulator always
 sends {"code", "message"} (its one rule for error bodies).
 """
@@ -34,6 +37,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from bot.emulator.barview import DailyView
 from bot.emulator.errors import FORBIDDEN, ApiError, invalid
 from bot.emulator.query import choice_param, int_param, list_param, time_param
 from bot.emulator.state import EmulatorState
@@ -51,7 +55,8 @@ def data_router(state: EmulatorState, auth: Callable[[Request], None]) -> APIRou
 
     @r.get("/bars")
     def bars(request: Request) -> dict[str, Any]:
-        """Historical bars of the symbols, only those that have closed by the clock."""
+        """Historical bars of the symbols: those that have closed by the clock, and
+        today's daily bar as it stands (bot/emulator/barview.py)."""
         q = dict(request.query_params)
         symbols = list_param(q, "symbols")
         if not symbols:
@@ -74,7 +79,11 @@ def data_router(state: EmulatorState, auth: Callable[[Request], None]) -> APIRou
             midnight = datetime.combine(state.now.astimezone(ET).date(), time(0), tzinfo=ET)
             span = (et_to_ns(start or midnight), last, visible)
             size = min(limit, state.bars_page_size)
-            found, nxt = state.market.bars_page(symbols, tf, span, size, offset, descending)
+            view = None
+            if tf == "1d":  # today's bar as it stands, and the late print (barview.py)
+                late = int(state.late_print_s * 1e9)
+                view = DailyView(state.market, visible, now, state.todays_bar, late)
+            found, nxt = state.market.bars_page(symbols, tf, span, size, offset, descending, view)
         return {"bars": found, "next_page_token": None if nxt is None else _encode_token(nxt)}
 
     return r
@@ -96,8 +105,12 @@ def visible_until(plan: str, feed: str | None, last: int, now: int) -> int:
     `last` is the request's end (the clock if absent); `now` the clock."""
     if feed == "delayed_sip":
         return now - SIP_DELAY_NS
-    if plan == "free" and feed in (None, "sip") and last > now - SIP_DELAY_NS:
-        raise ApiError(403, FORBIDDEN, "subscription does not permit querying recent SIP data")
+    if plan == "free" and feed in (None, "sip"):
+        if last > now - SIP_DELAY_NS:
+            raise ApiError(403, FORBIDDEN, "subscription does not permit querying recent SIP data")
+        # The free plan has no SIP data of the last 15 minutes at all: today's bar, shown
+        # as it stands, is as it stood 15 minutes ago.
+        return now - SIP_DELAY_NS
     return now
 
 

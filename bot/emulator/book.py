@@ -110,19 +110,25 @@ class OrderBook:
         elif status == "rejected":
             order.failed_at = when
         if status not in PENDING:
-            order.pending_from = order.pending_due = None
+            order.pending_from = order.pending_due = order.pending_ns = None
         if status not in OPEN:
             order.reserved = 0.0
             self.open_ids.pop(order.id, None)
 
-    def set_pending(self, order: EmuOrder, status: str, due: float, when: datetime) -> None:
-        """`pending_cancel` / `pending_replace` until `due` (state.monotonic() seconds)."""
+    def set_pending(
+        self, order: EmuOrder, status: str, due: tuple[float, int], when: datetime
+    ) -> None:
+        """`pending_cancel` / `pending_replace` until `due`: (wall-clock seconds of
+        state.monotonic(), replay-clock UTC ns), whichever comes first (lifecycle.py)."""
         prior = order.status
         self.set_status(order, status, when)
-        order.pending_from, order.pending_due = prior, due
+        if status == "pending_cancel":
+            order.cancel_requested_at = when
+        order.pending_from = prior
+        order.pending_due, order.pending_ns = due
 
     def supersede(
-        self, old: EmuOrder, new: EmuOrder, when: datetime, due: float | None = None
+        self, old: EmuOrder, new: EmuOrder, when: datetime, due: tuple[float, int] | None = None
     ) -> None:
         """`new` replaces `old`: old becomes `replaced` (or `pending_replace` until `due`),
         and the parent's legs, the OCO sibling and any legs of its own point to the new
@@ -148,15 +154,17 @@ class OrderBook:
 
         Orders of which only one can fill hold the largest of their quantities once: the
         two orders of an OCO pair (the legs of a bracket, the two halves of an oco order)
-        and an order with the one replacing it while the replace is pending. A `held` leg
-        holds nothing (its parent has not filled). An order in `pending_cancel` or
+        and an order with the one replacing it while the replace is pending. A leg still
+        waiting for its entry holds nothing; the stop leg of a filled entry, shown `held`
+        by Alpaca, does (`EmuOrder.holds`). An order in `pending_cancel` or
         `pending_replace` still holds: it is open until the broker confirms
-        (https://docs.alpaca.markets/docs/orders-at-alpaca, order lifecycle)."""
+        (https://docs.alpaca.markets/docs/orders-at-alpaca, order lifecycle). What is
+        held is what is left to fill (qty - filled_qty)."""
         skipped = set(skip or ())
         live = {
             o.id: o
             for o in self.open_orders(symbol)
-            if o.side is side and o.id not in skipped and (o.pending_from or o.status) != "held"
+            if o.side is side and o.id not in skipped and o.holds
         }
         root = {i: i for i in live}
 
@@ -173,7 +181,7 @@ class OrderBook:
         largest: dict[str, float] = {}
         for o in live.values():
             r = find(o.id)
-            largest[r] = max(largest.get(r, 0.0), o.qty - o.filled_qty)
+            largest[r] = max(largest.get(r, 0.0), o.remaining)
         return sum(largest.values()), list(live)
 
     def reserved(self) -> float:

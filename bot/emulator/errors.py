@@ -19,14 +19,17 @@ RATE_LIMITED = 42910000  # 429
 
 
 class ApiError(Exception):
-    """A refusal as Alpaca would answer it; `extra` keys are added to the JSON body."""
+    """A refusal as Alpaca would answer it; `extra` keys are added to the JSON body. A
+    `code` of None leaves the key out, as Alpaca's bare 403 {"message": "forbidden."}."""
 
-    def __init__(self, status: int, code: int, message: str, **extra: Any) -> None:
+    def __init__(self, status: int, code: int | None, message: str, **extra: Any) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status, self.code, self.message = status, code, message
         self.extra: dict[str, Any] = extra
 
     def body(self) -> dict[str, Any]:
+        if self.code is None:
+            return {"message": self.message, **self.extra}
         return {"code": self.code, "message": self.message, **self.extra}
 
 

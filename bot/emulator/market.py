@@ -14,8 +14,9 @@ import re
 import uuid
 from bisect import bisect_right
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -44,6 +45,24 @@ def find_series(data_dir: Path) -> dict[str, dict[str, BarSeries]]:
         bars = load_csv(path, regular_hours_only=True).bars
         found.setdefault(m["sym"], {}).setdefault(m["tf"], []).append(bars)
     return {sym: {tf: _concat(parts) for tf, parts in tfs.items()} for sym, tfs in found.items()}
+
+
+def load_market(data_dir: Path, now: datetime | None, history: int) -> tuple[Market, datetime]:
+    """The market of the CSV files in `data_dir` (`find_series`), with a calendar that
+    covers them, `now` and two years beyond; and the clock's start: `now`, or the close
+    of the session `history` sessions before the last one in the data."""
+    series = find_series(data_dir)
+    days = [int(d) for tfs in series.values() for s in tfs.values() for d in s.session[[0, -1]]]
+    if not days:
+        raise ValueError(f"no <SYMBOL>_1d.csv or <SYMBOL>_1m_*.csv bars in {data_dir}")
+    first, last = session_date(min(days)), session_date(max(days))
+    start = min(first, now.date()) if now else first
+    end = max(last, now.date(), date.today()) if now else max(last, date.today())
+    calendar = MarketCalendar(start - timedelta(days=10), end + timedelta(days=730))
+    if now is None:
+        sessions = calendar.sessions(first, last)
+        now = ns_to_utc(sessions[max(len(sessions) - 1 - history, 0)][2])
+    return Market(series, calendar), now
 
 
 def _concat(parts: list[BarSeries]) -> BarSeries:
@@ -114,15 +133,17 @@ class Market:
         return tfs.get(prefer) or tfs["1d" if "1d" in tfs else "1m"]
 
     def _visible_range(
-        self, symbol: str, tf: str, start_ns: int, end_ns: int, now_ns: int
+        self, symbol: str, tf: str, start_ns: int, end_ns: int, now_ns: int, started: bool
     ) -> tuple[Track | None, int, int]:
-        """Bars stamped in [start, end] that have closed by `now` (ends ascend with ts)."""
+        """Bars stamped in [start, end] that have closed by `now` (ends ascend with ts),
+        or with `started`, that have started by `now` (today's bar as it stands)."""
         track = self.tracks.get(symbol, {}).get(tf)
         if track is None:
             return None, 0, 0
         lo = int(np.searchsorted(track.bars.ts, start_ns, side="left"))
         hi = int(np.searchsorted(track.bars.ts, end_ns, side="right"))
-        return track, lo, max(lo, min(hi, bisect_right(track.ends, now_ns)))
+        shown = bisect_right(track.starts if started else track.ends, now_ns)
+        return track, lo, max(lo, min(hi, shown))
 
     def bars_page(
         self,
@@ -132,20 +153,26 @@ class Market:
         limit: int,
         offset: int,
         descending: bool = False,
+        view: RowView | None = None,
     ) -> tuple[dict[str, list[dict[str, Any]]], int | None]:
         """One page of `GET /v2/stocks/bars`: by symbol, then time; `span` is (start, end,
-        now) in UTC ns. Returns the bars and the offset of the next page (None: last)."""
+        visible) in UTC ns. `view` (daily bars) shows bars as they stand at `visible`
+        (bot/emulator/barview.py); without it only closed bars are shown, as they are.
+        Returns the bars and the offset of the next page (None: last)."""
         out: dict[str, list[dict[str, Any]]] = {}
         skip, room, total = offset, limit, 0
+        started = view is not None and view.todays_bar
         for symbol in sorted(set(symbols)):
-            track, lo, hi = self._visible_range(symbol, tf, *span)
+            track, lo, hi = self._visible_range(symbol, tf, *span, started=started)
             total += hi - lo
             if track is None or room == 0 or skip >= hi - lo:
                 skip = max(skip - (hi - lo), 0)
                 continue
             idx = list(range(hi - 1, lo - 1, -1) if descending else range(lo, hi))
             take = idx[skip : skip + room]
-            out[symbol] = [_bar_json(track.bars, i) for i in take]
+            out[symbol] = [
+                view.row(symbol, track, i) if view else _bar_json(track.bars, i) for i in take
+            ]
             skip, room = 0, room - len(take)
         end = offset + limit
         return out, (end if end < total else None)
@@ -170,16 +197,38 @@ class Market:
         }
 
 
+class RowView(Protocol):
+    """How bars are shown to a request (bot/emulator/barview.py's DailyView)."""
+
+    @property
+    def todays_bar(self) -> bool: ...
+
+    def row(self, symbol: str, track: Track, i: int) -> dict[str, Any]: ...
+
+
 def _bar_json(b: BarSeries, i: int) -> dict[str, Any]:
-    vol = float(b.volume[i])
+    return bar_json(
+        int(b.ts[i]),
+        float(b.open[i]),
+        float(b.high[i]),
+        float(b.low[i]),
+        float(b.close[i]),
+        float(b.volume[i]),
+    )
+
+
+def bar_json(ts: int, o: float, h: float, lo: float, c: float, v: float) -> dict[str, Any]:
+    """A bar as the data API writes it."""
     return {
-        "t": utc_iso(ns_to_utc(int(b.ts[i]))),
-        "o": float(b.open[i]),
-        "h": float(b.high[i]),
-        "l": float(b.low[i]),
-        "c": float(b.close[i]),
-        "v": int(vol) if vol.is_integer() else vol,
-        # alpaca-py requires the keys; the CSV files have no trade count or VWAP.
-        "n": None,
-        "vw": None,
+        "t": utc_iso(ns_to_utc(ts)),
+        "o": o,
+        "h": h,
+        "l": lo,
+        "c": c,
+        "v": int(v) if v.is_integer() else v,
+        # Alpaca sends an integer trade count and a number VWAP
+        # (https://docs.alpaca.markets/reference/stockbars). The CSV files have neither:
+        # no count is known (0), and the typical price (h + l + c) / 3 stands in for VWAP.
+        "n": 0,
+        "vw": round((h + lo + c) / 3, 4),
     }

@@ -1,28 +1,27 @@
-"""Orders as the emulator keeps them, and the validation of a `POST /v2/orders` body.
+"""The validation of a `POST /v2/orders` or `PATCH /v2/orders/{id}` body.
 
 `parse_order` turns the JSON alpaca-py sends (numbers as floats or strings, optional
 nested `take_profit`/`stop_loss`) into an `OrderSpec`, or raises the 422 Alpaca would
 answer. Order classes: simple, bracket, oto, and oco (an exit pair for a position held:
 a take-profit limit and a stop-loss stop; see `_oco`). What needs the account (buying
 power, qty available, unknown symbol, duplicate client order id) is checked by
-`EmulatorState`. `EmuOrder.to_json` is the `Order`
-shape alpaca-py parses (shared/ref/alpaca-api.md section 2.2).
+`EmulatorState`. The order as the emulator keeps it, `EmuOrder`, is in
+bot/emulator/model.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
-from bot.emulator.errors import invalid
-from bot.emulator.jsonfmt import dec, ns_to_utc, opt_dec, utc_iso
+from bot.emulator.errors import UNPROCESSABLE, ApiError, invalid
+from bot.emulator.model import OPEN, PENDING, WORKING, EmuOrder
 from bot.models import OrderType, Side
 
-# Not terminal. `pending_cancel` / `pending_replace` exist only while a cancel or replace
-# latency runs (bot/emulator/lifecycle.py); the emulator never produces `pending_new`.
-OPEN = frozenset({"accepted", "pending_new", "new", "held", "pending_cancel", "pending_replace"})
-PENDING = frozenset({"pending_cancel", "pending_replace"})
+# The order model lives in bot/emulator/model.py; these names are kept here for callers.
+__all__ = ["OPEN", "PENDING", "WORKING", "EmuOrder", "OrderSpec", "ReplaceSpec", "parse_order"]
+
 MAX_CLIENT_ID = 128
 _UNSUPPORTED_TYPES = {"stop_limit", "trailing_stop"}
 _UNSUPPORTED_TIF = {"opg", "cls", "ioc", "fok"}
@@ -47,6 +46,26 @@ def _positive(value: float | None, name: str) -> float:
     return value
 
 
+def check_increment(value: float | None, name: str) -> None:
+    """Refuse a sub-penny price: at most 2 decimals from $1.00 up, 4 below, as Alpaca
+    answers with 422 42210000 "invalid <field> <price>. sub-penny increment does not
+    fulfill minimum pricing criteria" (Alpaca's buy rounding rule, 2 decimals over $1.00
+    and 4 under, https://docs.alpaca.markets/docs/orders-at-alpaca, market orders; SEC
+    Rule 612). A float sent by alpaca-py is judged by its shortest repr, so 9.05 passes
+    and 9.050000190734863 (a float32 artefact) is refused, as it is at Alpaca."""
+    if value is None:
+        return
+    exponent = Decimal(repr(value)).normalize().as_tuple().exponent
+    decimals = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if decimals > (2 if value >= 1.0 else 4):
+        raise ApiError(
+            422,
+            UNPROCESSABLE,
+            f"invalid {name} {value!r}. sub-penny increment does not fulfill minimum "
+            "pricing criteria",
+        )
+
+
 @dataclass(frozen=True)
 class OrderSpec:
     """A well-formed order request (not yet checked against the account)."""
@@ -65,8 +84,10 @@ class OrderSpec:
     client_order_id: str | None = None
 
 
-def parse_order(body: dict[str, Any]) -> OrderSpec:
-    """Validate the request body; raise 422/40010001 with Alpaca-style wording."""
+def parse_order(body: dict[str, Any], strict: bool = True) -> OrderSpec:
+    """Validate the request body; raise 422/40010001 with Alpaca-style wording. With
+    `strict` (`state.order_refusals`), also refuse sub-penny prices and extended hours
+    on bracket/OTO/OCO orders (422 42210000)."""
     symbol = body.get("symbol")
     if not isinstance(symbol, str) or not symbol.strip():
         raise invalid("symbol is required")
@@ -101,7 +122,22 @@ def parse_order(body: dict[str, Any]) -> OrderSpec:
         _positive(stop, "stop price")
     elif stop is not None:
         raise invalid(f"stop_price is not allowed for {otype} orders")
+    prices = {
+        "limit_price": limit,
+        "stop_price": stop,
+        "take_profit.limit_price": take_profit,
+        "stop_loss.stop_price": stop_loss,
+    }
+    for name, price in prices.items() if strict else ():
+        check_increment(price, name)
     extended = body.get("extended_hours") in (True, "true", "True")
+    if strict and extended and oclass != "simple":
+        # "Extended hours are not supported. `extended_hours` must be "false" or omitted"
+        # for bracket orders, and OTO/OCO follow the bracket rules
+        # (https://docs.alpaca.markets/docs/orders-at-alpaca, bracket, OCO and OTO orders).
+        # Alpaca's paper server has been seen to let it through (roboquant#68); live
+        # refuses it, and the emulator is never kinder than live.
+        raise ApiError(422, UNPROCESSABLE, f"extended hours are not supported for {oclass} orders")
     if extended and (otype != "limit" or tif != "day"):
         raise invalid('only type="limit" is allowed for extended hours orders')
     cid = body.get("client_order_id")
@@ -188,7 +224,8 @@ class ReplaceSpec:
     client_order_id: str | None = None
 
 
-def parse_replace(body: dict[str, Any]) -> ReplaceSpec:
+def parse_replace(body: dict[str, Any], strict: bool = True) -> ReplaceSpec:
+    """The fields of a PATCH body, checked; with `strict`, no sub-penny prices."""
     if body.get("trail") is not None:
         raise invalid("trail is not supported by the emulator")
     qty = _num(body, "qty")
@@ -204,92 +241,9 @@ def parse_replace(body: dict[str, Any]) -> ReplaceSpec:
         _positive(limit, "limit price")
     if stop is not None:
         _positive(stop, "stop price")
+    for name, price in {"limit_price": limit, "stop_price": stop}.items() if strict else ():
+        check_increment(price, name)
     cid = body.get("client_order_id")
     if cid is not None and (not isinstance(cid, str) or not cid or len(cid) > MAX_CLIENT_ID):
         raise invalid(f"client_order_id must be a string of 1 to {MAX_CLIENT_ID} characters")
     return ReplaceSpec(qty, tif, limit, stop, cid)
-
-
-@dataclass
-class EmuOrder:
-    """One order at the emulated broker; legs point to their parent and OCO sibling."""
-
-    id: str
-    client_order_id: str
-    symbol: str
-    asset_id: str
-    side: Side
-    type: OrderType
-    qty: float
-    time_in_force: str
-    order_class: str
-    status: str
-    created_at: datetime
-    seq: int  # creation order: the tie-break when several orders meet one bar
-    limit_price: float | None = None
-    stop_price: float | None = None
-    extended_hours: bool = False
-    position_intent: str | None = None
-    routes_at: int = 0  # UTC ns at which an `accepted` order reaches the market
-    expires_at: int | None = None  # UTC ns of the close that ends a `day` order
-    reserved: float = 0.0  # buying power held by an open buy order
-    updated_at: datetime | None = None
-    filled_at: datetime | None = None
-    filled_qty: float = 0.0
-    filled_avg_price: float | None = None
-    commission: float = 0.0
-    expired_at: datetime | None = None
-    canceled_at: datetime | None = None
-    replaced_at: datetime | None = None
-    failed_at: datetime | None = None
-    pending_from: str | None = None  # the status before pending_cancel / pending_replace
-    pending_due: float | None = None  # when (state.monotonic() seconds) that pending ends
-    reject_on_route: bool = False  # the `reject_next` fault: rejected when it is routed
-    replaced_by: str | None = None
-    replaces: str | None = None
-    parent_id: str | None = None
-    sibling_id: str | None = None
-    legs: list[str] = field(default_factory=list)
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN
-
-    def to_json(self, legs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "client_order_id": self.client_order_id,
-            "created_at": utc_iso(self.created_at),
-            "updated_at": utc_iso(self.updated_at or self.created_at),
-            "submitted_at": utc_iso(self.created_at),
-            "filled_at": utc_iso(self.filled_at),
-            "expired_at": utc_iso(self.expired_at),
-            "expires_at": None if self.expires_at is None else utc_iso(ns_to_utc(self.expires_at)),
-            "canceled_at": utc_iso(self.canceled_at),
-            "failed_at": utc_iso(self.failed_at),
-            "replaced_at": utc_iso(self.replaced_at),
-            "replaced_by": self.replaced_by,
-            "replaces": self.replaces,
-            "asset_id": self.asset_id,
-            "symbol": self.symbol,
-            "asset_class": "us_equity",
-            "notional": None,
-            "qty": dec(self.qty),
-            "filled_qty": dec(self.filled_qty),
-            "filled_avg_price": opt_dec(self.filled_avg_price),
-            "order_class": self.order_class,
-            "order_type": str(self.type),
-            "type": str(self.type),
-            "side": str(self.side),
-            "position_intent": self.position_intent,
-            "time_in_force": self.time_in_force,
-            "limit_price": opt_dec(self.limit_price),
-            "stop_price": opt_dec(self.stop_price),
-            "status": self.status,
-            "extended_hours": self.extended_hours,
-            "legs": legs,
-            "trail_percent": None,
-            "trail_price": None,
-            "hwm": None,
-            "commission": dec(self.commission),
-        }

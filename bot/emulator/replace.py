@@ -15,13 +15,19 @@ note is on the Broker API's https://docs.alpaca.markets/reference/replaceorderfo
   replaced as the emulator always did). A bot that moves a stop placed after the close
   before the next open meets this refusal.
 - The PATCH answers with the new order at once; the old one is replaced asynchronously.
-  With `state.replace_latency_s` > 0 the old order stays `pending_replace` (open, not
-  matched, still holding its shares; the two hold the larger of their buying powers,
-  not the sum) until that many wall-clock seconds have passed, then `replaced`
-  (bot/emulator/lifecycle.py settles it). The new order has its normal status at once.
-- With `state.replace_oto_legs` False, a leg of an `oto` order cannot be replaced
-  (replacing OTO legs is not supported, per
-  https://docs.alpaca.markets/docs/orders-at-alpaca); bracket legs can be replaced.
+  With `state.replace_latency_s` > 0 (0.3 s by default) the old order stays
+  `pending_replace` (open, not matched, still holding its shares; the two hold the
+  larger of their buying powers, not the sum) until that many wall-clock seconds have
+  passed, then `replaced` (bot/emulator/lifecycle.py settles it). The new order has its
+  normal status at once.
+- With `state.replace_oto_legs` False (the default), a leg of an `oto` order cannot be
+  replaced ("Like bracket orders, order replacement is not supported yet", OTO orders in
+  https://docs.alpaca.markets/docs/orders-at-alpaca); bracket legs can be replaced,
+  the stop leg of a filled bracket too although it shows `held` (it stays armed).
+- A partially filled order is replaced by one for what is left (unless a qty is
+  given): the filled part stays with the old order. (Alpaca once re-used the full qty,
+  alpacahq/Alpaca-API#165, a bug report; the emulator takes the documented meaning.)
+- With `state.order_refusals`, sub-penny prices are refused as on submit (orders.py).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any
 
 from bot.emulator.errors import UNPROCESSABLE, ApiError, invalid
+from bot.emulator.lifecycle import pending_until
 from bot.emulator.orders import PENDING, EmuOrder, OrderSpec, parse_replace
 from bot.models import OrderType
 
@@ -48,7 +55,7 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
     parent = state.book.orders.get(old.parent_id or "")
     if not state.replace_oto_legs and parent is not None and parent.order_class == "oto":
         raise ApiError(422, UNPROCESSABLE, "replacing a leg of an oto order is not supported")
-    rs = parse_replace(body)
+    rs = parse_replace(body, strict=state.order_refusals)
     if rs.limit_price is not None and old.type is not OrderType.LIMIT:
         raise invalid("limit_price can only be replaced on a limit order")
     if rs.stop_price is not None and old.type is not OrderType.STOP:
@@ -58,7 +65,7 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
     tif = rs.time_in_force or old.time_in_force
     spec = OrderSpec(
         old.symbol,
-        rs.qty or old.qty,
+        rs.qty or old.remaining,
         old.side,
         old.type,
         tif,
@@ -68,7 +75,7 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
         extended_hours=old.extended_hours,
     )
     reserved = 0.0
-    if old.status != "held":  # a held leg holds nothing until its parent fills
+    if old.holds:  # a leg waiting for its entry holds nothing
         reserved = state.check_funds(spec, state.quote(old.symbol), replacing=old)
     new = dc_replace(
         old,
@@ -84,8 +91,14 @@ def replace_order(state: EmulatorState, order_id: str, body: dict[str, Any]) -> 
         replaces=old.id,
         legs=list(old.legs),
         expires_at=(old.expires_at or state.day_close(old.symbol)) if tif == "day" else None,
+        # What the old order filled stays with it; the new one starts unfilled.
+        status="new" if old.status == "partially_filled" else old.status,
+        filled_qty=0.0,
+        filled_avg_price=None,
+        filled_at=None,
+        commission=0.0,
+        elected=False,
     )
     latency = state.replace_latency_s
-    due = state.monotonic() + latency if latency > 0 else None
-    state.book.supersede(old, new, state.now, due)
+    state.book.supersede(old, new, state.now, pending_until(state, latency) if latency else None)
     return new

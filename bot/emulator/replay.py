@@ -7,8 +7,10 @@ orders that have reached the market become `new`, then the open orders of that s
 are matched with `bot.matching` exactly as SimBroker.on_bar does it: orders met at the
 open first (a gap reaches them before anything inside the bar), then placement order
 (so a stop beats a take-profit on the same bar); bracket legs activated by a fill are
-checked against the rest of the same bar; a filled leg cancels its OCO sibling. After
-the last bar, orders expire up to `until`, and the clock becomes `until`.
+checked against the rest of the same bar; a filled leg cancels its OCO sibling. An
+order fills whole or, with `state.partial_fill_rate`, in part (bot/emulator/fills.py):
+at most once per bar. After the last bar, orders expire up to `until`, and the clock
+becomes `until`.
 
 Fill times: a fill is stamped with the start of its bar (09:30 ET for a daily bar): the
 daily bar does not say when inside the session a stop or limit was reached.
@@ -18,21 +20,22 @@ next open). One marked by the `reject_next` fault is `rejected` there instead (w
 `failed_at`, its open legs canceled): Alpaca answers a POST with 200 `accepted` and may
 still reject the order later, e.g. at the venue ("accepted -> rejected";
 https://docs.alpaca.markets/docs/orders-at-alpaca, order lifecycle). Pending cancels and
-replaces that are due are settled first; pending orders are not matched (lifecycle.py).
+replaces that are due, by the wall clock or by the replay clock reaching each bar's
+start, are settled first; pending orders are not matched (lifecycle.py).
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.emulator.errors import invalid
+from bot.emulator.fills import activate_legs, execute
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.emulator.lifecycle import settle
-from bot.emulator.orders import PENDING, EmuOrder
-from bot.matching import commission, trigger_price, with_slippage
-from bot.models import Bar, Fill, et_to_ns
+from bot.emulator.model import PENDING, EmuOrder
+from bot.matching import trigger_price
+from bot.models import Bar, OrderType, et_to_ns
 
 if TYPE_CHECKING:
     from bot.emulator.state import EmulatorState
@@ -52,9 +55,11 @@ def advance(state: EmulatorState, until: datetime) -> dict[str, Any]:
     fills: list[dict[str, Any]] = []
     expired: list[str] = []
     for start, symbol, i in events:
+        settle(state, start)  # cancels and replaces due (by the replay clock) before it
         expired += _expire(state, start)
         state.done[symbol] = i + 1
         fills += _match(state, symbol, state.track(symbol).bar(i), start)
+    settle(state, until_ns)
     expired += _expire(state, until_ns)
     state.now = until
     for order in state.book.open_orders():
@@ -68,7 +73,12 @@ def advance(state: EmulatorState, until: datetime) -> dict[str, Any]:
 
 
 def _expire(state: EmulatorState, t_ns: int) -> list[str]:
-    """`day` orders whose session closed by `t_ns` expire; legs still held are canceled."""
+    """`day` orders whose session closed by `t_ns` expire, a partially filled one with its
+    filled_qty kept; legs still waiting for their entry are canceled. Alpaca's doc says
+    an unfilled day order "is automatically canceled" after the close
+    (https://docs.alpaca.markets/docs/orders-at-alpaca, time in force), but the status
+    and the trade update it gets are `expired` (its lifecycle list: "expired: The order
+    has expired"; the `expired` event at the close, QuantConnect/Lean.Brokerages.Alpaca#50)."""
     gone: list[str] = []
     for order in state.book.open_orders():
         if order.expires_at is None or order.expires_at > t_ns or not order.is_open:
@@ -76,7 +86,8 @@ def _expire(state: EmulatorState, t_ns: int) -> list[str]:
         if order.status in PENDING:  # the wall clock ends it (lifecycle.py)
             continue
         when = ns_to_utc(order.expires_at)
-        state.book.set_status(order, "canceled" if order.status == "held" else "expired", when)
+        waiting = order.status == "held" and not order.armed
+        state.book.set_status(order, "canceled" if waiting else "expired", when)
         gone.append(order.client_order_id)
         for leg_id in order.legs:
             leg = state.book.orders[leg_id]
@@ -106,15 +117,17 @@ def _match(state: EmulatorState, symbol: str, bar: Bar, start_ns: int) -> list[d
     when = ns_to_utc(start_ns)
     for order in state.book.open_orders(symbol):  # all routed before any is matched
         _route(state, order, start_ns, start_ns)
-    batch = [o for o in state.book.open_orders(symbol) if o.status == "new"]
+    batch = [o for o in state.book.open_orders(symbol) if o.working]
     fills: list[dict[str, Any]] = []
     while batch:
         touched = []
         for k, order in enumerate(batch):
-            if order.status != "new":
+            if not order.working:
                 continue
+            # An elected stop with shares left is a market order now (bot/emulator/fills.py).
+            otype = OrderType.MARKET if order.elected else order.type
             raw = trigger_price(
-                order.type,
+                otype,
                 order.side,
                 order.limit_price,
                 order.stop_price,
@@ -127,51 +140,10 @@ def _match(state: EmulatorState, symbol: str, bar: Bar, start_ns: int) -> list[d
         touched.sort(key=lambda t: (t[0], t[1]))
         activated: list[EmuOrder] = []
         for _, _, order, raw in touched:
-            if order.status == "new":  # its OCO sibling may have just filled
-                fills.append(_execute(state, order, raw, bar, when))
-                activated += _activate_legs(state, order, when)
-        # Legs activated by a fill in this bar are checked against the rest of it.
+            if order.working:  # its OCO sibling may have just filled
+                fills.append(execute(state, order, raw, bar, when))
+                activated += activate_legs(state, order, when)
+        # Legs activated by a fill in this bar are checked against the rest of it; an
+        # order partly filled here waits for the next bar.
         batch = activated
     return fills
-
-
-def _execute(
-    state: EmulatorState, order: EmuOrder, raw: float, bar: Bar, when: datetime
-) -> dict[str, Any]:
-    price = with_slippage(raw, order.side, order.type, state.slippage_bps)
-    fee = commission(order.qty, state.commission_per_share, state.commission_min)
-    state.account.apply(
-        order.symbol, Fill(order.client_order_id, order.side, order.qty, price, bar.ts, fee)
-    )
-    order.filled_qty, order.filled_avg_price, order.commission = order.qty, price, fee
-    state.book.set_status(order, "filled", when)
-    if order.sibling_id is not None:
-        sibling = state.book.orders[order.sibling_id]
-        if sibling.is_open:
-            state.book.set_status(sibling, "canceled", when)
-    fill = {
-        "id": str(uuid.uuid4()),
-        "order_id": order.id,
-        "client_order_id": order.client_order_id,
-        "symbol": order.symbol,
-        "side": str(order.side),
-        "type": str(order.type),
-        "qty": order.qty,
-        "price": price,
-        "commission": fee,
-        "time": utc_iso(when),
-        "parent_id": order.parent_id,
-        "position_qty": state.account.qty(order.symbol),
-    }
-    state.fills.append(fill)
-    return fill
-
-
-def _activate_legs(state: EmulatorState, parent: EmuOrder, when: datetime) -> list[EmuOrder]:
-    """Bracket/OTO legs go live once the entry fills (stop leg first: it was placed first)."""
-    legs = [state.book.orders[i] for i in parent.legs]
-    live = [leg for leg in legs if leg.status == "held"]
-    for leg in live:
-        leg.routes_at = et_to_ns(when)
-        state.book.set_status(leg, "new", when)
-    return sorted(live, key=lambda o: o.seq)

@@ -52,8 +52,15 @@ def trading_router(
     @r.get("/calendar")
     def calendar(request: Request) -> list[dict[str, str]]:
         q = dict(request.query_params)
-        sessions = state.calendar.sessions(date_param(q, "start"), date_param(q, "end"))
-        return [calendar_json(*s) for s in sessions]
+        start, end = date_param(q, "start"), date_param(q, "end")
+        sessions = state.calendar.sessions(start, end)
+        # settlement_date: T+1, the session after each one (one more looked up at the end)
+        after = state.calendar.sessions(start, None)[: len(sessions) + 1]
+        nxt = [s[0] for s in after[1:]]
+        return [
+            calendar_json(*s, settles=nxt[k] if k < len(nxt) else None)
+            for k, s in enumerate(sessions)
+        ]
 
     @r.get("/assets")
     def assets(request: Request) -> list[dict[str, Any]]:

@@ -12,52 +12,68 @@ order by client_order_id always gets the live one. Bracket legs and OCO siblings
 re-pointed to the replacement. Not thread-safe: callers hold `lock` (or `locked()`,
 which also settles pending cancels and replaces first).
 
-Strictness knobs (constructor arguments and attributes, also `POST /_emulator/config`).
-Each defaults to the lenient behaviour the emulator always had, except the replace
-status check, which the whole test suite passes with:
-- `cancel_latency_s` (0): > 0 makes cancels asynchronous (`pending_cancel` for that many
-  wall-clock seconds, then `canceled`); see bot/emulator/lifecycle.py.
-- `replace_latency_s` (0): > 0 leaves a replaced order `pending_replace` that long, then
-  `replaced`; see bot/emulator/replace.py.
-- `strict_replace_status` (True): refuse to replace an order that is `accepted` or
-  `pending_new`, as Alpaca does (`pending_cancel` / `pending_replace` are always
-  refused); False allows it, as the emulator used to.
-- `replace_oto_legs` (True): False refuses to replace a leg of an `oto` order.
-- `data_plan` ("unlimited"): "free" refuses recent SIP bars (bot/emulator/bars.py).
+Settings ("knobs": constructor arguments and attributes, also `POST /_emulator/config`)
+are listed, with their defaults and the Alpaca docs they follow, in bot/emulator/knobs.py:
+by default the emulator is as strict as Alpaca (late cancels and replaces, partial
+fills, bracket groups, refusals, today's bar and late prints, rate limits, day orders
+that end with their session, the free data plan); each strictness can be turned off.
 The `reject_next` fault (bot/emulator/faults.py) rejects orders after acceptance.
 """
 
 from __future__ import annotations
 
-import math
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bot.calendar import MarketCalendar
-from bot.emulator import lifecycle, replay
+from bot.emulator import dayorders, knobs, lifecycle, positions, replay
 from bot.emulator.account import Account, Quote
 from bot.emulator.book import OrderBook
 from bot.emulator.checks import check_funds
-from bot.emulator.errors import ApiError, invalid, not_found
+from bot.emulator.errors import invalid, not_found
 from bot.emulator.jsonfmt import ns_to_utc
-from bot.emulator.market import Market, Track, find_series
+from bot.emulator.market import Market, Track, load_market
 from bot.emulator.orders import EmuOrder, OrderSpec
+from bot.emulator.ratelimit import RateLimits
 from bot.emulator.replace import replace_order
 from bot.emulator.submit import submit_order
-from bot.models import ET, Side, et_to_ns, session_date
+from bot.models import ET, Side, et_to_ns
 
 HISTORY_LEFT = 60  # sessions left to replay when no start time is given
-DATA_PLANS = ("free", "unlimited")
+DATA_PLANS = knobs.DATA_PLANS
 
 
 class EmulatorState:
+    # The knobs, set by knobs.configure (their rules and defaults: bot/emulator/knobs.py).
+    bars_page_size: int
+    slippage_bps: float
+    commission_per_share: float
+    commission_min: float
+    shorting: bool
+    cancel_latency_s: float
+    replace_latency_s: float
+    strict_replace_status: bool
+    replace_oto_legs: bool
+    data_plan: str
+    partial_fill_rate: float
+    partial_fill_seed: int
+    partial_rng: random.Random
+    bracket_groups: bool
+    held_stop_leg: bool
+    order_refusals: bool
+    todays_bar: bool
+    late_print_s: float
+    rate_limit_per_min: int
+    forbidden_style: bool
+    intraday_day_orders: bool
+
     def __init__(
         self,
         market: Market,
@@ -69,28 +85,31 @@ class EmulatorState:
         shorting: bool = False,
         match_timeframe: str = "1d",
         bars_page_size: int = 10_000,
-        cancel_latency_s: float = 0.0,
-        replace_latency_s: float = 0.0,
+        cancel_latency_s: float = 0.3,
+        replace_latency_s: float = 0.3,
         strict_replace_status: bool = True,
-        replace_oto_legs: bool = True,
-        data_plan: str = "unlimited",
+        replace_oto_legs: bool = False,
+        data_plan: str = "free",
+        partial_fill_rate: float = 0.1,
+        partial_fill_seed: int = 0,
+        bracket_groups: bool = True,
+        held_stop_leg: bool = True,
+        order_refusals: bool = True,
+        todays_bar: bool = True,
+        late_print_s: float = 600.0,
+        rate_limit_per_min: int = 200,
+        forbidden_style: bool = False,
+        intraday_day_orders: bool = True,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.market, self.calendar = market, market.calendar
-        self.slippage_bps = slippage_bps
-        self.commission_per_share, self.commission_min = commission_per_share, commission_min
-        self.shorting = shorting
         self.match_timeframe = match_timeframe  # "1d" | "1m": which bars orders fill on
-        self.bars_page_size = bars_page_size  # server-side page cap (tests force paging)
-        if cancel_latency_s < 0 or replace_latency_s < 0:
-            raise ValueError("cancel_latency_s and replace_latency_s must be >= 0")
-        if data_plan not in DATA_PLANS:
-            raise ValueError(f"data_plan must be one of {', '.join(DATA_PLANS)}")
-        self.cancel_latency_s = float(cancel_latency_s)
-        self.replace_latency_s = float(replace_latency_s)
-        self.strict_replace_status, self.replace_oto_legs = strict_replace_status, replace_oto_legs
-        self.data_plan = data_plan
-        self.monotonic = monotonic  # the wall clock of the latencies (seconds)
+        # Every knob is checked by its rule in knobs.py (ValueError if out of range); the
+        # arguments of that name are read from this frame rather than listed twice.
+        given = locals()
+        knobs.configure(self, {name: given[name] for name in knobs.KNOBS})
+        self.monotonic = monotonic  # the wall clock of latencies and rate limits (seconds)
+        self.limiter = RateLimits(self)
         self.lock = threading.RLock()
         self.now = now
         self.account = Account(initial_cash, now)
@@ -105,19 +124,8 @@ class EmulatorState:
         Without `now`, the clock starts at the close of the session `HISTORY_LEFT`
         sessions before the last one in the data: history to look back on, days to replay.
         """
-        series = find_series(Path(data_dir))
-        days = [int(d) for tfs in series.values() for s in tfs.values() for d in s.session[[0, -1]]]
-        if not days:
-            raise ValueError(f"no <SYMBOL>_1d.csv or <SYMBOL>_1m_*.csv bars in {data_dir}")
-        first, last = session_date(min(days)), session_date(max(days))
-        start = min(first, now.date()) if now else first
-        end = max(last, now.date(), date.today()) if now else max(last, date.today())
-        calendar = MarketCalendar(start - timedelta(days=10), end + timedelta(days=730))
-        if now is None:
-            sessions = calendar.sessions(first, last)
-            close_ns = sessions[max(len(sessions) - 1 - HISTORY_LEFT, 0)][2]
-            now = ns_to_utc(close_ns)
-        return cls(Market(series, calendar), now, **kwargs)
+        market, start = load_market(Path(data_dir), now, HISTORY_LEFT)
+        return cls(market, start, **kwargs)
 
     # -- clock -----------------------------------------------------------------------
     def reset(
@@ -136,6 +144,7 @@ class EmulatorState:
         self.account = Account(cash, self.now)
         self.book = OrderBook()
         self.fills: list[dict[str, Any]] = []
+        knobs.reseed(self)  # a fresh replay draws the same partial fills again
         # Bars that started by `now` are history: never matched against new orders.
         self.done = {s: self.track(s).started(self.now_ns) for s in self.market.symbols}
 
@@ -198,22 +207,18 @@ class EmulatorState:
         avg = self.account.books[symbol].avg_price  # injected before any bar: at cost
         return Quote(avg, avg)
 
-    def day_close(self, symbol: str) -> int:
-        """When a `day` order placed now expires: the close of the first session in which
-        it can trade, i.e. that of the next bar still to be processed. Received after the
-        close it belongs to the next session (as at Alpaca); with daily bars, also when
-        received during a session whose bar was processed at its open (the emulator has no
-        intraday prices to fill it with, so it gets the next session instead of none)."""
-        track, n = self.track(symbol), self.done[symbol]
-        nxt = track.starts[n] if n < len(track.starts) else self.now_ns
-        return self.calendar.next_close(max(nxt, self.now_ns))
+    def day_close(self, symbol: str, market_order: bool = False) -> int:
+        """When a `day` order placed now expires (UTC ns): bot/emulator/dayorders.py."""
+        return dayorders.day_close(self, symbol, market_order)
 
     def buying_power(self) -> float:
         return self.account.cash - self.book.reserved()
 
     def account_json(self) -> dict[str, Any]:
         quotes = {s: self._valuation(s) for s in self.account.open_symbols()}
-        return self.account.account_json(quotes, self.book.reserved(), self.shorting)
+        return self.account.account_json(
+            quotes, self.book.reserved(), self.shorting, asof=self.now.astimezone(ET)
+        )
 
     def positions_json(self) -> list[dict[str, Any]]:
         return [self.position_json(s) for s in self.account.open_symbols()]
@@ -270,36 +275,8 @@ class EmulatorState:
         self, symbol: str, qty: float | None = None, percentage: float | None = None
     ) -> EmuOrder:
         """DELETE /v2/positions/{symbol}: a market order for all, `qty` or `percentage`."""
-        symbol = symbol.upper()
-        if symbol not in self.account.open_symbols():
-            raise not_found("position does not exist")
-        held = self.account.qty(symbol)
-        if qty is not None and percentage is not None:
-            raise invalid("only one of qty or percentage may be given")
-        amount = abs(held)
-        if qty is not None:
-            amount = qty
-        elif percentage is not None:
-            if not 0 < percentage <= 100:
-                raise invalid("percentage must be in (0, 100]")
-            amount = math.floor(abs(held) * percentage / 100)
-        if not 0 < amount <= abs(held) + 1e-9:
-            raise invalid(f"qty must be > 0 and at most the position ({abs(held):g})")
-        side = "sell" if held > 0 else "buy"
-        body = {"symbol": symbol, "qty": amount, "side": side, "type": "market"}
-        return self.submit({**body, "time_in_force": "day"})
+        return positions.close_position(self, symbol, qty, percentage)
 
     def close_all(self, cancel_orders: bool) -> list[dict[str, Any]]:
         """DELETE /v2/positions: the 207 body, one entry per position."""
-        if cancel_orders:
-            self.cancel_all()
-        out: list[dict[str, Any]] = []
-        for symbol in self.account.open_symbols():
-            try:
-                order = self.close_position(symbol)
-            except ApiError as exc:
-                out.append({"symbol": symbol, "status": exc.status, "body": exc.body()})
-            else:
-                body = order.to_json()
-                out.append({"symbol": symbol, "status": 200, "order_id": order.id, "body": body})
-        return out
+        return positions.close_all(self, cancel_orders)

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import replace as dc_replace
 from typing import TYPE_CHECKING, Any
 
-from bot.emulator.checks import check_leg_prices
+from bot.emulator.checks import check_advanced
 from bot.emulator.errors import invalid
 from bot.emulator.orders import EmuOrder, OrderSpec, parse_order
 from bot.models import OrderType, Side
@@ -33,18 +33,18 @@ if TYPE_CHECKING:
 
 def submit_order(state: EmulatorState, body: dict[str, Any]) -> EmuOrder:
     """Validate like Alpaca, then create (and keep) the order."""
-    spec = parse_order(body)
+    spec = parse_order(body, strict=state.order_refusals)
     if spec.symbol not in state.market.tracks:
         raise invalid(f'could not find asset "{spec.symbol}"')
     if spec.client_order_id is not None and spec.client_order_id in state.book.by_client_id:
         raise invalid("client_order_id must be unique")
     quote = state.quote(spec.symbol)
-    if spec.order_class != "oco":  # an oco's prices are checked by parse_order
-        check_leg_prices(spec, quote)
-    reserved = state.check_funds(spec, quote)
     held = state.account.qty(spec.symbol)
+    if spec.order_class != "simple":
+        check_advanced(spec, quote, held, state.order_refusals)
+    reserved = state.check_funds(spec, quote)
     cid = spec.client_order_id or str(uuid.uuid4())
-    close = state.day_close(spec.symbol)
+    close = state.day_close(spec.symbol, market_order=spec.type is OrderType.MARKET)
     book = state.book
     parent = book.create(spec, cid, state.now, state.calendar, held, close, reserved)
     book.created_per_client_id[cid] += 1
