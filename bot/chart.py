@@ -2,14 +2,21 @@
 
 Presentation only: reads a finished `BacktestResult`, decides nothing, imports no
 broker. The HTML embeds plotly.js (about 4 MB) so it opens offline. Times are shown as
-US/Eastern wall-clock times (plotly has no time zones; the axis says so).
+US/Eastern wall-clock times (plotly has no time zones; the axis says so); weekends,
+weekdays without a bar (holidays) and, on intraday bars, the nights are left out.
+
+Panels: price with the levels, the trades and the signals not acted on (refused by risk,
+or filtered by the rules: the reason is on hover); volume with the volume rule's
+threshold; RSI/ADX when a filter is on; equity; drawdown. `bot.chartpanels` computes
+the extra panels and markers.
 
 Large runs: above `MAX_POINTS` bars the chart is drawn from buckets of k consecutive
 bars (k = ceil(bars / MAX_POINTS)), so a million 1-minute bars still give a usable
 file: a bucket's candle is first open, max high, min low, last close; equity is the
-last value, drawdown the deepest, the 52-week peak the highest in the bucket. Trade
-markers and level lines are never bucketed. metrics.json and equity.csv are computed
-from every bar, whatever the chart shows.
+last value, drawdown the deepest, the 52-week peak the highest in the bucket, volume
+and its threshold the sums over the bucket, RSI/ADX the last value. Trade markers,
+signals not acted on and level lines are never bucketed. metrics.json and equity.csv
+are computed from every bar, whatever the chart shows.
 """
 
 from __future__ import annotations
@@ -24,7 +31,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from bot import chartpanels as panels
 from bot.backtest import BacktestResult
+from bot.chartpanels import Missed, Oscillator
 from bot.indicators import SessionPeak
 from bot.models import ET, ns_to_et
 from bot.report import drawdown_pct
@@ -56,6 +65,13 @@ class ChartData:
     entries: list[Marker]
     exits: list[Marker]
     bucket: int  # bars per point; 1 = every bar drawn
+    volume: np.ndarray
+    volume_threshold: np.ndarray | None  # None when the volume rule is off
+    volume_rule: str  # what the threshold is, for its legend and hover
+    oscillators: list[Oscillator]  # RSI / ADX of the filters that are on
+    refused: list[Missed]  # signals risk refused
+    filtered: list[Missed]  # breakouts/breakdowns the rules held back
+    holidays: list[str]  # weekdays without a bar (YYYY-MM-DD)
 
 
 def _wall(ts_ns: np.ndarray) -> np.ndarray:
@@ -111,6 +127,10 @@ def chart_data(result: BacktestResult) -> ChartData:
     if k > 1 and peak is not None:
         # fmax ignores NaN, so a bucket that is only partly warmed up still shows a peak.
         peak = np.fmax.reduceat(peak, starts)
+    threshold = panels.volume_threshold(result)
+    oscillators = [
+        Oscillator(o.name, o.values[last], o.limit, o.rule) for o in panels.oscillators(result)
+    ]
     return ChartData(
         x=_wall(bars.ts[starts]),
         open=bars.open[starts],
@@ -125,6 +145,13 @@ def chart_data(result: BacktestResult) -> ChartData:
         entries=entries,
         exits=exits,
         bucket=k,
+        volume=panels.bucket_sum(bars.volume, starts),
+        volume_threshold=None if threshold is None else panels.bucket_sum(threshold, starts),
+        volume_rule=f"{cfg.volume_multiple:g}x the mean of the {cfg.volume_lookback} bars before",
+        oscillators=oscillators,
+        refused=panels.refused(result),
+        filtered=panels.filtered(result),
+        holidays=panels.missing_weekdays(bars.ts),
     )
 
 
@@ -157,14 +184,18 @@ def _markers(name: str, marks: list[Marker], symbol: str, color: str) -> go.Scat
 
 
 def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Figure:
-    """Price with levels and trades / equity / drawdown, one shared time axis."""
+    """Price with levels, trades and signals not acted on / volume / RSI, ADX (when a
+    filter is on) / equity / drawdown, one shared time axis."""
     d = chart_data(result) if data is None else data
+    osc_row = 3 if d.oscillators else None
+    eq_row = 4 if d.oscillators else 3
+    heights = [0.46, 0.12, 0.12, 0.16, 0.14] if d.oscillators else [0.52, 0.14, 0.18, 0.16]
     fig = make_subplots(
-        rows=3,
+        rows=len(heights),
         cols=1,
         shared_xaxes=True,
-        vertical_spacing=0.03,
-        row_heights=[0.6, 0.22, 0.18],
+        vertical_spacing=0.025,
+        row_heights=heights,
     )
     fig.add_trace(
         go.Candlestick(x=d.x, open=d.open, high=d.high, low=d.low, close=d.close, name="price"),
@@ -194,10 +225,19 @@ def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Fi
         )
     fig.add_trace(_markers("entries", d.entries, "triangle-up", "green"), row=1, col=1)
     fig.add_trace(_markers("exits", d.exits, "triangle-down", "red"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=d.x, y=d.equity, name="equity", mode="lines"), row=2, col=1)
+    fig.add_trace(panels.missed_trace("filtered", d.filtered, "slategray"), row=1, col=1)
+    fig.add_trace(panels.missed_trace("refused", d.refused, "crimson"), row=1, col=1)
+    for trace in panels.volume_traces(d.x, d.volume, d.volume_threshold, d.volume_rule):
+        fig.add_trace(trace, row=2, col=1)
+    if osc_row is not None:
+        for trace in panels.oscillator_traces(d.x, d.oscillators):
+            fig.add_trace(trace, row=osc_row, col=1)
+        names = " / ".join(o.name for o in d.oscillators)
+        fig.update_yaxes(title_text=names, range=[0, 100], row=osc_row, col=1)
+    fig.add_trace(go.Scatter(x=d.x, y=d.equity, name="equity", mode="lines"), row=eq_row, col=1)
     fig.add_trace(
         go.Scatter(x=d.x, y=d.buy_hold, name="buy & hold", mode="lines", line={"dash": "dot"}),
-        row=2,
+        row=eq_row,
         col=1,
     )
     fig.add_trace(
@@ -209,21 +249,25 @@ def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Fi
             fill="tozeroy",
             line={"color": "firebrick"},
         ),
-        row=3,
+        row=eq_row + 1,
         col=1,
     )
-    # Hide the hours with no bars, or most of an intraday chart is empty overnight.
+    # Hide the days and hours with no bars: weekends, holidays, and on intraday bars the
+    # nights, or candles stand apart across gaps and an intraday chart is mostly empty.
     breaks: list[dict[str, object]] = [{"bounds": ["sat", "mon"]}]
+    if d.holidays:
+        breaks.append({"values": d.holidays})
     if result.bars.timeframe != "1d":
         breaks.append({"bounds": [16, 9.5], "pattern": "hour"})
     fig.update_xaxes(rangebreaks=breaks)
-    fig.update_xaxes(title_text="US/Eastern", row=3, col=1)
+    fig.update_xaxes(title_text="US/Eastern", row=eq_row + 1, col=1)
     fig.update_yaxes(title_text="price", row=1, col=1)
-    fig.update_yaxes(title_text="equity", row=2, col=1)
-    fig.update_yaxes(title_text="drawdown %", row=3, col=1)
+    fig.update_yaxes(title_text="volume", row=2, col=1)
+    fig.update_yaxes(title_text="equity", row=eq_row, col=1)
+    fig.update_yaxes(title_text="drawdown %", row=eq_row + 1, col=1)
     fig.update_layout(
         title=_title(result, d),
-        height=900,
+        height=1050 if d.oscillators else 950,
         xaxis_rangeslider_visible=False,
         hovermode="closest",
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
@@ -250,9 +294,11 @@ def write_png(result: BacktestResult, png_path: Path, data: ChartData | None = N
     from matplotlib.figure import Figure
 
     d = chart_data(result) if data is None else data
-    fig = Figure(figsize=(13, 8), layout="constrained")
+    ratios = [3.0, 0.8, 0.8, 1.0] if d.oscillators else [3.0, 0.8, 1.0]
+    fig = Figure(figsize=(13, 10 if d.oscillators else 9), layout="constrained")
     FigureCanvasAgg(fig)
-    price, eq = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+    axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
+    price, vol, eq = axes[0], axes[1], axes[-1]
     price.plot(d.x, d.close, color="black", linewidth=0.8, label="close")
     for value in d.levels:
         price.axhline(value, color="darkorange", linestyle="--", label=f"resistance {value:g}")
@@ -274,6 +320,10 @@ def write_png(result: BacktestResult, png_path: Path, data: ChartData | None = N
                 label=name,
                 zorder=3,
             )
+    panels.draw_missed(price, d.filtered, d.refused)
+    panels.draw_volume(vol, d.x, d.volume, d.volume_threshold, d.volume_rule)
+    if d.oscillators:
+        panels.draw_oscillators(axes[2], d.x, d.oscillators)
     price.set_title(_title(result, d))
     price.set_ylabel("price")
     price.legend(loc="upper left", fontsize="small")

@@ -10,8 +10,18 @@ signal is never held back by a momentum filter.
 
 The moving peak: each close is compared with the peak as of its own bar (the highest
 high of the prior sessions, never including that bar). When a breakout above the
-peak fires, the peak that the first confirming close broke is frozen and used for
-the breakdown test until the level is BELOW again.
+peak fires at bar t, the peak that the first confirming close (bar t - confirm_closes
++ 1) broke is frozen and used for the breakdown test until the level is BELOW again.
+When the volume rule (or a filter) held the breakout back for some bars, that is the
+first of the last `confirm_closes` closes, not the first close of the whole run.
+
+Near misses: after `record_near_misses()` the strategy appends a `Rejection` for each
+breakout or breakdown it did not give, with the rule that held it back: the volume rule
+or an RSI/ADX filter (each bar with enough confirming closes that fails them), or
+`confirm_closes` (a run of closes beyond the buffer that ended too short; recorded at
+the run's last close, once the next close ends it). Off by default; the work is done
+only on those rare paths, so the per-bar loop costs the same and the signals are the
+same either way.
 
 Bars arrive one at a time; all indicators are incremental (bounded windows), so this
 same object serves backtests and live trading. It emits signals and never calls a broker.
@@ -22,13 +32,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.indicators import ADX, RSI, RollingMean, SessionPeak
-from bot.models import Bar, Signal, SignalKind, ns_to_et
+from bot.models import Bar, Rejection, Signal, SignalKind, ns_to_et
 
 PEAK_LEVEL = "peak_52w"
 _NO_SIGNALS: tuple[Signal, ...] = ()
@@ -98,7 +108,9 @@ class LevelState:
     current_ts: int = 0  # for the peak: bar time of the high that made it
     above_run: int = 0
     below_run: int = 0
-    run_start_ref: float = math.nan  # level at the first close of the current above-run
+    # The level as of each of the last `confirm_closes` closes above it: refs[0] is the
+    # level the first confirming close broke when a breakout fires.
+    refs: deque[float] = field(default_factory=deque)
 
 
 class LevelBreakout:
@@ -108,11 +120,14 @@ class LevelBreakout:
 
     def __init__(self, cfg: LevelBreakoutConfig) -> None:
         self.cfg = cfg
-        self.levels = [LevelState(level_name(v), v, current=v) for v in cfg.levels]
+        n = cfg.confirm_closes
+        self.levels = [
+            LevelState(level_name(v), v, current=v, refs=deque(maxlen=n)) for v in cfg.levels
+        ]
         self._peak_state: LevelState | None = None
         self._peak: SessionPeak | None = None
         if cfg.use_52w_peak:
-            self._peak_state = LevelState(PEAK_LEVEL, None)
+            self._peak_state = LevelState(PEAK_LEVEL, None, refs=deque(maxlen=n))
             self.levels.append(self._peak_state)
             self._peak = SessionPeak(cfg.peak_lookback_sessions)
         self._up = 1.0 + cfg.breakout_buffer_pct / 100.0
@@ -128,6 +143,8 @@ class LevelBreakout:
         self.last_bar: Bar | None = None
         self.last_rsi = math.nan
         self.last_adx = math.nan
+        # Signals not given and why (record_near_misses()); None = not recorded.
+        self.near_misses: list[Rejection] | None = None
 
     def on_bar(self, bar: Bar) -> Sequence[Signal]:
         """Feed one closed bar; returns the signals it confirms (usually none)."""
@@ -146,7 +163,8 @@ class LevelBreakout:
             lv = self._peak_state
             assert lv is not None
             lv.current, lv.current_ts = self._peak.update(bar.session, bar.high, bar.ts)
-        self.last_bar = bar
+        # self.last_bar is still the previous bar inside the loop (a run that ends here
+        # ended on it); it becomes this bar at the end.
         ready = self._warm or self._check_warm(vol_mean, rsi, adx)
 
         out: list[Signal] | None = None
@@ -158,15 +176,21 @@ class LevelBreakout:
                 continue
             # Breakouts compare each close with the level as of its own bar; breakdowns
             # compare with the level that was broken (frozen) while the level is ABOVE.
+            state = lv.state
             if close > cur * up:
                 lv.above_run += 1
-                if lv.above_run == 1:
-                    lv.run_start_ref = cur
-            else:
+                lv.refs.append(cur)
+            elif lv.above_run:
+                if lv.above_run < n and state == "BELOW" and self.near_misses is not None:
+                    self._short_run(SignalKind.BREAKOUT, lv, lv.above_run, lv.refs[-lv.above_run])
                 lv.above_run = 0
-            state = lv.state
             ref = lv.frozen if state == "ABOVE" else cur
-            lv.below_run = lv.below_run + 1 if close < ref * dn else 0
+            if close < ref * dn:
+                lv.below_run += 1
+            elif lv.below_run:
+                if lv.below_run < n and state == "ABOVE" and self.near_misses is not None:
+                    self._short_run(SignalKind.BREAKDOWN, lv, lv.below_run, ref)
+                lv.below_run = 0
             if not ready:
                 continue
             if state is None:
@@ -181,7 +205,15 @@ class LevelBreakout:
                     if out is None:
                         out = []
                     out.append(sig)
+        self.last_bar = bar
         return out if out is not None else _NO_SIGNALS
+
+    def record_near_misses(self) -> list[Rejection]:
+        """Start recording the signals not given (see the module docstring); returns the
+        list the strategy appends to, in the order it learns of them."""
+        if self.near_misses is None:
+            self.near_misses = []
+        return self.near_misses
 
     def warmup_bars(self) -> int:
         """Bars needed before every level can give a signal (live runs fetch this many):
@@ -214,16 +246,21 @@ class LevelBreakout:
     ) -> Signal | None:
         """A level with enough confirming closes: apply the filters and switch its state."""
         if lv.state == "BELOW":
+            cfg = self.cfg
             ratio = bar.volume / vol_mean if vol_mean > 0 else math.inf
-            if self._use_volume and ratio < self.cfg.volume_multiple:
-                return None
-            if self._rsi is not None and not rsi < self.cfg.rsi_max:
-                return None
-            if self._adx is not None and not adx > self.cfg.adx_min:
+            if (
+                (self._use_volume and ratio < cfg.volume_multiple)
+                or (self._rsi is not None and not rsi < cfg.rsi_max)
+                or (self._adx is not None and not adx > cfg.adx_min)
+            ):
+                if self.near_misses is not None:
+                    self._held_back(lv, bar, ratio, rsi, adx)
                 return None
             # Keep the level that was broken: for the moving peak, the one the first
-            # confirming close went through, not the peak the breakout itself lifted.
-            level = lv.run_start_ref if lv.fixed is None else lv.fixed
+            # confirming close (this bar's n - 1 predecessor) went through, not the peak
+            # the breakout itself lifted nor the one at the start of a longer run that a
+            # filter held back.
+            level = lv.refs[0] if lv.fixed is None else lv.fixed
             lv.state, lv.frozen = "ABOVE", level
             return self._signal(SignalKind.BREAKOUT, lv, level, bar, ratio, rsi, adx)
         if lv.state == "ABOVE":
@@ -232,6 +269,58 @@ class LevelBreakout:
             ratio = bar.volume / vol_mean if vol_mean > 0 else math.nan
             return self._signal(SignalKind.BREAKDOWN, lv, level, bar, ratio, rsi, adx)
         return None
+
+    def _held_back(self, lv: LevelState, bar: Bar, ratio: float, rsi: float, adx: float) -> None:
+        """Record a breakout with its confirming closes that a filter held back."""
+        cfg = self.cfg
+        why: list[str] = []
+        if self._use_volume and ratio < cfg.volume_multiple:
+            why.append(
+                f"volume {ratio:.2f}x the {cfg.volume_lookback}-bar mean < {cfg.volume_multiple:g}x"
+            )
+        if self._rsi is not None and not rsi < cfg.rsi_max:
+            why.append(f"RSI {rsi:.1f} >= {cfg.rsi_max:g}")
+        if self._adx is not None and not adx > cfg.adx_min:
+            why.append(f"ADX {adx:.1f} <= {cfg.adx_min:g}")
+        n = self._n
+        level = lv.refs[0] if lv.fixed is None else lv.fixed
+        closes = ", ".join(f"{c:.2f}" for c in self._closes)
+        what = "closes" if n > 1 else "close"
+        reason = (
+            f"held back: {'; '.join(why)} ({n} {what} above {self._label(lv, level)} "
+            f"+{cfg.breakout_buffer_pct:g}%: {closes})"
+        )
+        self._near_miss(SignalKind.BREAKOUT, lv, bar.ts, reason)
+
+    def _short_run(self, kind: SignalKind, lv: LevelState, k: int, level: float) -> None:
+        """Record a run of k < confirm_closes closes beyond the buffer that just ended.
+
+        Called on the bar that ended it, before `last_bar` moves on: the run's last close
+        was the previous bar, where the miss is put."""
+        prev = self.last_bar
+        assert self.near_misses is not None and prev is not None
+        cfg = self.cfg
+        closes = list(self._closes)[-k - 1 : -1]
+        if kind is SignalKind.BREAKOUT:
+            side, buf = "above", f"+{cfg.breakout_buffer_pct:g}%"
+        else:
+            side, buf = "below", f"-{cfg.breakdown_buffer_pct:g}%"
+        reason = (
+            f"not confirmed: {k} close{'s' if k > 1 else ''} {side} {self._label(lv, level)} "
+            f"{buf} ({', '.join(f'{c:.2f}' for c in closes)}), {self._n} needed; "
+            f"the next close {self._closes[-1]:.2f} was not"
+        )
+        if lv.fixed is None and kind is SignalKind.BREAKOUT:
+            reason += f" (peak then {lv.current:.2f})"
+        self._near_miss(kind, lv, prev.ts, reason)
+
+    def _near_miss(self, kind: SignalKind, lv: LevelState, ts: int, reason: str) -> None:
+        assert self.near_misses is not None
+        self.near_misses.append(Rejection(ts, f"{kind} {lv.name}", reason))
+
+    @staticmethod
+    def _label(lv: LevelState, level: float) -> str:
+        return f"{level:.2f}" if lv.fixed is not None else f"the 52-week peak {level:.2f}"
 
     def _signal(
         self,
@@ -247,7 +336,7 @@ class LevelBreakout:
         n = self._n
         closes = ", ".join(f"{c:.2f}" for c in list(self._closes)[-n:])
         what = "closes" if n > 1 else "close"
-        label = f"{level:.2f}" if lv.fixed is not None else f"the 52-week peak {level:.2f}"
+        label = self._label(lv, level)
         if kind is SignalKind.BREAKOUT:
             reason = f"{n} {what} above {label} +{cfg.breakout_buffer_pct:g}% ({closes})"
             if self._use_volume:

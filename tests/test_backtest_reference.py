@@ -91,6 +91,17 @@ CONFIGS = [
     {"breakout_buffer_pct": 0.5, "breakdown_buffer_pct": 2.0, "volume_multiple": 1.2},
     {"use_52w_peak": False, "levels": [100.0, 163.43], "volume_lookback": 10},
     {"levels": [90.0], "peak_lookback_sessions": 126, "volume_multiple": 0.0},
+    # The volume rule holds peak breakouts back for several bars while the peak rises:
+    # the frozen peak is the one the first *confirming* close broke (bar t - n + 1), not
+    # the one at the start of the run of closes above the peak (the trades differ).
+    {"levels": [], "confirm_closes": 1, "volume_multiple": 1.2, "peak_lookback_sessions": 20},
+    {
+        "levels": [],
+        "confirm_closes": 3,
+        "volume_multiple": 2.0,
+        "volume_lookback": 10,
+        "peak_lookback_sessions": 20,
+    },
 ]
 
 

@@ -312,6 +312,47 @@ def test_peak_status_shows_frozen_and_moving_peak():
     assert row["peak_date"] == "2024-01-12"  # bar 8 (2024-01-02 + 8 weekdays) made the 12
 
 
+#   Volume rule on (1.5x the mean of the 3 bars before); peak of the 5 bars before.
+#   bar  high  close  volume  peak   (close vs the peak as of its own bar)
+#   0-5  10    9      100     -/10   bar 5: first ready bar (5 sessions, 3 volumes): BELOW
+#   6    10.6  10.5   100     10     1st close above
+#   7    11.2  11.0   100     10.6   2nd: confirmed, volume 100/100 = 1.0 < 1.5 -> held back
+#   8    12.0  11.8   100     11.2   3rd: 1.0 < 1.5 -> held back
+#   9    12.6  12.4   400     12.0   4th: 400/100 = 4.0 -> BREAKOUT. Its confirming closes are
+#                                    bars 8 and 9; the first of them broke 11.2 -> frozen 11.2
+#                                    (not 10, the run's start, nor 12.0, this bar's peak)
+#   10   12.5  11.5   100     12.6   above 11.2 (below the moving peak: no breakdown test)
+#   11   11.4  11.1   100     12.6   1st close below 11.2
+#   12   11.2  11.0   100     12.6   2nd close below 11.2 -> BREAKDOWN of 11.2
+#   13   10.0  9.9    100     12.6   (a peak frozen at 10 would break down only at bar 14)
+#   14   9.9   9.8    100     12.6
+HELD_HIGHS = [10.0] * 6 + [10.6, 11.2, 12.0, 12.6, 12.5, 11.4, 11.2, 10.0, 9.9]
+HELD_CLOSES = [9.0] * 6 + [10.5, 11.0, 11.8, 12.4, 11.5, 11.1, 11.0, 9.9, 9.8]
+HELD_VOLUMES = [100.0] * 9 + [400.0] + [100.0] * 5
+
+
+def test_volume_held_peak_breakout_freezes_the_first_confirming_closes_peak():
+    peak = prior_peak(HELD_HIGHS, 5)
+    assert list(peak[5:]) == [10.0, 10.0, 10.6, 11.2, 12.0] + [12.6] * 5
+    vol = pd.Series(HELD_VOLUMES)
+    ratio = vol / vol.rolling(3).mean().shift(1)
+    assert list(ratio[7:10]) == [1.0, 1.0, 4.0]
+    closes = pd.Series(HELD_CLOSES)
+    assert (closes[6:10] > peak[6:10]).all() and not closes[10] > peak[10]
+    c = peak_cfg(confirm_closes=2, volume_multiple=1.5, volume_lookback=3)
+    bars = make_bars(HELD_CLOSES, highs=HELD_HIGHS, volumes=HELD_VOLUMES)
+    got = run_indexed(c, bars)
+    assert [(i, s.kind, s.level_value) for i, s in got] == [(9, OUT, 11.2), (12, DOWN, 11.2)]
+    assert "the 52-week peak 11.20 +0% (11.80, 12.40), volume 4.0x" in got[0][1].reason
+    assert "below the 52-week peak 11.20 -0% (11.10, 11.00)" in got[1][1].reason
+    # while ABOVE, the status shows the frozen 11.2 beside the moving peak
+    strat = LevelBreakout(c)
+    for bar in bars[:11]:
+        strat.on_bar(bar)
+    (row,) = strat.status()
+    assert (row["state"], row["value"], row["peak_now"]) == ("ABOVE", 11.2, 12.6)
+
+
 def test_each_close_is_compared_with_its_own_bars_peak():
     #   bar  high  close   peak
     #   6    10.6  10.5    10     1st close above
