@@ -20,6 +20,7 @@ import click
 import typer
 
 from bot import lifecycle
+from bot.journal import FILE_ONLY, setup_logging
 from bot.models import DataError
 from bot.settings import (
     ConfigError,
@@ -28,7 +29,7 @@ from bot.settings import (
     resolve_config_path,
     resolve_data_path,
 )
-from bot.statelock import RunnerError, take_lock
+from bot.statelock import RunnerError, check_dir, take_lock
 
 if TYPE_CHECKING:
     from bot.data import LoadResult
@@ -61,6 +62,15 @@ def user_errors(func: F) -> F:
             kind = "config" if isinstance(exc, ConfigError) else "data"
             print(f"{kind} error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except RunnerError as exc:  # a folder or port that cannot be used, and why
+            print(str(exc), file=sys.stderr)
+            raise typer.Exit(exc.code) from None
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            # A file or folder the command could not write after all (disk full, ...).
+            print(f"cannot use {exc.filename}: {exc.strerror or exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -73,7 +83,7 @@ def _settings(config: Path | None) -> Settings:
 @user_errors
 def signals(
     config: ConfigOpt = None,
-    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
     ] = None,
@@ -97,7 +107,7 @@ def signals(
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
     settings = _settings(config)
-    loaded, lo, hi = _load_range(settings, data, start, end)
+    loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=fmt == "table")
     bars = loaded.bars
     strategy = build_strategy(settings.strategy)
     result = scan(strategy, bars, lo, hi)
@@ -106,7 +116,7 @@ def signals(
             print(signals_jsonl(result.signals))
         return
     console = make_console()
-    print_load_summary(console, loaded)
+    print_load_summary(console, loaded, log_file)
     console.print(f"{settings.symbol}: {describe_rules(settings.strategy)}")
     console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
     last = hi - 1
@@ -114,24 +124,50 @@ def signals(
 
 
 def _load_range(
-    settings: Settings, data: Path | None, start: str | None, end: str | None
-) -> tuple[LoadResult, int, int]:
-    """Load the bar file (rejected rows logged) and the index range [lo, hi) asked for."""
-    from bot.data import load_csv
-    from bot.journal import setup_logging
+    settings: Settings, data: Path | None, start: str | None, end: str | None, shown: bool
+) -> tuple[LoadResult, int, int, Path | None]:
+    """Load the bar file and the index range [lo, hi) asked for; also the log file that
+    holds every rejected row and loader note, when there are some (None: no log file).
+    `shown`: the caller prints a summary of them, so the console gets no copy per row."""
+    from bot.data import load_csv, symbol_warning
 
     setup_logging(None)
-    loaded = load_csv(
-        resolve_data_path(data or settings.data.path), settings.data.regular_hours_only
-    )
+    path = resolve_data_path(data or settings.data.path)
+    loaded = load_csv(path, settings.data.regular_hours_only)
+    mismatch = symbol_warning(path, settings.symbol)
+    log_file = _log_file(settings) if (loaded.rejected or loaded.notes or mismatch) else None
+    if mismatch:
+        LOG.warning(mismatch)
+    quiet = FILE_ONLY if shown else None  # the summary shows them all when log_file is None
     for rej in loaded.rejected:
-        LOG.warning("rejected bar: %s", rej)
+        LOG.warning("rejected bar: %s", rej, extra=quiet)
+    for note in loaded.notes:
+        LOG.info("data note: %s", note, extra=quiet)
     bars = loaded.bars
     lo = bars.index_of(start) if start else 0
     hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
     if hi <= lo:
         raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
-    return loaded, lo, hi
+    return loaded, lo, hi, log_file
+
+
+def _log_file(settings: Settings) -> Path | None:
+    """Start writing `bot.log` in the log folder; None if that folder cannot be used."""
+    from bot.journal import secret_values_of
+    from bot.statelock import private_dir
+
+    log_dir = Path(settings.paper.log_dir)
+    try:
+        setup_logging(
+            private_dir(log_dir),
+            max_bytes=settings.paper.log_max_bytes,
+            backups=settings.paper.log_backups,
+            secrets=secret_values_of(settings),
+        )
+    except OSError:
+        setup_logging(None)
+        return None
+    return log_dir / "bot.log"
 
 
 def end_of_day(day: str) -> str:
@@ -143,7 +179,7 @@ def end_of_day(day: str) -> str:
 @user_errors
 def backtest(
     config: ConfigOpt = None,
-    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: [data].path).")] = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
     ] = None,
@@ -160,16 +196,17 @@ def backtest(
     from bot.views import make_console, print_load_summary, progress_bar, trades_table
 
     settings = _settings(config)
-    loaded, lo, hi = _load_range(settings, data, start, end)
+    folder = out or default_run_dir()
+    check_dir(folder, "output folder", "--out")  # before the run, not after it
+    loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=True)
     bars = loaded.bars
     console = make_console()
-    print_load_summary(console, loaded)
+    print_load_summary(console, loaded, log_file)
     with progress_bar(console, hi - lo, "backtest") as advance:
         result = run_backtest(settings, bars, lo, hi, progress=advance)
     metrics = compute_metrics(result)
     console.print(trades_table(result.trades))
     console.print(metrics_table(metrics))
-    folder = out or default_run_dir()
     files = write_run(result, folder, png=png)
     console.print(f"Wrote {len(files)} files to {folder}/:")
     for name, path in files.items():
@@ -193,7 +230,7 @@ def paper(
         str | None, typer.Option(help="Use a running `bot emulator` instead of an in-process one.")
     ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Replay this CSV (default: [paper].replay_data).")
+        Path | None, typer.Option(help="Replay this CSV (default: paper.replay_data).")
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade in the replay.")
@@ -204,7 +241,7 @@ def paper(
         typer.Option(help="Replay speed in bars per second (0 = as fast as possible)."),
     ] = None,
     state_dir: Annotated[
-        Path | None, typer.Option(help="State directory (default: [paper].state_dir).")
+        Path | None, typer.Option(help="State directory (default: paper.state_dir).")
     ] = None,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Emulator replays only: start from an empty state.")
@@ -243,7 +280,7 @@ def paper(
 def emulator(
     config: ConfigOpt = None,
     port: Annotated[
-        int | None, typer.Option(help="Port on 127.0.0.1 (default: [emulator].port).")
+        int | None, typer.Option(help="Port on 127.0.0.1 (default: emulator.port).")
     ] = None,
 ) -> None:
     """Run the local Alpaca-compatible paper server (127.0.0.1 only) until Ctrl-C."""
@@ -282,10 +319,12 @@ def logs(
 
     settings = _settings(config)
     path = Path(settings.paper.log_dir) / "events.jsonl"
-    run_id = None if run == "all" else (logview.last_run_id(path) if run == "latest" else run)
     if follow:
         lifecycle.set_hint(f"stopped following {path}; nothing else to do")
     try:
+        logview.check_kinds(event)
+        latest = logview.last_run_id(path) if run == "latest" else run
+        run_id = None if run == "all" else latest
         after = logview.parse_since(since) if since else None
         source = logview.follow(path) if follow else logview.read_events(path)
         chosen = logview.select(source, event, after, run_id)
@@ -307,7 +346,7 @@ def _line(ev: dict[str, Any]) -> str:
 StateDirOpt = Annotated[
     Path | None,
     typer.Option(
-        "--state-dir", help="State directory of the paper bot (default: [paper].state_dir)."
+        "--state-dir", help="State directory of the paper bot (default: paper.state_dir)."
     ),
 ]
 
@@ -329,6 +368,7 @@ def status(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
     from bot.views import make_console, status_view
 
     settings = _paper_settings(config, state_dir)
+    check_dir(Path(settings.paper.state_dir), "state directory", "--state-dir", write=False)
     try:
         st = read_status(settings)
     except StateError as exc:
@@ -376,6 +416,7 @@ def _open_state(settings: Settings, command: str) -> Any:
     """The state database of `bot halt`/`bot resume`; a damaged one is named, exit 2."""
     from bot.state import StateError, StateStore
 
+    check_dir(Path(settings.paper.state_dir), "state directory", "--state-dir")
     try:
         return StateStore(Path(settings.paper.state_dir) / "state.sqlite")
     except StateError as exc:
@@ -416,19 +457,26 @@ def sweep(
     heatmap: Annotated[
         str | None, typer.Option(help="Two swept parameters for the heatmap: x,y.")
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Write the config even if the chosen set lost money or collapsed."
+        ),
+    ] = False,
 ) -> None:
     """Sweep thresholds with walk-forward validation: IS and OOS figures, report, config."""
     from bot.sweep import Options, SweepInterrupted, run_sweep
     from bot.views import make_console
 
     console = make_console()
-    opts = Options(out, workers, scheduler, resume, write_config, heatmap)
+    check_dir(out or Path("runs"), "output folder", "--out")  # before any combination runs
+    opts = Options(out, workers, scheduler, resume, write_config, heatmap, force=force)
     try:
         outcome = run_sweep(sweep_file, opts, console)
     except (SweepInterrupted, KeyboardInterrupt) as exc:
         lifecycle.told()
         print(str(exc) or "interrupted", file=sys.stderr)
-        code = exc.exit_code if isinstance(exc, lifecycle.Interrupted) else 130
+        code = exc.exit_code if isinstance(exc, SweepInterrupted | lifecycle.Interrupted) else 130
         raise typer.Exit(code) from None
     from bot.sweep.output import print_summary
 
@@ -443,11 +491,8 @@ def sweep(
     console.print(f"Wrote {len(outcome.files)} files to {outcome.out_dir}/:")
     for name, path in outcome.files.items():
         console.print(f"  {name:<8} {path}")
-    if write_config is not None and "config" not in outcome.files:
-        print(
-            "no parameter set met the constraints on the final window; no config written",
-            file=sys.stderr,
-        )
+    if outcome.refusal is not None:
+        print(outcome.refusal, file=sys.stderr)
         raise typer.Exit(1)
 
 

@@ -24,6 +24,7 @@ with offsets may differ in offset (-05:00 in winter, -04:00 in summer).
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +154,28 @@ class LoadResult:
     bars: BarSeries
     rejected: list[BarRejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # duplicates, reordering, skipped hours
+
+
+# data/BABA_1d.csv, data/BABA_1m_2026-01-29.csv: <SYMBOL>_<timeframe>[_anything].csv
+_NAMED = re.compile(r"^([A-Z][A-Z0-9.\-]{0,11})_[0-9]+[A-Za-z]{1,3}(?:_.*)?\.csv$")
+
+
+def symbol_in_name(path: str | Path) -> str | None:
+    """The symbol a bar file's name gives (`BABA_1d.csv` -> BABA), if it names one."""
+    m = _NAMED.match(Path(path).name)
+    return m.group(1) if m else None
+
+
+def symbol_warning(path: str | Path, symbol: str) -> str | None:
+    """One line when the file's name names another symbol than the one configured: the
+    signals would be computed on one stock's bars and reported (or traded) as another's."""
+    named = symbol_in_name(path)
+    if named is None or named.upper() == symbol.upper():
+        return None
+    return (
+        f"{path} looks like {named} bars, but the symbol is {symbol}; "
+        "set `symbol` in the config or pass the right file with --data"
+    )
 
 
 def _read_text(path: Path) -> str:

@@ -21,6 +21,30 @@ from pathlib import Path
 from typing import Any, TextIO
 
 LOG = logging.getLogger("bot")
+
+# Every kind of event written to events.jsonl, the one list: `bot logs --event` accepts
+# these and no other (tests/test_newcomer_cli.py checks the code writes no other kind).
+EVENTS: tuple[str, ...] = (
+    "run_start",
+    "run_end",
+    "bar",
+    "bar_revised",
+    "warm_up",
+    "reconcile",
+    "signal",
+    "risk",
+    "order_intent",
+    "order",
+    "fill",
+    "trade",
+    "guard",
+    "halt",
+    "position_mismatch",
+    "late",
+    "stream",
+    "retry",
+    "error",
+)
 _SECRET_ENV = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 
 
@@ -79,6 +103,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+FILE_ONLY = {"file_only": True}  # `extra=` of a record meant for bot.log, not the console
+
+
+class _NotFileOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "file_only", False)
+
+
 def setup_logging(
     log_dir: Path | None = None,
     level: str = "INFO",
@@ -89,7 +121,8 @@ def setup_logging(
     secrets: Iterable[str] = (),
 ) -> None:
     """Console (stderr) plus, when `log_dir` is given, a rotating `bot.log` there (owner
-    only: 0600 in a 0700 folder, since it names the account's orders)."""
+    only: 0600 in a 0700 folder, since it names the account's orders). Records logged
+    with `extra=FILE_ONLY` skip the console (details the console already summed up)."""
     register_secrets(secrets)
     root = logging.getLogger()
     for h in list(root.handlers):
@@ -101,6 +134,7 @@ def setup_logging(
     handler.setLevel(console_level)
     handler.setFormatter(logging.Formatter("%(levelname)-7s %(message)s"))
     handler.addFilter(redactor)
+    handler.addFilter(_NotFileOnly())
     root.addHandler(handler)
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

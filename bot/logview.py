@@ -6,6 +6,7 @@ does not parse is reported, never silently skipped.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import time
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from rich.table import Table
+
+from bot.journal import EVENTS
 
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -59,6 +62,17 @@ def last_run_id(path: Path) -> str | None:
         if ev.get("event") == "run_start":
             run = ev.get("run_id")
     return run
+
+
+def check_kinds(kinds: list[str] | None) -> None:
+    """Refuse an event name the bot never writes (a filter on it would show nothing)."""
+    for kind in kinds or []:
+        if kind not in EVENTS:
+            close = difflib.get_close_matches(kind, EVENTS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise LogError(
+                f"unknown event {kind!r}{hint}; the events are: {', '.join(sorted(EVENTS))}"
+            )
 
 
 def select(

@@ -14,6 +14,7 @@ run again to resume). No traceback reaches the user.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,7 +25,7 @@ from rich.console import Console
 from bot import lifecycle, retry
 from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
 from bot.broker import BrokerError
-from bot.data import load_csv
+from bot.data import load_csv, symbol_warning
 from bot.feeds import EmulatorAdmin, EmulatorClockError, ReplayFeed
 from bot.journal import secret_values_of, setup_logging
 from bot.livefeed import AlpacaFeed, FeedRefused, FeedTooShort
@@ -39,6 +40,7 @@ from bot.views import progress_bar
 from strategies import build_strategy
 
 EMULATOR_KEYS = ("emulator-key", "emulator-secret")
+LOG = logging.getLogger("bot.paper")
 
 
 @dataclass
@@ -177,7 +179,15 @@ def emulator_keys(s: Settings) -> tuple[str, str]:
 
 
 def _replay_series(s: Settings) -> Any:
-    loaded = load_csv(resolve_data_path(s.paper.replay_data), s.data.regular_hours_only)
+    path = resolve_data_path(s.paper.replay_data)
+    loaded = load_csv(path, s.data.regular_hours_only)
+    mismatch = symbol_warning(path, s.symbol)
+    if mismatch:
+        LOG.warning(mismatch)  # the console and bot.log
+    for rej in loaded.rejected:  # bot.log only (the console shows warnings and decisions)
+        LOG.info("rejected bar: %s", rej)
+    for note in loaded.notes:
+        LOG.info("data note: %s", note)
     series = loaded.bars
     if s.paper.replay_to is not None:
         series = series.slice(

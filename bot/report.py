@@ -24,7 +24,7 @@ ppy = periods per year, 252 for daily bars):
   winners / losers (avg_loss is negative), None when there are none. pnl is after
   commissions.
 - exposure_pct: bars whose closing position is not flat / bars x 100.
-- buy_hold_return_pct / buy_holdcagr_pct: the same return and CAGR for holding from the
+- buy_hold_return_pct / buy_hold_cagr_pct: the same return and CAGR for holding from the
   first bar's close to the last bar's close (close[-1] / close[0]).
 Nothing in the metrics dict is rounded; the CSVs round floats to 6 decimals only to
 drop binary noise (-1110.9999999999986 -> -1111.0).
@@ -148,7 +148,7 @@ def metrics_from_equity(
     out.update(_trade_stats(trades))
     out["exposure_pct"] = float(np.count_nonzero(np.asarray(position)) / len(eq) * 100.0)
     out["buy_hold_return_pct"] = float((px[-1] / px[0] - 1.0) * 100.0)
-    out["buy_holdcagr_pct"] = cagr_pct(float(px[-1] / px[0]), days)
+    out["buy_hold_cagr_pct"] = cagr_pct(float(px[-1] / px[0]), days)
     return out
 
 
@@ -268,7 +268,7 @@ _ROWS: tuple[tuple[str, str, str], ...] = (
     ("total return", "total_return_pct", "pct"),
     ("  buy & hold return", "buy_hold_return_pct", "pct"),
     ("CAGR", "cagr_pct", "pct"),
-    ("  buy & hold CAGR", "buy_holdcagr_pct", "pct"),
+    ("  buy & hold CAGR", "buy_hold_cagr_pct", "pct"),
     ("volatility (annual)", "volatility_pct", "share"),
     ("Sharpe", "sharpe", "ratio"),
     ("Sortino", "sortino", "ratio"),

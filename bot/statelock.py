@@ -35,8 +35,28 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def check_dir(path: Path, what: str, option: str, write: bool = True) -> None:
+    """Refuse, before any work starts, a folder that is a file, lies under a file, or
+    (with `write`) cannot be created or written: RunnerError (exit 2), one line naming
+    the path, why, and the option that chooses another. Creates nothing."""
+    near = path
+    try:
+        while not near.exists() and near != near.parent:
+            near = near.parent
+        is_dir = near.is_dir()
+    except OSError as exc:  # a parent we may not look into
+        raise RunnerError(f"{what} {path} cannot be used: {exc.strerror or exc}") from None
+    if not is_dir:
+        why = "is a file, not a folder" if near == path else f"cannot be created: {near} is a file"
+        raise RunnerError(f"{what} {path} {why}; choose another with {option}")
+    if write and not os.access(near, os.W_OK | os.X_OK):
+        why = "is not writable" if near == path else f"cannot be created: {near} is not writable"
+        raise RunnerError(f"{what} {path} {why}; choose another with {option}")
+
+
 def take_lock(state_dir: Path) -> FileLock:
     """The state directory's lock, or RunnerError (exit 3) if another process holds it."""
+    check_dir(state_dir, "state directory", "--state-dir")
     try:
         private_dir(state_dir)
     except OSError as exc:
@@ -88,6 +108,7 @@ def pid_alive(pid: int) -> bool:
 
 __all__ = [
     "RunnerError",
+    "check_dir",
     "pid_alive",
     "private_dir",
     "read_heartbeat",

@@ -8,10 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -19,27 +22,62 @@ from bot.data import LoadResult
 from bot.models import Signal, Trade, ns_to_et
 
 
-def signal_table(signals: Sequence[Signal], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
+class Fitted:
+    """A table that wraps instead of truncating: `wide` when the console has room for it
+    (its reason column at least at its minimum width), else `narrow`, which stacks the
+    same cells into fewer columns. Rich would otherwise cut a date to "2026-01-…" and
+    squeeze the reason column out of an 80-column terminal."""
+
+    def __init__(self, wide: Table, narrow: Table) -> None:
+        self.wide, self.narrow = wide, narrow
+
+    def pick(self, console: Console, options: ConsoleOptions) -> Table:
+        need = self.wide.__rich_measure__(console, options.update_width(10_000)).minimum
+        return self.wide if need <= options.max_width else self.narrow
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.pick(console, options)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.pick(console, options))
+
+
+def signal_table(signals: Sequence[Signal], title: str) -> Fitted:
+    wide = Table(title=title, title_justify="left")
     for col in ("time", "kind", "level", "level value", "close", "dist %", "vol x"):
         right = col in ("level value", "close", "dist %", "vol x")
-        table.add_column(col, justify="right" if right else "left", no_wrap=True)
-    table.add_column("reason", overflow="fold", min_width=30)
+        wide.add_column(col, justify="right" if right else "left", no_wrap=True)
+    wide.add_column("reason", overflow="fold", min_width=30)
+    narrow = Table(title=title, title_justify="left")
+    narrow.add_column("time", no_wrap=True)
+    narrow.add_column("signal", no_wrap=True)
+    narrow.add_column("close", justify="right", no_wrap=True)
+    narrow.add_column("reason", overflow="fold")
     for s in signals:
-        style = "green" if s.kind == "breakout" else "red"
-        table.add_row(
-            s.time.strftime("%Y-%m-%d %H:%M")
-            if s.time.hour or s.time.minute
-            else s.time.date().isoformat(),
-            f"[{style}]{s.kind}[/]",
-            s.level,
+        kind = f"[{'green' if s.kind == 'breakout' else 'red'}]{s.kind}[/]"
+        vol = "" if s.volume_ratio is None else f"{s.volume_ratio:.2f}"
+        wide.add_row(
+            _when(s.time),
+            kind,
+            escape(s.level),
             f"{s.level_value:.2f}",
             f"{s.close:.2f}",
             f"{s.distance_pct:+.2f}",
-            "" if s.volume_ratio is None else f"{s.volume_ratio:.2f}",
-            s.reason,
+            vol,
+            escape(s.reason),
         )
-    return table
+        narrow.add_row(
+            _when(s.time, "\n"),
+            f"{kind}\n{escape(s.level)}\nlevel {s.level_value:.2f}",
+            f"{s.close:.2f}\n{s.distance_pct:+.2f}%" + (f"\nvol {vol}x" if vol else ""),
+            escape(s.reason),
+        )
+    return Fitted(wide, narrow)
+
+
+def _when(t: datetime, sep: str = " ") -> str:
+    """A date alone for daily bars (midnight), else date and minute."""
+    return t.strftime(f"%Y-%m-%d{sep}%H:%M") if t.hour or t.minute else t.date().isoformat()
 
 
 def status_table(rows: list[dict[str, Any]], last_close: float, last_ts: int) -> Table:
@@ -76,53 +114,69 @@ def make_console() -> Console:
     return probe if probe.is_terminal else Console(width=200)
 
 
-def print_load_summary(console: Console, loaded: LoadResult, limit: int = 10) -> None:
+def print_load_summary(
+    console: Console, loaded: LoadResult, log_file: Path | None, limit: int = 10
+) -> None:
+    """What the loader read; the first `limit` rejected rows and notes, the rest in
+    `log_file` (all of them are shown when there is no log file)."""
     bars = loaded.bars
     console.print(
         f"Read {len(bars)} {bars.timeframe} bars from {bars.source}"
         + (f"; {len(loaded.rejected)} row(s) rejected" if loaded.rejected else "")
-        + (f"; {len(loaded.notes)} note(s)" if loaded.notes else "")
+        + (f"; {len(loaded.notes)} note(s)" if loaded.notes else ""),
+        markup=False,
     )
-    for rej in loaded.rejected[:limit]:
-        console.print(f"  [yellow]rejected[/] {rej}")
-    for note in loaded.notes[:limit]:
-        console.print(f"  [dim]{note}[/]")
-    hidden = max(0, len(loaded.rejected) - limit) + max(0, len(loaded.notes) - limit)
+    show = limit if log_file is not None else max(len(loaded.rejected), len(loaded.notes))
+    for rej in loaded.rejected[:show]:
+        console.print(f"  [yellow]rejected[/] {escape(str(rej))}")
+    for note in loaded.notes[:show]:
+        console.print(f"  [dim]{escape(note)}[/]")
+    hidden = max(0, len(loaded.rejected) - show) + max(0, len(loaded.notes) - show)
     if hidden:
-        console.print(f"  ... {hidden} more (see the log)")
+        console.print(f"  ... {hidden} more, all in {log_file}", markup=False)
 
 
 def signals_jsonl(signals: Sequence[Signal]) -> str:
     return "\n".join(json.dumps(s.as_dict()) for s in signals)
 
 
-def trades_table(trades: Sequence[Trade], limit: int = 50) -> Table:
-    table = Table(title=f"{len(trades)} trade(s)", title_justify="left")
-    for col in ("entry", "price", "exit", "price ", "qty", "P&L", "level", "exit reason"):
-        table.add_column(
-            col, justify="right" if col in ("price", "price ", "qty", "P&L") else "left"
-        )
+def trades_table(trades: Sequence[Trade], limit: int = 50) -> Fitted:
+    wide = Table(title=f"{len(trades)} trade(s)", title_justify="left")
+    for col in ("entry", "price", "exit", "price ", "qty", "P&L", "level"):
+        right = col in ("price", "price ", "qty", "P&L")
+        wide.add_column(col, justify="right" if right else "left", no_wrap=True)
+    wide.add_column("exit reason", overflow="fold", min_width=24)
+    narrow = Table(title=f"{len(trades)} trade(s)", title_justify="left")
+    narrow.add_column("entry", no_wrap=True)
+    narrow.add_column("exit", no_wrap=True)
+    narrow.add_column("qty, P&L", justify="right", no_wrap=True)
+    narrow.add_column("level, exit reason", overflow="fold")
     shown = trades if len(trades) <= limit else trades[-limit:]
     for t in shown:
-        style = "green" if t.pnl >= 0 else "red"
-        table.add_row(
+        pnl = f"[{'green' if t.pnl >= 0 else 'red'}]{t.pnl:,.2f}[/]"
+        wide.add_row(
             _stamp(t.entry_ts),
             f"{t.entry_price:.2f}",
             _stamp(t.exit_ts),
             f"{t.exit_price:.2f}",
             f"{t.qty:g}",
-            f"[{style}]{t.pnl:,.2f}[/]",
-            t.level,
-            t.exit_reason,
+            pnl,
+            escape(t.level),
+            escape(t.exit_reason),
+        )
+        narrow.add_row(
+            f"{_stamp(t.entry_ts, chr(10))}\n@ {t.entry_price:.2f}",
+            f"{_stamp(t.exit_ts, chr(10))}\n@ {t.exit_price:.2f}",
+            f"{t.qty:g}\n{pnl}",
+            f"{escape(t.level)}\n{escape(t.exit_reason)}",
         )
     if len(trades) > limit:
-        table.caption = f"last {limit} of {len(trades)} shown; all in trades.csv"
-    return table
+        wide.caption = narrow.caption = f"last {limit} of {len(trades)} shown; all in trades.csv"
+    return Fitted(wide, narrow)
 
 
-def _stamp(ts: int) -> str:
-    t = ns_to_et(ts)
-    return t.date().isoformat() if not (t.hour or t.minute) else t.strftime("%Y-%m-%d %H:%M")
+def _stamp(ts: int, sep: str = " ") -> str:
+    return _when(ns_to_et(ts), sep)
 
 
 @contextmanager
@@ -162,7 +216,7 @@ def status_view(console: Console, st: Any, symbol: str) -> None:
         console.print(status_table(st.levels, st.last_close, _ts_of(st.last_bar_time)))
     orders = Table(title=f"{len(st.open_orders)} open order(s)", title_justify="left")
     for col in ("client order id", "side", "qty", "type", "status", "purpose", "stop"):
-        orders.add_column(col)
+        orders.add_column(col, overflow="fold")  # wrap, never cut an order id
     for o in st.open_orders:
         orders.add_row(
             o["client_order_id"], o["side"], f"{o['qty']:g}", o["type"], o["status"], o["purpose"],
@@ -171,7 +225,7 @@ def status_view(console: Console, st: Any, symbol: str) -> None:
     console.print(orders)
     sigs = Table(title="last signals", title_justify="left")
     for col in ("time", "kind", "level", "close", "reason"):
-        sigs.add_column(col)
+        sigs.add_column(col, overflow="fold", min_width=10 if col == "time" else None)
     for sg in st.signals:
         sigs.add_row(
             str(sg["time"])[:16], sg["kind"], sg["level"], f"{sg['close']:.2f}", sg["reason"]

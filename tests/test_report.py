@@ -26,7 +26,7 @@ ALL_KEYS = {
     "start", "end", "bars", "initial_cash", "final_equity", "total_return_pct", "cagr_pct",
     "volatility_pct", "sharpe", "sortino", "max_drawdown_pct", "max_drawdown_duration_bars",
     "max_drawdown_duration_days", "trades", "win_rate_pct", "profit_factor", "avg_win",
-    "avg_loss", "exposure_pct", "buy_hold_return_pct", "buy_holdcagr_pct",
+    "avg_loss", "exposure_pct", "buy_hold_return_pct", "buy_hold_cagr_pct",
 }  # fmt: skip
 
 
@@ -80,7 +80,7 @@ def test_metrics_of_a_hand_built_curve() -> None:
     assert m["exposure_pct"] == pytest.approx(50.0)
     # 50 -> 66 held.
     assert m["buy_hold_return_pct"] == pytest.approx(32.0)
-    assert m["buy_holdcagr_pct"] == pytest.approx((1.32 ** (365.25 / 7) - 1) * 100)
+    assert m["buy_hold_cagr_pct"] == pytest.approx((1.32 ** (365.25 / 7) - 1) * 100)
     assert set(m) == ALL_KEYS
     json.dumps(m)  # plain floats and ints only
 

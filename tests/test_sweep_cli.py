@@ -72,9 +72,13 @@ def swept(tmp_path: Path, restore_root_logging: None) -> dict[str, Path]:
     path.write_text(SWEEP, encoding="utf-8")
     out, config = tmp_path / "out", tmp_path / "chosen.toml"
     args = ["sweep", str(path), "--out", str(out), "--workers", "2", "--write-config", str(config)]
-    result = CliRunner().invoke(app, [*args, "--heatmap", "confirm_closes,volume_multiple"])
+    # The chosen set of this small range lost money (tests/test_sweep_honest.py): --force.
+    args += ["--heatmap", "confirm_closes,volume_multiple", "--force"]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output + result.stderr
     assert "Walk-forward" in result.output and "final choice" in result.output
+    assert "written with --force" in result.output
+    assert "NOT RECOMMENDED (written with --force)" in config.read_text(encoding="utf-8")
     return {"sweep": path, "out": out, "config": config}
 
 

@@ -38,7 +38,7 @@ def cluster() -> Iterator[str]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",  # None still takes :8787, which another process may hold
     ) as lc:
         yield str(lc.scheduler_address)
 

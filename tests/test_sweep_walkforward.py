@@ -20,7 +20,7 @@ from bot.data import load_csv
 from bot.report import compute_metrics
 from bot.settings import load_settings
 from bot.sweep.run import Options, Outcome, run_sweep
-from bot.sweep.select import collapsed
+from bot.sweep.select import judge
 from tests.conftest import DAILY_CSV
 
 SWEEP = """
@@ -127,12 +127,19 @@ def test_test_window_data_never_reaches_the_train_choice(tmp_path: Path) -> None
     assert any(a.rows[test_run] != b.rows[test_run] for a, b in pairs)
 
 
-def test_collapse_rule() -> None:
-    assert collapsed(1.0, -0.1, "sharpe") is True  # OOS below zero while IS above
-    assert collapsed(1.0, 0.4, "sharpe") is True  # OOS under half of IS
-    assert collapsed(1.0, 0.6, "sharpe") is False
-    assert collapsed(-0.5, -2.0, "sharpe") is False  # nothing good to collapse from
-    assert collapsed(1.0, None, "sharpe") is None
-    assert collapsed(3.0, 1.8, "profit_factor") is True  # edge over 1: 0.8 < 0.5 x 2.0
-    assert collapsed(3.0, 2.2, "profit_factor") is False
-    assert collapsed(1.5, 0.9, "profit_factor") is True  # a loser out of sample
+def test_flag_rule() -> None:
+    assert judge(1.0, -0.1, "sharpe") == "collapsed"  # OOS below zero while IS above
+    assert judge(1.0, 0.4, "sharpe") == "collapsed"  # OOS under half of IS
+    assert judge(1.0, 0.6, "sharpe") == "ok"
+    assert judge(-0.5, -2.0, "sharpe") == "lost"  # nothing to collapse from, but lost
+    assert judge(-0.5, 0.2, "sharpe") == "ok"  # no edge in sample, none lost after
+    assert judge(1.0, None, "sharpe") is None
+    assert judge(3.0, 1.8, "profit_factor") == "collapsed"  # edge over 1: 0.8 < 0.5 x 2.0
+    assert judge(3.0, 2.2, "profit_factor") == "ok"
+    assert judge(1.5, 0.9, "profit_factor") == "collapsed"  # a loser out of sample
+    assert judge(0.8, 0.9, "profit_factor") == "lost"  # losing trades on both sides
+    # total_return: a window that lost money in and out of sample is not "ok"
+    assert judge(-3.0, -1.0, "total_return") == "lost"
+    assert judge(0.0, -1.0, "total_return") == "lost"  # flat in sample, then a loss
+    assert judge(-3.0, 0.0, "total_return") == "ok"
+    assert judge(10.0, 4.0, "total_return") == "collapsed"

@@ -10,6 +10,7 @@ releases requests that faults are holding (drop/black hole), so it never waits o
 from __future__ import annotations
 
 import contextlib
+import errno
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from bot.emulator.app import DEFAULT_KEY, DEFAULT_SECRET, create_app
 from bot.emulator.faults import Faults
 from bot.emulator.state import EmulatorState
 from bot.settings import Settings, resolve_data_path
+from bot.statelock import RunnerError
 
 
 class EmulatorServer:
@@ -124,10 +126,24 @@ def serve(
     secret_key: str | None = None,
     now: datetime | None = None,
 ) -> None:
-    """Run the emulator in the foreground until Ctrl-C (the `bot emulator` command)."""
-    state = build_state(settings, now)
-    app = create_app(state, Faults(), api_key or DEFAULT_KEY, secret_key or DEFAULT_SECRET)
+    """Run the emulator in the foreground until Ctrl-C (the `bot emulator` command).
+
+    The port is bound before anything is printed: a port in use is RunnerError (one
+    line, exit 2), never a "listening" banner followed by a traceback."""
     host, port = settings.emulator.host, settings.emulator.port
+    try:
+        sock = listening_socket(host, port)
+    except OSError as exc:
+        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
+        raise RunnerError(
+            f"port {port} on {host} {why} (another `bot emulator`?); choose another with --port"
+        ) from None
+    try:
+        state = build_state(settings, now)
+    except BaseException:
+        sock.close()
+        raise
+    app = create_app(state, Faults(), api_key or DEFAULT_KEY, secret_key or DEFAULT_SECRET)
     keys = "the default keys emulator-key / emulator-secret" if api_key is None else "your keys"
     print(
         f"Alpaca emulator on http://{host}:{port}, accepting {keys}; clock at "
@@ -137,4 +153,4 @@ def serve(
     # uvicorn handles SIGINT itself; the suppress covers a Ctrl-C outside its loop.
     config = uvicorn.Config(app, log_level="warning", lifespan="off")
     with contextlib.suppress(KeyboardInterrupt):
-        uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
+        uvicorn.Server(config).run(sockets=[sock])

@@ -6,7 +6,10 @@ initializer argument, or scattered to every Dask worker; the tasks carry only
 completion order; the caller sorts by combination index, so a pool and a cluster give
 identical output. Ctrl-C (KeyboardInterrupt, also raised by `on_result` to stop early)
 cancels what has not started, keeps every chunk that did finish, and re-raises.
-Pool workers ignore SIGINT so only this process decides what to keep.
+Pool workers ignore SIGINT and SIGTERM (a terminal's Ctrl-C and `kill -TERM -PGID`
+reach the whole process group), so only this process decides what to keep: a worker
+that took the signal would lose the chunk it was scoring, and a forked worker would
+otherwise run this process's handler (bot.lifecycle) and raise inside the pool.
 """
 
 from __future__ import annotations
@@ -84,7 +87,8 @@ def execute(
 
 
 def _pool_init(job: SweepJob) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     evaluator_for(job)  # build the Bar list now, once per worker
 
 
@@ -137,8 +141,9 @@ def _run_dask(job: SweepJob, todo: Todo, on_result: OnResult, address: str, show
     dist: Any = importlib.import_module("distributed")
     try:
         client = dist.Client(address, timeout="10s")
-    except (OSError, TimeoutError) as exc:
-        raise ConfigError(f"--scheduler {address}: cannot connect: {exc}") from None
+    except Exception as exc:  # a server that is not Dask's: MemoryError, ValueError, ...
+        why = "it does not speak Dask's protocol" if isinstance(exc, MemoryError) else exc
+        raise ConfigError(f"no Dask scheduler at {address}: {why}") from None
     with client:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         # One copy of the job per worker; tasks refer to it instead of carrying it.

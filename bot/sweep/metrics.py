@@ -36,7 +36,7 @@ METRIC_KEYS: tuple[str, ...] = (
     "avg_loss",
     "exposure_pct",
     "buy_hold_return_pct",
-    "buy_holdcagr_pct",
+    "buy_hold_cagr_pct",
     "return_over_max_drawdown",
 )
 COL = {k: i for i, k in enumerate(METRIC_KEYS)}

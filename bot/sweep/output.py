@@ -3,7 +3,7 @@
 results.csv has one row per combination, in combination-index order:
 - `index`, then the swept parameters by their dotted names;
 - `chosen_windows` (walk-forward windows whose train run chose it), `final_choice`,
-  `collapsed` (the rule in bot.sweep.select; empty when not judged);
+  `flag` (ok, collapsed or lost: the rules in bot.sweep.select; empty when not judged);
 - `is_objective`, `oos_objective`, `final_objective`, `full_objective`;
 - `full_start`, `full_end`, then `full_<metric>`: the whole date range, the same
   figures `bot backtest --config <that set> --from --to` writes to metrics.json;
@@ -27,7 +27,7 @@ from bot.data import BarSeries
 from bot.models import ns_to_et
 from bot.sweep.metrics import COL, METRIC_KEYS, OBJECTIVES
 from bot.sweep.params import Grid, Value
-from bot.sweep.select import Choice, ComboSummary, Rules
+from bot.sweep.select import Choice, ComboSummary, Flag, Rules
 from bot.sweep.windows import Plan, Span
 
 
@@ -56,7 +56,7 @@ def write_results_csv(
     rules: Rules,
 ) -> Path:
     col = COL[OBJECTIVES[rules.objective]]
-    head = ["index", *grid.names, "chosen_windows", "final_choice", "collapsed"]
+    head = ["index", *grid.names, "chosen_windows", "final_choice", "flag"]
     head += ["is_objective", "oos_objective", "final_objective", "full_objective"]
     head += ["full_start", "full_end"]
     for prefix in ("full", "is", "oos", "final"):
@@ -69,7 +69,7 @@ def write_results_csv(
             rows = s.result.rows
             full, final = rows[0], rows[plan.final_run]
             line: list[object] = [s.result.index, *s.result.values, s.chosen, s.final]
-            line += [s.collapsed, s.is_objective, s.oos_objective, final[col], full[col]]
+            line += [s.flag, s.is_objective, s.oos_objective, final[col], full[col]]
             line += [start, end, *full, *s.is_mean, *s.oos_mean, *final]
             out.writerow([_cell(v) for v in line])
     return path
@@ -77,6 +77,11 @@ def write_results_csv(
 
 def fmt(v: float | int | None, digits: int = 2) -> str:
     return "n/a" if v is None else f"{v:,.{digits}f}"
+
+
+def flag_text(flag: Flag | None) -> str:
+    """A flag for the terminal: a bad one in red."""
+    return "" if flag is None else flag if flag == "ok" else f"[red]{flag}[/]"
 
 
 def describe(names: Sequence[str], values: Sequence[Value]) -> str:
@@ -87,20 +92,24 @@ def windows_table(series: BarSeries, grid: Grid, choices: Sequence[Choice], rule
     metric = OBJECTIVES[rules.objective]
     table = Table(title=f"Walk-forward: chosen on each train window by {rules.objective}")
     for col in ("#", "train", "test", "chosen set", "IS", "OOS", "OOS return %", "flag"):
-        table.add_column(col, justify="right" if col in ("IS", "OOS", "OOS return %") else "left")
+        right = col in ("IS", "OOS", "OOS return %")
+        # fold: a narrow terminal wraps the chosen values, never cuts them
+        table.add_column(col, justify="right" if right else "left", overflow="fold")
+
+    def span(sp: Span) -> str:  # two lines: room for the chosen set
+        return span_text(series, sp).replace(" to ", " to\n")
+
     for c in choices:
         label = "final" if c.window is None else str(c.window)
-        test = "" if c.test is None else span_text(series, c.test)
+        test = "" if c.test is None else span(c.test)
         if c.index is None:
-            table.add_row(
-                label, span_text(series, c.train), test, "[yellow]none met the constraints[/]"
-            )
+            table.add_row(label, span(c.train), test, "[yellow]none met the constraints[/]")
             continue
         ret = None if c.oos_row is None else c.oos_row[COL["total_return_pct"]]
-        flag = {True: "[red]collapsed[/]", False: "ok", None: ""}[c.collapsed]
+        flag = flag_text(c.flag)
         table.add_row(
             label,
-            span_text(series, c.train),
+            span(c.train),
             test,
             describe(grid.names, grid.combo(c.index)),
             fmt(c.is_objective),
@@ -119,11 +128,13 @@ def top_table(grid: Grid, summaries: Sequence[ComboSummary], rules: Rules, n: in
     )[:n]
     table = Table(title=f"Top {len(ranked)} sets by mean in-sample {rules.objective}")
     for name in ("index", "set", "IS", "OOS", "full range", "trades (full)", "flag"):
-        table.add_column(name, justify="left" if name in ("set", "flag") else "right")
+        table.add_column(
+            name, justify="left" if name in ("set", "flag") else "right", overflow="fold"
+        )
     col = COL[OBJECTIVES[rules.objective]]
     for s in ranked:
         full = s.result.rows[0]
-        flag = {True: "[red]collapsed[/]", False: "ok", None: ""}[s.collapsed]
+        flag = flag_text(s.flag)
         table.add_row(
             str(s.result.index),
             describe(grid.names, s.result.values),

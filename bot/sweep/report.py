@@ -1,8 +1,8 @@
 """report.html: the sweep at a glance, one self-contained file (plotly.js embedded).
 
-- a summary of the sweep and the collapse rule;
+- a summary of the sweep, the flag rules and the verdict on the final choice;
 - the walk-forward table: per window the chosen set, its in-sample (IS) and
-  out-of-sample (OOS) objective side by side, and the collapse flag;
+  out-of-sample (OOS) objective side by side, and its flag (ok, collapsed, lost);
 - heatmaps over two parameters: in each cell the set with the best mean IS objective
   among those with that pair of values (the other parameters free), and the mean OOS
   objective of that same set; one parameter gives a line chart instead;
@@ -27,7 +27,7 @@ from bot.sweep.metrics import COL, Row
 from bot.sweep.output import describe, fmt, span_text
 from bot.sweep.params import Grid
 from bot.sweep.prepare import Prepared
-from bot.sweep.select import NEUTRAL, Choice, ComboSummary, Rules
+from bot.sweep.select import NEUTRAL, Choice, ComboSummary, Flag, Rules
 
 STYLE = """body{font-family:sans-serif;margin:1.5em;max-width:1400px}
 table{border-collapse:collapse;margin:1em 0;font-size:90%}
@@ -63,7 +63,7 @@ def windows_html(prep: Prepared, choices: Sequence[Choice], rules: Rules) -> str
             rows.append(_row([name, train, test, "no set met the constraints"]))
             continue
         oos = c.oos_row
-        flag = {True: '<span class="bad">collapsed</span>', False: "ok", None: ""}[c.collapsed]
+        flag = _flag(c.flag)
         cells = [
             name,
             train,
@@ -75,6 +75,10 @@ def windows_html(prep: Prepared, choices: Sequence[Choice], rules: Rules) -> str
         cells += ["" if oos is None else str(oos[COL["trades"]]), flag]
         rows.append(_row(cells))
     return "<table>" + "".join(rows) + "</table>"
+
+
+def _flag(flag: Flag | None) -> str:
+    return "" if flag is None else flag if flag == "ok" else f'<span class="bad">{flag}</span>'
 
 
 def _ret(row: Row | None) -> float | int | None:
@@ -90,7 +94,7 @@ def top_html(grid: Grid, summaries: Sequence[ComboSummary], rules: Rules, n: int
     head += ["chosen in windows", "flag"]
     rows = [_row([html.escape(h) for h in head], head=True, left=2)]
     for s in ranked:
-        flag = {True: '<span class="bad">collapsed</span>', False: "ok", None: ""}[s.collapsed]
+        flag = _flag(s.flag)
         cells = [str(s.result.index), html.escape(describe(grid.names, s.result.values))]
         cells += [fmt(s.is_objective), fmt(s.oos_objective), str(s.chosen), flag]
         rows.append(_row(cells, left=2))
@@ -123,7 +127,8 @@ def heatmap(
                 z=z,
                 x=[str(v) for v in xs],
                 y=[str(v) for v in ys],
-                text=text,
+                text=text,  # the set of each cell, for the hover; the cell shows its value
+                texttemplate="%{z:.2f}",
                 hovertemplate="%{x} / %{y}: %{z:.3f}<br>%{text}<extra></extra>",
                 colorscale="RdYlGn",
                 zmid=mid,
@@ -160,10 +165,18 @@ def line_chart(grid: Grid, summaries: Sequence[ComboSummary], rules: Rules) -> g
 
 
 def equity_chart(curves: Sequence[Curve]) -> go.Figure:
+    """The curves over time. Their names are long (a set's every value), so the legend
+    goes below the plot, one entry per row, instead of beside it, where it would take
+    two thirds of the width."""
     fig = go.Figure()
     for c in curves:
         fig.add_trace(go.Scatter(x=c.x, y=c.y, name=c.name, mode="lines", line={"dash": c.dash}))
-    fig.update_layout(title="Equity of the best sets", height=520, hovermode="x unified")
+    fig.update_layout(
+        title="Equity of the best sets",
+        height=520 + 22 * len(curves),
+        hovermode="x unified",
+        legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.12, "yanchor": "top"},
+    )
     fig.update_xaxes(title_text="US/Eastern", rangebreaks=[{"bounds": ["sat", "mon"]}])
     fig.update_yaxes(title_text="equity")
     return fig

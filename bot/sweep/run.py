@@ -4,7 +4,10 @@ Order: the sweep file and everything it names are checked first (bot.sweep.prepa
 together with the command-line options; only then are combinations scored, each one
 appended to results.jsonl as it finishes (so Ctrl-C keeps them and `--resume` skips
 them). Then the walk-forward choice, results.csv, report.html and, if asked, the
-config file. The command-line layer (bot/cli.py) only parses options and prints.
+config file: refused when the verdict (bot.sweep.verdict) finds the final choice lost
+money or collapsed, unless `--force`. An interrupt anywhere becomes SweepInterrupted
+(bot.sweep.options). The command-line layer (bot/cli.py) only parses options and
+prints.
 """
 
 from __future__ import annotations
@@ -18,33 +21,23 @@ from pathlib import Path
 
 from rich.console import Console
 
+from bot import lifecycle
 from bot.settings import ConfigError
 from bot.sweep.configfile import chosen_settings, write_config
 from bot.sweep.curves import Rerun, full_curves, walk_forward_curve
 from bot.sweep.evaluate import ComboResult
 from bot.sweep.execute import execute, progress
 from bot.sweep.metrics import COL, METRIC_KEYS, OBJECTIVES, Row
+from bot.sweep.options import Options, Stage, SweepInterrupted, check_options, interrupted
 from bot.sweep.output import describe, fmt, span_text, write_results_csv
 from bot.sweep.params import Grid
 from bot.sweep.prepare import Prepared, prepare
 from bot.sweep.report import write_report
 from bot.sweep.select import Choice, ComboSummary, Rules, choose, summarize
 from bot.sweep.store import RESULTS, read_results, results_writer
+from bot.sweep.verdict import concerns, refusal, verdict_line
 
-
-@dataclass(frozen=True)
-class Options:
-    out: Path | None = None  # default runs/sweep-<time>
-    workers: int | None = None  # default: every core
-    scheduler: str | None = None  # tcp://host:port of a Dask scheduler
-    resume: bool = False
-    write_config: Path | None = None
-    heatmap: str | None = None  # "x,y"
-    limit: int | None = None  # test hook: stop like Ctrl-C after this many new results
-
-
-class SweepInterrupted(Exception):
-    """Stopped before the end; the finished combinations are in the results file."""
+__all__ = ["Options", "Outcome", "SweepInterrupted", "run_sweep", "write_chosen_config"]
 
 
 @dataclass
@@ -59,6 +52,8 @@ class Outcome:
     files: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    concerns: list[str] = field(default_factory=list)  # against the final choice (verdict)
+    refusal: str | None = None  # why --write-config wrote nothing (one line)
 
     @property
     def final(self) -> Choice:
@@ -86,22 +81,24 @@ def heatmap_axes(grid: Grid, raw: str | None) -> tuple[str, str] | None:
     return out[0], out[1]
 
 
-def check_options(opts: Options) -> None:
-    if opts.workers is not None and opts.workers < 1:
-        raise ConfigError(f"--workers must be at least 1 (got {opts.workers})")
-    if opts.scheduler is not None and "://" not in opts.scheduler:
-        raise ConfigError(
-            f"--scheduler must be an address like tcp://127.0.0.1:8786 (got {opts.scheduler!r})"
-        )
-    if opts.resume and opts.out is None:
-        raise ConfigError("--resume needs --out DIR: the folder of the sweep to continue")
-    if opts.limit is not None and opts.limit < 1:
-        raise ConfigError("limit must be at least 1")
-
-
 def run_sweep(path: str | Path, opts: Options, console: Console | None = None) -> Outcome:
+    """The whole command. An interrupt (KeyboardInterrupt, or bot.lifecycle's
+    Interrupted for SIGINT/SIGTERM) at any point becomes SweepInterrupted, whose message
+    says what is saved and how to go on, and whose exit code is the signal's."""
     console = console or Console(quiet=True)
     check_options(opts)
+    stage = Stage(out_dir=opts.out)
+    try:
+        outcome = _run(path, opts, console, stage)
+    except KeyboardInterrupt as exc:
+        code = exc.exit_code if isinstance(exc, lifecycle.Interrupted) else 130
+        raise SweepInterrupted(interrupted(path, opts, stage), code) from None
+    # Only printing is left: a signal now ends the command with this line (bot.entry).
+    lifecycle.set_hint(f"the sweep had finished; its outputs are in {outcome.out_dir}")
+    return outcome
+
+
+def _run(path: str | Path, opts: Options, console: Console, stage: Stage) -> Outcome:
     prep = prepare(path)
     axes = heatmap_axes(prep.grid, opts.heatmap)
     out_dir = opts.out or Path("runs") / datetime.now().strftime("sweep-%Y%m%d-%H%M%S")
@@ -123,31 +120,29 @@ def run_sweep(path: str | Path, opts: Options, console: Console | None = None) -
         console.print(f"resuming: {len(done)} of {total} combinations already scored")
     t0 = time.perf_counter()
     new = 0
+    # From here on a resume can go on (it starts afresh if the file is not there yet).
+    stage.name, stage.out_dir, stage.saved, stage.total = "score", out_dir, len(done), total
     with results_writer(results_path, header, opts.resume) as write:
 
         def on_result(res: ComboResult) -> None:
             nonlocal new
-            done[res.index] = res
-            write(res)
+            with lifecycle.deferred():  # a signal waits: the file and the count agree
+                write(res)
+                done[res.index] = res
+                stage.saved = len(done)
             new += 1
             if new == opts.limit:
                 raise KeyboardInterrupt  # the test hook stops exactly as Ctrl-C does
 
-        try:
-            execute(
-                prep.job,
-                todo,
-                on_result,
-                workers=workers,
-                scheduler=opts.scheduler,
-                show=lambda: progress(console, total, total - len(todo)),
-            )
-        except KeyboardInterrupt:
-            raise SweepInterrupted(
-                f"interrupted: {len(done)} of {total} combinations are saved in "
-                f"{results_path}; continue with: bot sweep {prep.spec.path} --out {out_dir} "
-                "--resume"
-            ) from None
+        execute(
+            prep.job,
+            todo,
+            on_result,
+            workers=workers,
+            scheduler=opts.scheduler,
+            show=lambda: progress(console, total, total - len(todo)),
+        )
+    stage.name = "finish"
     seconds = time.perf_counter() - t0
     results = [done[i] for i in prep.grid.indices]
     where = _where(workers, opts.scheduler, seconds, len(todo))
@@ -178,7 +173,11 @@ def finish(
     curves = full_curves(prep, summaries, rerun)
     if wf is not None:
         curves.insert(0, wf[0])
-    outcome.lines = [where, *summary_lines(prep, rules, choices, None if wf is None else wf[1])]
+    wf_row = None if wf is None else wf[1]
+    final_summary = next((s for s in summaries if s.final), None)
+    outcome.concerns = concerns(prep, rules, outcome.final, final_summary, wf_row)
+    outcome.lines = [where, *summary_lines(prep, rules, choices, wf_row)]
+    outcome.lines.append(verdict_line(prep, outcome.final, outcome.concerns))
     outcome.warnings = rerun.warnings
     files = outcome.files
     files["results"] = out_dir / RESULTS
@@ -188,8 +187,16 @@ def finish(
     files["report"] = write_report(
         out_dir / "report.html", prep, outcome.lines, choices, summaries, rules, axes, curves
     )
-    if opts.write_config is not None and outcome.final.index is not None:
-        files["config"] = write_chosen_config(opts.write_config, outcome)
+    path = opts.write_config
+    if path is not None:
+        if outcome.final.index is None or (outcome.concerns and not opts.force):
+            outcome.refusal = refusal(path, prep, outcome.final, outcome.concerns)
+        else:
+            files["config"] = write_chosen_config(path, outcome)
+            if outcome.concerns:
+                outcome.warnings.append(
+                    f"{path} written with --force: the chosen set is not recommended"
+                )
     return outcome
 
 
@@ -223,8 +230,9 @@ def summary_lines(
         f"max drawdown {limit}",
         f"walk-forward: {plan.windows} {'anchored' if wf.anchored else 'rolling'} windows, "
         f"train {wf.train_bars} bars, test {wf.test_bars}, step {wf.step_bars}",
-        "collapse: IS > z and (OOS < z or OOS - z < 0.5 x (IS - z)), z = 1 for "
-        "profit_factor, else 0 (Sharpe: OOS < 0 while IS > 0, or OOS below half of IS)",
+        "flags: collapsed if IS > z and (OOS < z or OOS - z < 0.5 x (IS - z)); lost if "
+        "IS <= z and OOS < z; else ok; z = 1 for profit_factor, else 0 (Sharpe: collapsed "
+        "when OOS < 0 while IS > 0, or OOS below half of IS)",
     ]
     if wf_row is not None:
         lines.append(f"walk-forward out of sample, stitched: {_figures(wf_row, rules.objective)}")
@@ -265,6 +273,11 @@ def write_chosen_config(path: Path, outcome: Outcome, index: int | None = None) 
         f"{_figures(rows[0], spec.objective)}.",
         *[f"{line}." for line in outcome.lines if line.startswith("walk-forward out")],
         "Swept: " + "; ".join(swept) + ".",
+        *(
+            [f"NOT RECOMMENDED (written with --force): {'; '.join(outcome.concerns)}."]
+            if index == final.index and outcome.concerns
+            else []
+        ),
         f"data.path is the sweep's bar file; everything else comes from {spec.base_config}.",
     ]
     return write_config(path, settings, header, grid.names)

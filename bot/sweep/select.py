@@ -7,23 +7,29 @@ objective is defined; the best wins, ties going to the lower combination index. 
 train-window runs are read here, so test data can never sway a choice. The winner's
 run on the following test window is its out-of-sample (OOS) result.
 
-Collapse rule (flagged in the report and in results.csv): with z the objective's
-neutral value (1 for profit_factor, 0 for the others), a set *collapses* out of
-sample when it was good in sample (IS > z) and OOS < z, or its OOS edge over z is
-less than half its IS edge: OOS - z < 0.5 x (IS - z). For a Sharpe ratio: OOS < 0
-while IS > 0, or OOS < 50% of IS. Not judged (None) when either side is undefined.
+Flags (in the report and in results.csv), with z the objective's neutral value (1
+for profit_factor, 0 for the others):
+- *collapsed*: good in sample (IS > z) but OOS < z, or its OOS edge over z is less
+  than half its IS edge: OOS - z < 0.5 x (IS - z). For a Sharpe ratio: OOS < 0 while
+  IS > 0, or OOS < 50% of IS;
+- *lost*: no edge in sample (IS <= z) and a loss out of sample (OOS < z): e.g. a
+  negative total return both in and out of sample. Nothing collapsed, but it is not
+  "ok" either;
+- *ok*: otherwise. Not judged (None) when either side is undefined.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from bot.sweep.evaluate import ComboResult
 from bot.sweep.metrics import COL, OBJECTIVES, Row, objective_value
 from bot.sweep.windows import Plan, Span
 
 NEUTRAL = {"profit_factor": 1.0}
+Flag = Literal["ok", "collapsed", "lost"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,7 @@ class Choice:
     oos_row: Row | None
     is_objective: float | None
     oos_objective: float | None
-    collapsed: bool | None
+    flag: Flag | None  # None for the final window, or when not judged
 
 
 def allowed(row: Row, rules: Rules) -> bool:
@@ -71,13 +77,16 @@ def best(results: Sequence[ComboResult], run: int, rules: Rules) -> int | None:
     return pick
 
 
-def collapsed(is_value: float | None, oos_value: float | None, objective: str) -> bool | None:
+def judge(is_value: float | None, oos_value: float | None, objective: str) -> Flag | None:
+    """The flag of an IS/OOS pair of objective values (module docstring)."""
     if is_value is None or oos_value is None:
         return None
     z = NEUTRAL.get(objective, 0.0)
     if is_value <= z:
-        return False
-    return oos_value < z or oos_value - z < 0.5 * (is_value - z)
+        return "lost" if oos_value < z else "ok"
+    if oos_value < z or oos_value - z < 0.5 * (is_value - z):
+        return "collapsed"
+    return "ok"
 
 
 def choose(results: Sequence[ComboResult], plan: Plan, rules: Rules) -> list[Choice]:
@@ -102,7 +111,7 @@ def _choice(results: Sequence[ComboResult], plan: Plan, rules: Rules, k: int | N
     oos_row = None if k is None else res.rows[plan.test_run(k)]
     is_obj = objective_value(is_row, rules.objective)
     oos_obj = None if oos_row is None else objective_value(oos_row, rules.objective)
-    flag = None if k is None else collapsed(is_obj, oos_obj, rules.objective)
+    flag = None if k is None else judge(is_obj, oos_obj, rules.objective)
     return Choice(k, train, test, res.index, is_row, oos_row, is_obj, oos_obj, flag)
 
 
@@ -118,14 +127,15 @@ def mean_row(rows: Sequence[Row]) -> list[float | None]:
 @dataclass(frozen=True)
 class ComboSummary:
     """One combination across the walk-forward: means over the train windows (IS) and
-    over the test windows (OOS), whether it collapses, and how often it was chosen."""
+    over the test windows (OOS), its flag (mean IS vs mean OOS objective), and how
+    often it was chosen."""
 
     result: ComboResult
     is_mean: list[float | None]
     oos_mean: list[float | None]
     is_objective: float | None
     oos_objective: float | None
-    collapsed: bool | None
+    flag: Flag | None
     chosen: int  # walk-forward windows that chose it
     final: bool  # chosen on the final window
 
@@ -148,7 +158,7 @@ def summarize(
                 oos_mean,
                 is_obj,
                 oos_obj,
-                collapsed(is_obj, oos_obj, rules.objective),
+                judge(is_obj, oos_obj, rules.objective),
                 picks.count(res.index),
                 res.index == final,
             )
