@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,13 @@ run: $(STAMP)
 	$(BIN)/bot signals --from 2025-09-01
 	$(BIN)/bot paper --fresh
 
+# Everything (CI runs this).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The in-process tier: no test marked slow (subprocess end to end) or chaos (kills).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not chaos"
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot strategies tests scripts

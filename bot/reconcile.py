@@ -7,6 +7,12 @@ Anything the bot cannot explain stops it (`ReconcileError`, exit 4) with what di
 and how to resolve it, unless `--adopt` takes the broker's state as the truth.
 Fills that happened while the bot was down are not booked here: the first sync books
 them against the bar they belong to; they count for the position check.
+
+First of all, the state must belong to this account: the newest order it sent is looked
+up at the broker by its client order id. An account that does not know it (another
+account's keys, a paper account reset at Alpaca, a new `bot emulator` process) would
+otherwise be compared only by position, and a flat state meets a flat account: the bot
+would report the old run's trades and equity as if they were this account's.
 """
 
 from __future__ import annotations
@@ -26,6 +32,24 @@ class ReconcileError(Exception):
     """Local state and the broker disagree in a way the bot cannot explain."""
 
 
+def check_same_account(broker: LiveBroker) -> None:
+    """ReconcileError when the broker does not know the newest order this state sent."""
+    # broker_id: the broker acknowledged it (an intent that never arrived has none)
+    sent = [r for r in broker.store.orders() if r.parent is None and r.broker_id]
+    if not sent:
+        return
+    cid = sent[-1].client_order_id
+    api = broker.api
+    if broker.read(lambda: api.by_client_id(cid), f"reading order {cid}") is not None:
+        return
+    raise ReconcileError(
+        f"the broker does not know order {cid}, the newest one in {broker.store.path}: this "
+        "state belongs to another account or another emulator (a paper account reset, other "
+        "keys, a new `bot emulator`). Nothing was traded. Use a new --state-dir for this "
+        "account, or replay from the start with --fresh (emulator replays)"
+    )
+
+
 @dataclass
 class Reconciliation:
     broker_qty: float = 0.0
@@ -40,6 +64,7 @@ def reconcile(
     store, api, symbol = broker.store, broker.api, broker.symbol
     result = Reconciliation()
     broker.last_ts = now_ts
+    check_same_account(broker)
     for rec in store.orders(open_only=True):
         if rec.parent is None and broker.settle(rec.client_order_id) == "absent":
             # Recorded but never reached the broker (a crash before the send).
@@ -99,4 +124,4 @@ def reconcile(
     return result
 
 
-__all__ = ["TERMINAL", "ReconcileError", "Reconciliation", "reconcile"]
+__all__ = ["TERMINAL", "ReconcileError", "Reconciliation", "check_same_account", "reconcile"]

@@ -34,7 +34,7 @@ from bot.engine import Engine
 from bot.eventtext import human
 from bot.execution import LiveBroker
 from bot.guards import Guards
-from bot.journal import Journal
+from bot.journal import FILE_ONLY, Journal
 from bot.livestream import StreamPump, start_stream
 from bot.models import Bar, ns_to_et
 from bot.retry import Retrier
@@ -152,7 +152,11 @@ class PaperRunner:
             events("run_end", stopped=True, interrupted=str(exc), bars=self.bars_done)
             raise
         except Exception as exc:
-            events("error", where="runner", error=f"{type(exc).__name__}: {exc}")
+            # The events file and bot.log get it; the console does not: the command that
+            # called run() ends with one message saying what went wrong and what to do.
+            error = f"{type(exc).__name__}: {exc}"
+            journal.event("error", where="runner", error=error)
+            LOG.error("%s", human("error", {"where": "runner", "error": error}), extra=FILE_ONLY)
             raise
         finally:
             journal.flush()

@@ -22,7 +22,11 @@ from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAILY_CSV = PROJECT_ROOT / "data" / "BABA_1d.csv"
 MINUTE_CSV = PROJECT_ROOT / "data" / "BABA_1m_2026-01-29.csv"
-DEFAULT_TOML = PROJECT_ROOT / "config" / "default.toml"
+# The tests' own base config (a copy of config/default.toml as shipped): a user's edits to
+# config/default.toml never change what the suite checks. SHIPPED_TOML is for the tests
+# of the shipped file itself (test_config_defaults.py).
+DEFAULT_TOML = PROJECT_ROOT / "tests" / "fixtures" / "base.toml"
+SHIPPED_TOML = PROJECT_ROOT / "config" / "default.toml"
 CSV_HEADER = "timestamp,open,high,low,close,volume"
 
 
@@ -31,10 +35,12 @@ CSV_HEADER = "timestamp,open,high,low,close,volume"
 
 @pytest.fixture(autouse=True)
 def _clean_bot_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No BOT_* / ALPACA_* variables from the caller's shell leak into a test."""
+    """No BOT_* / ALPACA_* variables from the caller's shell leak into a test; the bot
+    (in process, and the `bot` commands tests start) reads the tests' base config."""
     for key in list(os.environ):
         if key.upper().startswith(("BOT_", "ALPACA_")):
             monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("BOT_CONFIG", str(DEFAULT_TOML))
 
 
 @pytest.fixture

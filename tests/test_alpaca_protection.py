@@ -127,6 +127,7 @@ def test_stop_fills_while_the_bot_is_down(tmp_path: Path) -> None:
     assert set(stats["orders_created"].values()) == {1}
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_wrong_keys_one_clear_message(tmp_path: Path) -> None:
     state = EmulatorState.from_dir(DATA, START)
     with EmulatorServer(state, Faults(), api_key="right", secret_key="right-secret") as srv:
@@ -153,6 +154,7 @@ def test_wrong_keys_one_clear_message(tmp_path: Path) -> None:
     assert "wrong-secret-value" not in out
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_live_needs_both_opt_ins(tmp_path: Path) -> None:
     state = EmulatorState.from_dir(DATA, START)
     with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:

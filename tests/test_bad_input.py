@@ -430,6 +430,7 @@ BAD_CONFIGS = {
 }
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize("command", ["signals", "config"])
 @pytest.mark.parametrize("case", list(BAD_CONFIGS))
 def test_cli_bad_config_exits_2_without_traceback(tmp_path, command, case):
@@ -443,6 +444,7 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path, command, case):
     assert proc.stdout == ""
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_missing_config_file(tmp_path):
     proc = bot("config", "--config", str(tmp_path / "missing.toml"), cwd=tmp_path)
     assert proc.returncode == 2
@@ -450,6 +452,7 @@ def test_cli_missing_config_file(tmp_path):
     assert str(tmp_path / "missing.toml") in proc.stderr
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_bad_data_file_exits_2(tmp_path):
     path = tmp_path / "bars.csv"
     path.write_text("timestamp,open,high,low,close\n2024-01-02,10,11,9,10\n", encoding="utf-8")
@@ -460,6 +463,7 @@ def test_cli_bad_data_file_exits_2(tmp_path):
     assert "volume" in proc.stderr
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_unreadable_from_date(tmp_path):
     proc = bot("signals", "--config", str(DEFAULT_TOML), "--from", "notadate", cwd=tmp_path)
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -467,6 +471,7 @@ def test_cli_unreadable_from_date(tmp_path):
     assert "notadate" in proc.stderr
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_config_never_prints_secrets(tmp_path):
     secret, key_id = "sk-test-0123456789abcdef", "PK-test-ABCDEF987654"
     env = {"ALPACA_SECRET_KEY": secret, "ALPACA_API_KEY": key_id}

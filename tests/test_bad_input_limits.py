@@ -125,6 +125,7 @@ def test_times_with_and_without_offsets_mixed_is_a_data_error(tmp_path):
     assert str(path) in msg and "timestamp" in msg and "row 3" in msg and "offset" in msg
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_reports_an_out_of_range_date_without_a_traceback(tmp_path):
     path = write_csv(tmp_path / "bars.csv", [GOOD[0], "0019-01-02,10,11,9,10,100", *GOOD[1:]])
     proc = bot("signals", "--config", str(DEFAULT_TOML), "--data", str(path), cwd=tmp_path)
@@ -135,6 +136,7 @@ def test_cli_reports_an_out_of_range_date_without_a_traceback(tmp_path):
     assert "row 3: timestamp=0019-01-02: before 1800-01-01" in out
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_plain_invocation_on_a_far_future_date(tmp_path):
     path = write_csv(tmp_path / "bars.csv", [*GOOD, "2300-01-02,10,11,9,10,100"])
     proc = bot("signals", "--data", str(path), cwd=tmp_path)
@@ -213,6 +215,7 @@ def test_feed_bars_with_implausible_values_are_rejected():
     assert kept.ts.tolist() == [daily_ts(d[0]), daily_ts(d[3])]
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_rejects_an_implausible_bar_without_a_traceback(tmp_path):
     path = write_csv(tmp_path / "bars.csv", [GOOD[0], "2024-01-03,10,1e308,9,10,100", *GOOD[2:]])
     proc = bot("signals", "--config", str(DEFAULT_TOML), "--data", str(path), cwd=tmp_path)
@@ -249,6 +252,7 @@ def test_comment_only_config_is_refused(tmp_path, text):
     )
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_comment_only_config_exits_2(tmp_path):
     path = write_toml(tmp_path, "# symbol = 'BABA'\n")
     proc = bot("config", "--config", str(path), cwd=tmp_path)
@@ -431,6 +435,7 @@ def test_boolean_in_an_environment_json_list_names_the_variable(tmp_path, monkey
     assert "environment variable BOT_STRATEGY__LEVELS" in line and "not a boolean" in line
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_cli_boolean_for_a_number_exits_2_without_a_traceback(tmp_path):
     path = write_toml(tmp_path, "[strategy]\nconfirm_closes = true\n")
     proc = bot("signals", "--config", str(path), cwd=tmp_path)

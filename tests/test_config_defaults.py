@@ -15,7 +15,7 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from bot.settings import DEFAULT_CONFIG, Settings, load_settings
-from tests.conftest import DEFAULT_TOML
+from tests.conftest import SHIPPED_TOML as DEFAULT_TOML
 
 KEY_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")
 TABLE_LINE = re.compile(r"^\s*\[([A-Za-z_][A-Za-z0-9_.]*)\]\s*(#.*)?$")

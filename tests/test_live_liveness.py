@@ -35,6 +35,8 @@ from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings
 from tests.test_paper_support import BOT, bot_env, finish, stop_quietly, wait_for
 
+pytestmark = pytest.mark.slow  # the real `bot` command in subprocesses, minutes of faults
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "emulator-key", "emulator-secret"
@@ -125,7 +127,6 @@ def later(seconds: float, action: Callable[[], None]) -> None:
     t.start()
 
 
-@pytest.mark.slow
 def test_a_90s_429_storm_a_60s_black_hole_and_an_emulator_restart_are_survived(
     tmp_path: Path,
 ) -> None:

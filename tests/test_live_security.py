@@ -68,6 +68,7 @@ def keyed_emulator() -> Iterator[EmulatorServer]:
         yield srv
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_emulator_url_uses_the_keys_bot_emulator_accepts(
     tmp_path: Path, keyed_emulator: EmulatorServer
 ) -> None:
@@ -89,12 +90,13 @@ def test_emulator_url_uses_the_keys_bot_emulator_accepts(
     assert leaks(out + written) == []
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.5", "example.com", "::"])
 def test_emulator_binds_loopback_only(host: str, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="loopback"):
         load_settings(None, {"emulator": {"host": host}})
     cfg = tmp_path / "bad.toml"
-    base = (ROOT / "config" / "default.toml").read_text()
+    base = (ROOT / "tests" / "fixtures" / "base.toml").read_text()
     cfg.write_text(base.replace('host = "127.0.0.1"', f'host = "{host}"'))
     r = subprocess.run(
         [str(BOT), "emulator", "--config", str(cfg)], cwd=ROOT,

@@ -56,6 +56,7 @@ def a_file(tmp_path: Path) -> Path:
 # ---------------------------------------------------------------- 2: no tracebacks
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_emulator_on_a_port_in_use_says_so_in_one_line(env: dict[str, str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -68,6 +69,7 @@ def test_emulator_on_a_port_in_use_says_so_in_one_line(env: dict[str, str]) -> N
     assert "emulator on" not in proc.stdout  # no "listening" banner before the error
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize(
     "args",
     [
@@ -95,6 +97,7 @@ def test_a_folder_option_pointing_at_a_file(
         assert f"cannot be created: {a_file} is a file" in line
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into any folder")
 @pytest.mark.parametrize(
     "args",
@@ -147,6 +150,7 @@ def not_a_scheduler() -> Iterator[int]:
     thread.join(5)
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_sweep_on_something_that_is_not_a_dask_scheduler(
     not_a_scheduler: int, tmp_path: Path, env: dict[str, str]
 ) -> None:
@@ -168,6 +172,7 @@ EVENT_NAMES = {
 }  # fmt: skip
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_an_unknown_event_name_lists_the_valid_ones(env: dict[str, str]) -> None:
     line = one_line_error(run_bot(["logs", "--event", "signals"], env))
     assert "unknown event 'signals'" in line
@@ -176,6 +181,7 @@ def test_an_unknown_event_name_lists_the_valid_ones(env: dict[str, str]) -> None
     assert listed == EVENT_NAMES
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_a_known_event_name_is_accepted(env: dict[str, str]) -> None:
     proc = run_bot(["logs", "--event", "signal", "--event", "bar_revised"], env)
     assert proc.returncode == 0, proc.stderr
@@ -223,6 +229,7 @@ HELP_NAMES = {
 }
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize("command", list(HELP_NAMES), ids=lambda c: c or "bot")
 def test_help_shows_the_config_names(command: str, env: dict[str, str]) -> None:
     env = {**env, "COLUMNS": "200", "TERMINAL_WIDTH": "200"}
@@ -261,6 +268,7 @@ def _bad_copy(path: Path) -> tuple[list[int], list[tuple[int, int]]]:
     return bad_rows, pairs
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize("command", ["signals", "backtest"])
 def test_the_notes_the_console_leaves_out_are_in_bot_log(
     command: str, tmp_path: Path, env: dict[str, str]
@@ -294,6 +302,7 @@ def _mismatch_lines(text: str) -> list[str]:
     return [ln for ln in text.splitlines() if "BABA" in ln and "AAPL" in ln and "symbol" in ln]
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 @pytest.mark.parametrize(
     "args",
     [
@@ -315,6 +324,7 @@ def test_a_data_file_named_for_another_symbol_is_warned_about(
     assert len(_mismatch_lines((tmp_path / "logs" / "bot.log").read_text("utf-8"))) == 1
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_no_warning_when_the_file_names_the_symbol(tmp_path: Path, env: dict[str, str]) -> None:
     proc = run_bot(["signals", "--from", "2026-02-01"], env)
     assert proc.returncode == 0, proc.stderr
@@ -431,7 +441,7 @@ def test_the_sweep_summary_keeps_the_chosen_values_at_120_columns(tmp_path: Path
 
     spec = tmp_path / "sweep.toml"
     spec.write_text(
-        f'base_config = "{ROOT / "config" / "default.toml"}"\n'
+        f'base_config = "{ROOT / "tests" / "fixtures" / "base.toml"}"\n'
         'objective = "sharpe"\n'
         f'[data]\npath = "{DAILY_CSV}"\nfrom = 2015-09-21\nto = 2026-02-20\n'
         "[parameters]\n"
@@ -458,6 +468,7 @@ def test_the_sweep_summary_keeps_the_chosen_values_at_120_columns(tmp_path: Path
 # ---------------------------------------------------------------- 9: metrics.json
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_metrics_json_names_buy_and_hold_cagr(tmp_path: Path, env: dict[str, str]) -> None:
     run = tmp_path / "run"
     proc = run_bot(["backtest", "--from", "2025-09-01", "--to", "2026-02-20", "--out", run], env)

@@ -54,6 +54,8 @@ from tests.test_paper_support import (
     wait_for,
 )
 
+pytestmark = pytest.mark.slow  # the real `bot` command in subprocesses
+
 EXP = expected_trade()
 
 

@@ -2,11 +2,11 @@
 test_paper_chaos.py). This module holds no tests of its own.
 
 Everything here drives the bot from the outside: the real `bot` command in a subprocess
-(cwd = the project, so it reads config/default.toml and data/BABA_1d.csv), logs and state
+(cwd = the project, BOT_CONFIG the tests' base config, data/BABA_1d.csv), logs and state
 in the test's temporary directory, and, where a test needs to look at the broker, an
 emulator started in the test process whose admin routes (/_emulator/*) are read with
 plain HTTP. Expected values are computed here from data/BABA_1d.csv and
-config/default.toml with pandas and tomllib, never with the bot's own code.
+the tests' base config with pandas and tomllib, never with the bot's own code.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 DAILY_CSV = ROOT / "data" / "BABA_1d.csv"
-DEFAULT_TOML = ROOT / "config" / "default.toml"
+DEFAULT_TOML = ROOT / "tests" / "fixtures" / "base.toml"  # the tests' base (conftest.py)
 _SIBLING = Path(sys.executable).with_name("bot")
 BOT = _SIBLING if _SIBLING.exists() else ROOT / ".venv" / "bin" / "bot"
 KEYS = ("emulator-key", "emulator-secret")  # what `bot paper --emulator-url` sends
@@ -99,6 +99,7 @@ def iso_day(text: str) -> date:
 def bot_env(log_dir: Path, **extra: str) -> dict[str, str]:
     """The caller's environment without BOT_* / ALPACA_*, logs in `log_dir`."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith(("BOT_", "ALPACA_"))}
+    env["BOT_CONFIG"] = str(DEFAULT_TOML)
     env["BOT_PAPER__LOG_DIR"] = str(log_dir)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra)

@@ -147,6 +147,7 @@ def test_report_is_self_contained(swept: dict[str, Path]) -> None:
     assert "strategy.confirm_closes" in page and "strategy.volume_multiple" in page
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_paper_and_config_accept_the_written_config(swept: dict[str, Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["config", "--config", str(swept["config"])])
     assert result.exit_code == 0, result.stderr

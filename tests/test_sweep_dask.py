@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.sweep.run import Options, run_sweep
-from tests.conftest import DAILY_CSV
+from tests.conftest import DAILY_CSV, DEFAULT_TOML
 
 distributed = pytest.importorskip("distributed")
 
@@ -47,7 +47,7 @@ def test_dask_and_local_give_identical_results(tmp_path: Path, cluster: str) -> 
     path = tmp_path / "sweep.toml"
     # Stops on, so the swept ATR multiple matters.
     base = tmp_path / "base.toml"
-    default = (Path(__file__).resolve().parents[1] / "config" / "default.toml").read_text("utf-8")
+    default = DEFAULT_TOML.read_text("utf-8")
     base.write_text(default.replace("stop_loss = false", "stop_loss = true"), encoding="utf-8")
     path.write_text(f'base_config = "{base.as_posix()}"\n' + SWEEP, encoding="utf-8")
     local = run_sweep(path, Options(out=tmp_path / "local", workers=1))

@@ -103,6 +103,7 @@ def test_existing_results_need_resume_and_the_same_sweep(tmp_path: Path) -> None
     assert len(lines(out)) == 1 + 2  # untouched by the refused runs
 
 
+@pytest.mark.slow  # starts the `bot` command: the subprocess tier
 def test_ctrl_c_keeps_finished_results(tmp_path: Path) -> None:
     """A real SIGINT to `bot sweep` with a worker pool: exit 130, a resume hint, the
     finished combinations kept; --resume scores only the rest."""

@@ -1,7 +1,7 @@
 """The sweep file (TOML): what to vary, on which bars, how to score and choose.
 
 ```toml
-base_config = "config/default.toml"  # combinations start from this config
+base_config = "config/default.toml"  # default: the bot's config ($BOT_CONFIG or this)
 objective = "sharpe"        # sharpe | total_return | profit_factor | return_over_max_drawdown
 samples = 200               # optional: a seeded random sample of the grid
 seed = 7                    # optional (default 0)
@@ -37,7 +37,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.settings import DEFAULT_CONFIG, PROJECT_ROOT, ConfigError, read_toml
+from bot.settings import PROJECT_ROOT, ConfigError, read_toml, resolve_config_path
 from bot.sweep.metrics import OBJECTIVES
 from bot.sweep.params import Value, check_name, expand_values, numeric_keys
 from bot.sweep.windows import WalkForward
@@ -176,7 +176,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     base = raw.get("base_config")
     if base is not None and not isinstance(base, str):
         raise ConfigError(f"{where}: base_config must be a file name (got {base!r})")
-    base_config = resolve_path(base, sweep_dir) if base else DEFAULT_CONFIG
+    base_config = resolve_path(base, sweep_dir) if base else resolve_config_path(None)
     if not base_config.is_file():
         raise ConfigError(f"{where}: base_config: file {base_config} does not exist")
     objective = raw.get("objective", "sharpe")
