@@ -166,6 +166,7 @@ def phase(last_bar_ts: int | None) -> str:
     return "closed"
 
 
+@pytest.mark.timeout(900)  # a hang guard for a machine 3x slower than ours, not a speed goal
 def test_random_kills_end_like_the_uninterrupted_run(
     reference: Reference, chaos_emulator: EmulatorServer, tmp_path: Path
 ) -> None:
@@ -176,7 +177,7 @@ def test_random_kills_end_like_the_uninterrupted_run(
     clean_slate(url)
     span = max(reference.duration, 1.5)
     kills: list[str] = []
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 840  # a hang guard (below the timeout), not a speed goal
     n_round = 0
     while len(kills) < MIN_KILLS:
         n_round += 1
@@ -184,7 +185,7 @@ def test_random_kills_end_like_the_uninterrupted_run(
         state, logs = folder / "state", folder / "logs"
         env = bot_env(logs)
         for restart in range(40):
-            assert time.monotonic() < deadline, f"too slow: {len(kills)} kills so far"
+            assert time.monotonic() < deadline, f"hung? only {len(kills)} kills so far"
             console = folder / f"console-{restart}.txt"
             code = run_until(paper_args(url, state), env, console, rng.uniform(0.5, span))
             output = console.read_text(encoding="utf-8")
