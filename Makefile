@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast test-lowest lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,17 @@ test: $(STAMP)
 # The in-process tier: no test marked slow (subprocess end to end) or chaos (kills).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not chaos"
+
+# The fast tier on the lowest versions pyproject.toml allows (uv's lowest-direct resolution), in
+# a scratch venv made anew each time (uv keeps installed versions that satisfy, so a reused one
+# would drift above the minimums).
+test-lowest:
+	rm -rf .venv-lowest
+	$(PYTHON) -m venv .venv-lowest
+	.venv-lowest/bin/python -m pip install --quiet uv
+	.venv-lowest/bin/uv pip install --quiet --python .venv-lowest/bin/python \
+		--resolution lowest-direct -e '.[dev]'
+	.venv-lowest/bin/python -m pytest -q -m "not slow and not chaos"
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot strategies tests scripts

@@ -180,6 +180,7 @@ def busy_run(
         return created(srv), fills_of(srv)
 
 
+@pytest.mark.slow  # 15-20 s a seed through retries
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_thirty_percent_errors_every_order_exactly_once(
     market: Any, tmp_path: Path, seed: int
@@ -203,6 +204,7 @@ def test_thirty_percent_errors_every_order_exactly_once(
     assert len(hits) >= 20  # the noise really hit: a clock call on every bar, orders, look-ups
 
 
+@pytest.mark.slow  # waits out read time-outs
 def test_accepted_but_response_dropped_is_settled_not_resent(
     server: EmulatorServer, tmp_path: Path
 ) -> None:

@@ -22,6 +22,8 @@ from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings
 from bot.state import StateStore
 
+pytestmark = pytest.mark.slow  # whole replays against the emulator, and the `bot` command
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "emulator-key", "emulator-secret"

@@ -34,6 +34,8 @@ from bot.ratelimit import RateLimiter
 from bot.runner import PaperRunner, RunSummary
 from bot.settings import Settings, load_settings
 
+pytestmark = pytest.mark.slow  # whole replays against the emulator, 2-7 s each
+
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
 KEY, SECRET = "emulator-key", "emulator-secret"

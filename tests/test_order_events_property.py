@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -72,6 +73,7 @@ def histories(draw: st.DrawFn) -> tuple[float, list[tuple[str, float, float | No
     return float(qty), steps, end
 
 
+@pytest.mark.slow  # 10,000 histories: about a minute
 @settings(max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(history=histories(), data=st.data())
 def test_any_arrival_order_books_the_history_once(

@@ -43,6 +43,7 @@ def cluster() -> Iterator[str]:
         yield str(lc.scheduler_address)
 
 
+@pytest.mark.slow  # starts a two-process Dask cluster
 def test_dask_and_local_give_identical_results(tmp_path: Path, cluster: str) -> None:
     path = tmp_path / "sweep.toml"
     # Stops on, so the swept ATR multiple matters.
