@@ -31,7 +31,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest
-from alpaca.data.timeframe import TimeFrame
+from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderClass, OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order, TradeUpdate
@@ -56,6 +56,7 @@ from bot.endpoints import LiveTradingRefused, trading_base_url
 from bot.models import ET, OrderIntent, OrderType, Side, et_to_ns, session_day
 from bot.ratelimit import RateLimiter
 from bot.settings import AlpacaConfig
+from bot.timeframe import Timeframe
 
 LOG = logging.getLogger("bot.alpaca")
 _FEEDS = {"iex": DataFeed.IEX, "sip": DataFeed.SIP, "delayed_sip": DataFeed.DELAYED_SIP}
@@ -338,8 +339,11 @@ class AlpacaMarketData:
             delay = 15 * 60.0 + 60.0  # served 15 minutes late, whatever the plan
         self.delay = timedelta(seconds=delay)
 
-    def bars(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> BarSeries:
-        tf = TimeFrame.Day if timeframe == "1d" else TimeFrame.Minute
+    def bars(self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime) -> BarSeries:
+        if timeframe.daily:
+            tf = TimeFrame.Day
+        else:
+            tf = TimeFrame(timeframe.minutes, TimeFrameUnit.Minute)
         req = StockBarsRequest(
             symbol_or_symbols=symbol,
             timeframe=tf,
@@ -354,7 +358,7 @@ class AlpacaMarketData:
             raise _translate(exc) from None
         rows = barset.data.get(symbol, []) if hasattr(barset, "data") else []
         stamps = [b.timestamp.astimezone(ET) for b in rows]
-        if timeframe == "1d":
+        if timeframe.daily:
             # Alpaca stamps daily bars at midnight ET of the session, as our CSVs do.
             stamps = [datetime.combine(t.date(), datetime.min.time(), ET) for t in stamps]
         cols = {k: np.array([float(getattr(b, k)) for b in rows]) for k in _OHLCV}

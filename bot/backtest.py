@@ -1,7 +1,7 @@
 """Backtest wiring: CSV bars -> Engine(SimBroker) -> result with equity curve.
 
-Bars before `start` warm the strategy and ATR up without trading (the 52-week peak
-needs a year); trading runs on bars [start, stop). Only the wiring lives here: the
+Bars before `start` warm the strategy and ATR up without trading (a long indicator
+window needs a year); trading runs on bars [start, stop). Only the wiring lives here: the
 loop is `bot.engine.Engine`, the same one the paper runner drives.
 """
 
@@ -20,7 +20,7 @@ from bot.engine import Engine, EngineRecord, EventSink, no_events
 from bot.models import ET, Trade
 from bot.risk import RiskManager
 from bot.settings import Settings
-from bot.strategy import Strategy
+from bot.strategy import SignalSource
 from strategies import build_strategy
 
 Progress = Callable[[int], None]
@@ -40,10 +40,8 @@ class BacktestResult:
 
     @property
     def periods_per_year(self) -> float:
-        """Bars per year for annualising: 252 sessions x bars per 6.5-hour session."""
-        if self.bars.timeframe == "1d":
-            return 252.0
-        return 252.0 * 390.0 / int(self.bars.timeframe[:-1])
+        """Bars per year for annualising (`Timeframe.periods_per_year`)."""
+        return self.bars.timeframe.periods_per_year
 
     def equity_frame(self) -> pd.DataFrame:
         idx = pd.DatetimeIndex(pd.to_datetime(self.bars.ts, utc=True)).tz_convert(ET)
@@ -58,7 +56,7 @@ def build_risk(settings: Settings) -> RiskManager:
 
 
 def build_engine(
-    settings: Settings, events: EventSink = no_events, strategy: Strategy | None = None
+    settings: Settings, events: EventSink = no_events, strategy: SignalSource | None = None
 ) -> Engine:
     """The engine with a simulated broker, as `bot backtest` uses it (`strategy`: another
     object with the same signals, e.g. the sweep's replay of recorded ones)."""

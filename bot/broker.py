@@ -1,7 +1,7 @@
 """The Broker interface the engine talks to, and SimBroker, the simulated one.
 
 SimBroker keeps its own account (like a real broker does), matches orders against
-each new bar with `bot.matching` (the emulator uses the same functions), and refuses
+each new bar with `bot.matching.match_bar` (the emulator uses the same loop), and refuses
 what Alpaca refuses: a reused client order id, a non-positive quantity, a buy above
 buying power, a sell of shares not held when shorting is off. Bracket orders: the
 protective stop-loss and take-profit children are held until the entry fills, then
@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from bot.matching import commission, trigger_price, with_slippage
+from bot.matching import Terms, commission, match_bar, with_slippage
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.orderids import leg_id
 from bot.portfolio import Portfolio
 from bot.settings import BrokerConfig
 
@@ -72,6 +73,13 @@ class OrderState:
     parent: str | None = None
     sibling: str | None = None
     children: tuple[str, ...] = ()
+
+    def terms(self) -> Terms | None:
+        """What `bot.matching.match_bar` needs, while the order works."""
+        if self.status not in OPEN_STATES:
+            return None
+        it = self.intent
+        return it.type, it.side, it.limit_price, it.stop_price
 
 
 class Broker(Protocol):
@@ -135,7 +143,7 @@ class SimBroker:
         ):
             if price is None:
                 continue
-            cid = f"{intent.client_order_id}-{suffix}"
+            cid = leg_id(intent.client_order_id, suffix)
             child = OrderIntent(
                 cid,
                 intent.symbol,
@@ -164,29 +172,13 @@ class SimBroker:
         if not self._working:
             return _NO_FILLS
         fills: list[Fill] = []
-        batch = list(self._working)
-        while batch:
-            # What the bar touched; orders met at the open come first (a gap reaches
-            # them before anything inside the bar), then in the order they were placed,
-            # so when a stop and a take-profit could both fill, the stop is first.
-            touched = []
-            for k, order in enumerate(batch):
-                if order.status not in OPEN_STATES:
-                    continue
-                it = order.intent
-                raw = trigger_price(
-                    it.type, it.side, it.limit_price, it.stop_price, bar.open, bar.high, bar.low
-                )
-                if raw is not None:
-                    touched.append((raw != bar.open, k, order, raw))
-            touched.sort(key=lambda t: (t[0], t[1]))
+
+        def fill(order: OrderState, raw: float) -> list[OrderState]:
             known = len(self._working)
-            for _, _, order, raw in touched:
-                if order.status in OPEN_STATES:  # a sibling may have just cancelled it
-                    fills.extend(self._execute(order, raw, bar))
-            # Children activated by an entry filled at this bar's open are checked
-            # against the rest of the same bar.
-            batch = self._working[known:]
+            fills.extend(self._execute(order, raw, bar))
+            return self._working[known:]  # the bracket children this fill activated
+
+        match_bar(list(self._working), bar, fill)
         self._working = [o for o in self._working if o.status in OPEN_STATES]
         return fills
 

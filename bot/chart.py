@@ -5,18 +5,19 @@ broker. The HTML embeds plotly.js (about 4 MB) so it opens offline. Times are sh
 US/Eastern wall-clock times (plotly has no time zones; the axis says so); weekends,
 weekdays without a bar (holidays) and, on intraday bars, the nights are left out.
 
-Panels: price with the levels, the trades and the signals not acted on (refused by risk,
-or filtered by the rules: the reason is on hover); volume with the volume rule's
-threshold; RSI/ADX when a filter is on; equity; drawdown. `bot.chartpanels` computes
-the extra panels and markers.
+Panels: price with the strategy's series (levels, averages...), the trades and the
+signals not acted on (refused by risk, or filtered by the rules: the reason is on
+hover); volume (with the strategy's volume series, if any); a 0-100 panel when the
+strategy has oscillators; equity; drawdown. The strategy says what its series are
+(`Strategy.plot`); `bot.chartpanels` computes the extra panels and markers.
 
 Large runs: above `MAX_POINTS` bars the chart is drawn from buckets of k consecutive
 bars (k = ceil(bars / MAX_POINTS)), so a million 1-minute bars still give a usable
 file: a bucket's candle is first open, max high, min low, last close; equity is the
-last value, drawdown the deepest, the 52-week peak the highest in the bucket, volume
-and its threshold the sums over the bucket, RSI/ADX the last value. Trade markers,
-signals not acted on and level lines are never bucketed. metrics.json and equity.csv
-are computed from every bar, whatever the chart shows.
+last value, drawdown the deepest, volume the sum over the bucket, a strategy's series
+as it asks (its last value, highest, or sum). Trade markers, signals not acted on and
+flat lines are never bucketed. metrics.json and equity.csv are computed from every bar,
+whatever the chart shows.
 """
 
 from __future__ import annotations
@@ -33,10 +34,10 @@ from plotly.subplots import make_subplots
 
 from bot import chartpanels as panels
 from bot.backtest import BacktestResult
-from bot.chartpanels import Missed, Oscillator
-from bot.indicators import SessionPeak
+from bot.chartpanels import Missed
 from bot.models import ET, ns_to_et
 from bot.report import drawdown_pct
+from bot.strategy import PlotSeries
 
 MAX_POINTS = 20_000
 
@@ -60,18 +61,17 @@ class ChartData:
     equity: np.ndarray
     buy_hold: np.ndarray  # initial cash held in the stock from the first close
     drawdown_pct: np.ndarray
-    peak: np.ndarray | None  # None when the strategy does not watch the 52-week peak
-    levels: list[float]
+    series: list[PlotSeries]  # the strategy's, bucketed like the candles
     entries: list[Marker]
     exits: list[Marker]
     bucket: int  # bars per point; 1 = every bar drawn
     volume: np.ndarray
-    volume_threshold: np.ndarray | None  # None when the volume rule is off
-    volume_rule: str  # what the threshold is, for its legend and hover
-    oscillators: list[Oscillator]  # RSI / ADX of the filters that are on
     refused: list[Missed]  # signals risk refused
-    filtered: list[Missed]  # breakouts/breakdowns the rules held back
+    filtered: list[Missed]  # signals the strategy's rules held back
     holidays: list[str]  # weekdays without a bar (YYYY-MM-DD)
+
+    def panel(self, name: str) -> list[PlotSeries]:
+        return [s for s in self.series if s.panel == name]
 
 
 def _wall(ts_ns: np.ndarray) -> np.ndarray:
@@ -79,38 +79,15 @@ def _wall(ts_ns: np.ndarray) -> np.ndarray:
     return idx.tz_convert(ET).tz_localize(None).to_numpy()
 
 
-def peak_series(result: BacktestResult) -> np.ndarray:
-    """The 52-week peak as of each traded bar (NaN while warming up).
-
-    Replayed over `result.source` from its first bar, as the strategy saw it: the peak
-    is read before the bar is pushed, so it never includes the bar itself.
-    """
-    cfg = result.settings.strategy
-    src = result.source
-    start = result.warmup_bars
-    stop = start + len(result.bars)
-    peak = SessionPeak(cfg.peak_lookback_sessions)
-    out = np.full(len(result.bars), np.nan)
-    sessions, highs, ts = src.session.tolist(), src.high.tolist(), src.ts.tolist()
-    for i in range(stop):
-        p, _ = peak.peak(sessions[i])
-        peak.push(sessions[i], highs[i], ts[i])
-        if i >= start:
-            out[i - start] = p
-    return out
-
-
 def chart_data(result: BacktestResult) -> ChartData:
     bars = result.bars
     n = len(bars)
     if n == 0:
         raise ValueError("no bars to chart")
-    cfg = result.settings.strategy
     close = bars.close
     equity = np.asarray(result.equity, dtype="float64")
     buy_hold = result.initial_cash * close / close[0]
     dd = drawdown_pct(equity)
-    peak = peak_series(result) if cfg.use_52w_peak else None
     k = max(1, math.ceil(n / MAX_POINTS))
     starts = np.arange(0, n, k)
     last = np.minimum(starts + k, n) - 1
@@ -124,13 +101,9 @@ def chart_data(result: BacktestResult) -> ChartData:
     ]
     if result.position[-1] != 0:
         entries.append(_open_entry(result))
-    if k > 1 and peak is not None:
-        # fmax ignores NaN, so a bucket that is only partly warmed up still shows a peak.
-        peak = np.fmax.reduceat(peak, starts)
-    threshold = panels.volume_threshold(result)
-    oscillators = [
-        Oscillator(o.name, o.values[last], o.limit, o.rule) for o in panels.oscillators(result)
-    ]
+    series = panels.strategy_series(result)
+    if k > 1:
+        series = [panels.bucket(s, starts, last) for s in series]
     return ChartData(
         x=_wall(bars.ts[starts]),
         open=bars.open[starts],
@@ -140,15 +113,11 @@ def chart_data(result: BacktestResult) -> ChartData:
         equity=equity[last],
         buy_hold=buy_hold[last],
         drawdown_pct=np.minimum.reduceat(dd, starts),
-        peak=peak,
-        levels=[float(v) for v in cfg.levels],
+        series=series,
         entries=entries,
         exits=exits,
         bucket=k,
         volume=panels.bucket_sum(bars.volume, starts),
-        volume_threshold=None if threshold is None else panels.bucket_sum(threshold, starts),
-        volume_rule=f"{cfg.volume_multiple:g}x the mean of the {cfg.volume_lookback} bars before",
-        oscillators=oscillators,
         refused=panels.refused(result),
         filtered=panels.filtered(result),
         holidays=panels.missing_weekdays(bars.ts),
@@ -184,12 +153,13 @@ def _markers(name: str, marks: list[Marker], symbol: str, color: str) -> go.Scat
 
 
 def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Figure:
-    """Price with levels, trades and signals not acted on / volume / RSI, ADX (when a
-    filter is on) / equity / drawdown, one shared time axis."""
+    """Price with the strategy's series, trades and signals not acted on / volume /
+    the strategy's oscillators (if any) / equity / drawdown, one shared time axis."""
     d = chart_data(result) if data is None else data
-    osc_row = 3 if d.oscillators else None
-    eq_row = 4 if d.oscillators else 3
-    heights = [0.46, 0.12, 0.12, 0.16, 0.14] if d.oscillators else [0.52, 0.14, 0.18, 0.16]
+    oscillators = d.panel("oscillator")
+    osc_row = 3 if oscillators else None
+    eq_row = 4 if oscillators else 3
+    heights = [0.46, 0.12, 0.12, 0.16, 0.14] if oscillators else [0.52, 0.14, 0.18, 0.16]
     fig = make_subplots(
         rows=len(heights),
         cols=1,
@@ -202,38 +172,20 @@ def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Fi
         row=1,
         col=1,
     )
-    ends = [d.x[0], d.x[-1]]
-    for value in d.levels:
-        fig.add_trace(
-            go.Scatter(
-                x=ends,
-                y=[value, value],
-                name=f"resistance {value:g}",
-                mode="lines",
-                line={"dash": "dash", "color": "darkorange"},
-            ),
-            row=1,
-            col=1,
-        )
-    if d.peak is not None:
-        fig.add_trace(
-            go.Scatter(
-                x=d.x, y=d.peak, name="52-week peak", mode="lines", line={"color": "purple"}
-            ),
-            row=1,
-            col=1,
-        )
+    for s in d.panel("price"):
+        fig.add_trace(panels.series_trace(d.x, s), row=1, col=1)
     fig.add_trace(_markers("entries", d.entries, "triangle-up", "green"), row=1, col=1)
     fig.add_trace(_markers("exits", d.exits, "triangle-down", "red"), row=1, col=1)
     fig.add_trace(panels.missed_trace("filtered", d.filtered, "slategray"), row=1, col=1)
     fig.add_trace(panels.missed_trace("refused", d.refused, "crimson"), row=1, col=1)
-    for trace in panels.volume_traces(d.x, d.volume, d.volume_threshold, d.volume_rule):
-        fig.add_trace(trace, row=2, col=1)
+    fig.add_trace(panels.volume_trace(d.x, d.volume), row=2, col=1)
+    for s in d.panel("volume"):
+        fig.add_trace(panels.series_trace(d.x, s), row=2, col=1)
     if osc_row is not None:
-        for trace in panels.oscillator_traces(d.x, d.oscillators):
-            fig.add_trace(trace, row=osc_row, col=1)
-        names = " / ".join(o.name for o in d.oscillators)
-        fig.update_yaxes(title_text=names, range=[0, 100], row=osc_row, col=1)
+        for s in oscillators:
+            fig.add_trace(panels.series_trace(d.x, s), row=osc_row, col=1)
+        title = panels.oscillator_title(oscillators)
+        fig.update_yaxes(title_text=title, range=[0, 100], row=osc_row, col=1)
     fig.add_trace(go.Scatter(x=d.x, y=d.equity, name="equity", mode="lines"), row=eq_row, col=1)
     fig.add_trace(
         go.Scatter(x=d.x, y=d.buy_hold, name="buy & hold", mode="lines", line={"dash": "dot"}),
@@ -267,7 +219,7 @@ def build_figure(result: BacktestResult, data: ChartData | None = None) -> go.Fi
     fig.update_yaxes(title_text="drawdown %", row=eq_row + 1, col=1)
     fig.update_layout(
         title=_title(result, d),
-        height=1050 if d.oscillators else 950,
+        height=1050 if oscillators else 950,
         xaxis_rangeslider_visible=False,
         hovermode="closest",
         legend={"orientation": "h", "y": 1.02, "yanchor": "bottom"},
@@ -294,16 +246,14 @@ def write_png(result: BacktestResult, png_path: Path, data: ChartData | None = N
     from matplotlib.figure import Figure
 
     d = chart_data(result) if data is None else data
-    ratios = [3.0, 0.8, 0.8, 1.0] if d.oscillators else [3.0, 0.8, 1.0]
-    fig = Figure(figsize=(13, 10 if d.oscillators else 9), layout="constrained")
+    oscillators = d.panel("oscillator")
+    ratios = [3.0, 0.8, 0.8, 1.0] if oscillators else [3.0, 0.8, 1.0]
+    fig = Figure(figsize=(13, 10 if oscillators else 9), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios)
     price, vol, eq = axes[0], axes[1], axes[-1]
     price.plot(d.x, d.close, color="black", linewidth=0.8, label="close")
-    for value in d.levels:
-        price.axhline(value, color="darkorange", linestyle="--", label=f"resistance {value:g}")
-    if d.peak is not None:
-        price.plot(d.x, d.peak, color="purple", linewidth=0.9, label="52-week peak")
+    panels.draw_series(price, d.x, d.panel("price"))
     for name, marks, shape, color in (
         ("entries", d.entries, "^", "green"),
         ("exits", d.exits, "v", "red"),
@@ -321,9 +271,9 @@ def write_png(result: BacktestResult, png_path: Path, data: ChartData | None = N
                 zorder=3,
             )
     panels.draw_missed(price, d.filtered, d.refused)
-    panels.draw_volume(vol, d.x, d.volume, d.volume_threshold, d.volume_rule)
-    if d.oscillators:
-        panels.draw_oscillators(axes[2], d.x, d.oscillators)
+    panels.draw_volume(vol, d.x, d.volume, d.panel("volume"))
+    if oscillators:
+        panels.draw_oscillators(axes[2], d.x, oscillators)
     price.set_title(_title(result, d))
     price.set_ylabel("price")
     price.legend(loc="upper left", fontsize="small")

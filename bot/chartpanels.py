@@ -1,31 +1,31 @@
-"""What the backtest chart shows beside prices and trades: signals not given, the volume
-rule, the RSI/ADX filters and the days without a bar.
+"""What the backtest chart shows beside prices and trades: the strategy's own series,
+signals not given and the days without a bar.
 
 Presentation only, like `bot.chart`: reads a finished `BacktestResult`, decides nothing,
-imports no broker. The panels are computed with the `ta` library over the whole source
-(warm-up bars included, so the first traded bar already has its values), apart from the
-strategy's own incremental indicators. Signals not given come from two places:
+imports no broker. The strategy says what to draw (`Strategy.plot`: its levels, averages,
+thresholds, oscillators), computed over the whole source (warm-up bars included, so the
+first traded bar already has its values). Signals not given come from two places:
 
 - refused: signals the engine turned down (risk, guards, broker: `record.rejections`);
-- filtered: breakouts and breakdowns the rules did not give (the volume rule, an RSI/ADX
-  filter, too few confirming closes). The backtest does not record them, so its loop stays
-  as fast as ever: the strategy is replayed here over the same bars with its recording on
+- filtered: signals the strategy's rules held back (a filter, too few confirmations),
+  when the strategy can record them. The backtest does not, so its loop stays as fast as
+  ever: the strategy is replayed here over the same bars with its recording on
   (`record_near_misses()`), which gives the very same signals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import ta
 
-from bot.models import ET, Rejection, ns_to_et
+from bot.models import ET, Direction, Rejection, ns_to_et
+from bot.strategy import PlotSeries
 from strategies import build_strategy
 
 if TYPE_CHECKING:
@@ -40,22 +40,9 @@ class Missed:
 
     time: datetime  # naive US/Eastern wall-clock time
     price: float
-    what: str  # e.g. "breakout resistance_163.43"
+    what: str  # the signal's kind and tag
     reason: str
-
-    @property
-    def down(self) -> bool:
-        return self.what.startswith("breakdown")
-
-
-@dataclass(frozen=True)
-class Oscillator:
-    """One filter's indicator line (0-100) and the limit a breakout must pass."""
-
-    name: str  # "RSI" / "ADX"
-    values: np.ndarray  # per traded bar; NaN while warming up
-    limit: float
-    rule: str  # e.g. "breakout needs RSI(14) < 70"
+    down: bool = False  # a signal pointing down (drawn as a downward triangle)
 
 
 def _traded(result: BacktestResult) -> tuple[int, int]:
@@ -71,7 +58,8 @@ def _missed(result: BacktestResult, rejections: list[Rejection]) -> list[Missed]
         i = int(np.searchsorted(bars.ts, rej.ts))
         if i < len(bars) and int(bars.ts[i]) == rej.ts:
             when = ns_to_et(rej.ts).replace(tzinfo=None)
-            out.append(Missed(when, float(bars.close[i]), rej.what, rej.reason))
+            down = rej.direction is Direction.SHORT
+            out.append(Missed(when, float(bars.close[i]), rej.what, rej.reason, down))
     return out
 
 
@@ -95,40 +83,17 @@ def filtered(result: BacktestResult) -> list[Missed]:
     return _missed(result, found)
 
 
-def volume_threshold(result: BacktestResult) -> np.ndarray | None:
-    """The volume rule's bar: volume_multiple x the mean volume of the volume_lookback
-    bars before each bar (never the bar itself). None when the rule is off."""
-    cfg = result.settings.strategy
-    if cfg.volume_multiple <= 0:
-        return None
+def strategy_series(result: BacktestResult) -> list[PlotSeries]:
+    """The strategy's chart series over the traded bars, computed from the first source
+    bar (so indicators are warm at the first traded bar)."""
     start, stop = _traded(result)
-    volume = pd.Series(result.source.volume[:stop], dtype="float64")
-    mean = ta.trend.SMAIndicator(volume, window=cfg.volume_lookback).sma_indicator()
-    threshold: np.ndarray = (cfg.volume_multiple * mean.shift(1)).to_numpy(dtype="float64")
-    return threshold[start:stop]
-
-
-def oscillators(result: BacktestResult) -> list[Oscillator]:
-    """RSI and/or ADX, for the filters that are on."""
-    cfg = result.settings.strategy
-    start, stop = _traded(result)
-    src = result.source
-    close = pd.Series(src.close[:stop], dtype="float64")
-    out: list[Oscillator] = []
-    if cfg.rsi_filter:
-        rsi = ta.momentum.RSIIndicator(close, window=cfg.rsi_period).rsi().to_numpy()
-        rule = f"breakout needs RSI({cfg.rsi_period}) < {cfg.rsi_max:g}"
-        out.append(Oscillator("RSI", rsi[start:stop], cfg.rsi_max, rule))
-    if cfg.adx_filter:
-        high = pd.Series(src.high[:stop], dtype="float64")
-        low = pd.Series(src.low[:stop], dtype="float64")
-        with np.errstate(divide="ignore", invalid="ignore"):  # flat stretches: 0 / 0
-            adx = ta.trend.ADXIndicator(high, low, close, window=cfg.adx_period).adx()
-        values = adx.to_numpy(dtype="float64", copy=True)
-        # ta writes 0 where ADX does not exist yet; it starts at bar 2n - 1.
-        values[: 2 * cfg.adx_period - 1] = np.nan
-        rule = f"breakout needs ADX({cfg.adx_period}) > {cfg.adx_min:g}"
-        out.append(Oscillator("ADX", values[start:stop], cfg.adx_min, rule))
+    strategy = build_strategy(result.settings.strategy)
+    out: list[PlotSeries] = []
+    for s in strategy.plot(result.source.slice(0, stop)):
+        values = s.values
+        if isinstance(values, np.ndarray):
+            values = np.asarray(values, dtype="float64")[start:stop]
+        out.append(replace(s, values=values))
     return out
 
 
@@ -153,7 +118,7 @@ def bucket_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 def missed_trace(name: str, marks: list[Missed], color: str) -> go.Scatter:
     """Signals not acted on, at their bar's close, what and why on hover: refused ones
-    as crosses, filtered ones as open triangles (up: breakout, down: breakdown)."""
+    as crosses, filtered ones as open triangles (pointing the signal's way)."""
     refused = name == "refused"
     return go.Scatter(
         x=[m.time for m in marks],
@@ -173,52 +138,54 @@ def missed_trace(name: str, marks: list[Missed], color: str) -> go.Scatter:
     )
 
 
-def volume_traces(
-    x: np.ndarray, volume: np.ndarray, threshold: np.ndarray | None, rule: str
-) -> list[go.Bar | go.Scatter]:
-    traces: list[go.Bar | go.Scatter] = [
-        go.Bar(x=x, y=volume, name="volume", marker={"color": "lightsteelblue"})
-    ]
-    if threshold is not None:
-        traces.append(
-            go.Scatter(
-                x=x,
-                y=threshold,
-                name="volume threshold",
-                mode="lines",
-                line={"color": "darkorange", "width": 1},
-                hovertemplate="%{x}<br>%{y:,.0f}<extra>breakout volume needed: "
-                + rule
-                + "</extra>",
-            )
-        )
-    return traces
+def series_trace(x: np.ndarray, s: PlotSeries) -> go.Scatter:
+    """A strategy's series; a flat line (a float) spans the chart with two points."""
+    line: dict[str, object] = {"color": s.color}
+    if s.dash:
+        line["dash"] = "dash"
+    if s.width is not None:
+        line["width"] = s.width
+    flat = not isinstance(s.values, np.ndarray)
+    ys = [s.values, s.values] if flat else s.values
+    trace = go.Scatter(x=[x[0], x[-1]] if flat else x, y=ys, name=s.name, mode="lines", line=line)
+    if s.hover:
+        hover = s.hover + "<extra></extra>"
+        trace.hovertemplate = hover if flat else "%{x}<br>%{y:,.2f}<extra>" + s.hover + "</extra>"
+    return trace
 
 
-_COLORS = {"RSI": "teal", "ADX": "sienna"}
+def volume_trace(x: np.ndarray, volume: np.ndarray) -> go.Bar:
+    return go.Bar(x=x, y=volume, name="volume", marker={"color": "lightsteelblue"})
 
 
-def oscillator_traces(x: np.ndarray, oscillators: list[Oscillator]) -> list[go.Scatter]:
-    traces: list[go.Scatter] = []
-    for osc in oscillators:
-        color = _COLORS.get(osc.name, "gray")
-        traces.append(
-            go.Scatter(x=x, y=osc.values, name=osc.name, mode="lines", line={"color": color})
-        )
-        traces.append(
-            go.Scatter(
-                x=[x[0], x[-1]],
-                y=[osc.limit, osc.limit],
-                name=f"{osc.name} limit",
-                mode="lines",
-                line={"color": color, "dash": "dash", "width": 1},
-                hovertemplate=f"{osc.rule}<extra></extra>",
-            )
-        )
-    return traces
+def bucket(s: PlotSeries, starts: np.ndarray, last: np.ndarray) -> PlotSeries:
+    """A series drawn from buckets of bars: its last, highest or summed value (fmax and
+    the sum keep NaN as the chart needs: a partly warmed-up bucket still has a high, a
+    sum over a bar without a value has none)."""
+    v = s.values
+    if not isinstance(v, np.ndarray):
+        return s
+    if s.bucket == "max":
+        v = np.fmax.reduceat(v, starts)
+    elif s.bucket == "sum":
+        v = bucket_sum(v, starts)
+    else:
+        v = v[last]
+    return replace(s, values=v)
 
 
 # ---------------------------------------------------------------- matplotlib (PNG)
+
+
+def draw_series(ax: Axes, x: np.ndarray, series: list[PlotSeries]) -> None:
+    for s in series:
+        label = f"{s.name}: {s.hover}" if s.hover else s.name
+        style = "--" if s.dash else "-"
+        width = 0.8 if s.width is None else s.width
+        if isinstance(s.values, np.ndarray):
+            ax.plot(x, s.values, color=s.color, linestyle=style, linewidth=width, label=label)
+        else:
+            ax.axhline(s.values, color=s.color, linestyle=style, linewidth=width, label=label)
 
 
 def draw_missed(ax: Axes, filtered: list[Missed], refused: list[Missed]) -> None:
@@ -245,23 +212,22 @@ def draw_missed(ax: Axes, filtered: list[Missed], refused: list[Missed]) -> None
         )
 
 
-def draw_volume(
-    ax: Axes, x: np.ndarray, volume: np.ndarray, threshold: np.ndarray | None, rule: str
-) -> None:
+def draw_volume(ax: Axes, x: np.ndarray, volume: np.ndarray, series: list[PlotSeries]) -> None:
     ax.fill_between(x, volume, step="post", color="lightsteelblue", label="volume")
-    if threshold is not None:
-        ax.plot(x, threshold, color="darkorange", linewidth=0.8, label=f"threshold: {rule}")
+    draw_series(ax, x, series)
     ax.set_ylabel("volume")
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
 
 
-def draw_oscillators(ax: Axes, x: np.ndarray, oscillators: list[Oscillator]) -> None:
-    for osc in oscillators:
-        color = _COLORS.get(osc.name, "gray")
-        ax.plot(x, osc.values, color=color, linewidth=0.8, label=osc.name)
-        ax.axhline(osc.limit, color=color, linestyle="--", linewidth=0.8, label=osc.rule)
+def draw_oscillators(ax: Axes, x: np.ndarray, series: list[PlotSeries]) -> None:
+    draw_series(ax, x, series)
     ax.set_ylim(0, 100)
-    ax.set_ylabel(" / ".join(o.name for o in oscillators))
+    ax.set_ylabel(oscillator_title(series))
     ax.legend(loc="upper left", fontsize="small")
     ax.grid(alpha=0.3)
+
+
+def oscillator_title(series: list[PlotSeries]) -> str:
+    """The names of the lines (not the flat limits) of the 0-100 panel."""
+    return " / ".join(s.name for s in series if isinstance(s.values, np.ndarray))

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bot.data import LoadResult
 
 app = typer.Typer(
-    help="Level breakout signal bot: signals, backtests and Alpaca paper trading.",
+    help="Technical-analysis signal bot: signals, backtests and Alpaca paper trading.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -92,7 +92,7 @@ def signals(
         str, typer.Option("--format", help="table or json (one object per signal).")
     ] = "table",
 ) -> None:
-    """Run the strategy over a bar file and print the confirmed breakouts and breakdowns."""
+    """Run the strategy over a bar file and print its signals and its current status."""
     from bot.scan import scan
     from bot.views import (
         make_console,
@@ -102,7 +102,6 @@ def signals(
         status_table,
     )
     from strategies import build_strategy
-    from strategies.level_breakout import describe_rules
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
@@ -117,7 +116,7 @@ def signals(
         return
     console = make_console()
     print_load_summary(console, loaded, log_file)
-    console.print(f"{settings.symbol}: {describe_rules(settings.strategy)}")
+    console.print(f"{settings.symbol}: {strategy.describe()}", markup=False)
     console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
     last = hi - 1
     console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
@@ -362,7 +361,7 @@ def _paper_settings(config: Path | None, state_dir: Path | None) -> Settings:
 @app.command()
 @user_errors
 def status(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
-    """Position, open orders, P&L, levels and their distance, last signals, halted or not."""
+    """Position, open orders, P&L, the strategy's status, last signals, halted or not."""
     from bot.state import StateError
     from bot.status import read_status
     from bot.views import make_console, status_view
@@ -388,10 +387,11 @@ def halt(
     state_dir: StateDirOpt = None,
 ) -> None:
     """Kill switch: stop new entries now (saved; survives restarts until `bot resume`)."""
+    from bot.halts import Halt, save_halt
+
     settings = _paper_settings(config, state_dir)
     store = _open_state(settings, "halt")
-    store.set_meta("halted", reason)
-    store.set_meta("halt_flatten", "1" if flatten else "0")
+    save_halt(store, Halt(reason, flatten))
     store.close()
     print(f"HALTED: {reason}" + (" (the position will be closed)" if flatten else ""))
 
@@ -400,10 +400,11 @@ def halt(
 @user_errors
 def resume(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
     """Clear a halt set by `bot halt` (a halt file must be removed by hand)."""
+    from bot.halts import save_halt
+
     settings = _paper_settings(config, state_dir)
     store = _open_state(settings, "resume")
-    store.set_meta("halted", "")
-    store.set_meta("halt_flatten", "0")
+    save_halt(store, None)
     store.close()
     halt_file = Path(settings.paper.halt_file)
     print(

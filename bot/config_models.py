@@ -4,12 +4,12 @@ pydantic's lax mode reads `true` as 1 and `1` as true, so a typo in a TOML file 
 boolean where a count was meant) would silently change the strategy. `StrictModel`, the
 base of every config section, refuses both, and unknown keys too; values that arrive as
 text (environment variables) are still converted. `validate_without_mixups` gives the
-same check to a model that is not a StrictModel (the strategy's, in strategies/).
+same check to a model that is not a StrictModel (the strategies' models, in strategies/).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import NoneType, UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -18,7 +18,6 @@ from pydantic import (
     ConfigDict,
     ValidationError,
     ValidationInfo,
-    ValidatorFunctionWrapHandler,
     field_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -75,9 +74,10 @@ def _kind_mixups(model: type[BaseModel], data: Any) -> list[InitErrorDetails]:
 
 
 def validate_without_mixups(
-    model: type[BaseModel], value: Any, handler: ValidatorFunctionWrapHandler
+    model: type[BaseModel], value: Any, handler: Callable[[Any], Any]
 ) -> Any:
-    """`handler(value)`, refusing values of the wrong kind; all problems reported at once."""
+    """`handler(value)`, refusing values of the wrong kind; all problems reported at once.
+    `handler` validates with `model` (a wrap validator's handler, or the model itself)."""
     mixups = _kind_mixups(model, value)
     if not mixups:
         return handler(value)

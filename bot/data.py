@@ -23,6 +23,7 @@ with offsets may differ in offset (-05:00 in winter, -04:00 in summer).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import re
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from bot.models import ET, Bar, BarRejection, DataError
+from bot.timeframe import DAILY, MINUTE, Timeframe
 
 REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
 _TIME_ALIASES = ("timestamp", "time", "date", "datetime")
@@ -68,17 +70,19 @@ class BarSeries:
     close: np.ndarray
     volume: np.ndarray
     session: np.ndarray  # int64 days since 1970-01-01 of the US/Eastern trading date
-    timeframe: str = "1d"  # "1d" or "<n>m"
+    timeframe: Timeframe = DAILY
     source: str = ""
+
+    def __post_init__(self) -> None:
+        # Callers may pass the text ("1m"); it is parsed, and refused if wrong, here.
+        self.timeframe = Timeframe(self.timeframe)
 
     def __len__(self) -> int:
         return len(self.ts)
 
     @property
     def interval_ns(self) -> int:
-        if self.timeframe == "1d":
-            return 86_400 * 1_000_000_000
-        return int(self.timeframe[:-1]) * _NS_PER_MIN
+        return self.timeframe.interval_ns
 
     def iter_bars(self, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
         """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap."""
@@ -134,6 +138,15 @@ class BarSeries:
             self.timeframe,
             self.source,
         )
+
+    def digest(self) -> str:
+        """A fingerprint of the bars, bit for bit (times, OHLCV, timeframe): two sources
+        with the same digest serve the same bars (a replay and its emulator: bot/paper.py)."""
+        h = hashlib.sha256(str(self.timeframe).encode())
+        h.update(np.ascontiguousarray(self.ts, dtype="int64").tobytes())
+        for col in (self.open, self.high, self.low, self.close, self.volume):
+            h.update(np.ascontiguousarray(col, dtype="float64").tobytes())
+        return h.hexdigest()
 
     def to_frame(self) -> pd.DataFrame:
         idx = pd.DatetimeIndex(pd.to_datetime(self.ts, utc=True)).tz_convert(ET)
@@ -281,15 +294,15 @@ def _localize(path: Path, idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
     return idx.tz_convert(ET)
 
 
-def _timeframe(ts: np.ndarray, daily: bool) -> str:
+def _timeframe(ts: np.ndarray, daily: bool) -> Timeframe:
+    """Daily when the file has dates only; else the most common spacing of its times."""
     if daily:
-        return "1d"
+        return DAILY
     diffs = np.diff(ts)
     diffs = diffs[(diffs > 0) & (diffs < 86_400 * 1_000_000_000)]
     if len(diffs) == 0:
-        return "1m"
-    minutes = int(pd.Series(diffs // _NS_PER_MIN).mode().iloc[0])
-    return f"{max(minutes, 1)}m"
+        return MINUTE
+    return Timeframe.of_minutes(int(pd.Series(diffs // _NS_PER_MIN).mode().iloc[0]))
 
 
 Problem = tuple[np.ndarray, str, str, np.ndarray]  # (row mask, field, reason, values)
@@ -369,8 +382,8 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     timeframe = _timeframe(np.sort(ts), daily)
 
     reasons = _price_problems(o, h, lo, c, v)
-    if timeframe != "1d":
-        step = int(timeframe[:-1]) * _NS_PER_MIN
+    if not timeframe.daily:
+        step = timeframe.interval_ns
         reasons.append((ts % step != 0, "timestamp", f"not on the {timeframe} bar grid", ts))
     future = pd.Timestamp.now(tz="UTC").value + 86_400 * 1_000_000_000
     reasons.append((ts > future, "timestamp", "in the future", ts))
@@ -409,7 +422,7 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
     order = order[last]
 
     local = idx[order]
-    if timeframe != "1d" and regular_hours_only:
+    if not timeframe.daily and regular_hours_only:
         minutes = local.hour * 60 + local.minute
         rth = np.asarray((minutes >= 9 * 60 + 30) & (minutes < 16 * 60))
         if (~rth).any():

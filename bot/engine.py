@@ -31,7 +31,7 @@ from bot.models import (
 )
 from bot.portfolio import Portfolio
 from bot.risk import PositionView, RiskManager, client_order_id
-from bot.strategy import Strategy
+from bot.strategy import SignalSource
 
 LOG = logging.getLogger("bot.engine")
 EventSink = Callable[..., None]
@@ -55,7 +55,7 @@ class EngineRecord:
 class Engine:
     def __init__(
         self,
-        strategy: Strategy,
+        strategy: SignalSource,
         risk: RiskManager,
         broker: Broker,
         initial_cash: float,
@@ -83,7 +83,7 @@ class Engine:
         self.entry_id = ""  # client order id of the fill that opened the position
         self.exit_id: str | None = None  # the exit working at the broker, if any
         self.now_ns = 0  # the runner's clock (for the stale-data guard)
-        self.entry_level = ""
+        self.entry_tag = ""  # tag of the signal that opened the position (or is pending)
         self.entry_reason = ""
         self.stop_id: str | None = None  # protective stop child at the broker
         self.stop_price = 0.0
@@ -126,7 +126,7 @@ class Engine:
     ) -> None:
         """Rebuild position, cash and trades from the recorded fills (crash-only start).
 
-        `intents` are every order the bot recorded (for reasons and levels); open orders
+        `intents` are every order the bot recorded (for reasons and tags); open orders
         give the pending entry and the protective stop.
         """
         by_id = {i.client_order_id: i for i in intents}
@@ -134,12 +134,12 @@ class Engine:
         for f in fills:
             intent = by_id.get(f.client_order_id)
             if self.portfolio.qty == 0 and intent is not None:
-                self.entry_level, self.entry_reason = intent.level, intent.reason
+                self.entry_tag, self.entry_reason = intent.level, intent.reason
             self.on_fill(f, quiet=True)
         for o in open_orders:
             if o.parent is None and o.intent.purpose == "entry":
                 self.pending_entry = o.intent.client_order_id
-                self.entry_level, self.entry_reason = o.intent.level, o.intent.reason
+                self.entry_tag, self.entry_reason = o.intent.level, o.intent.reason
 
     def adopt_position(self, qty: float, avg_price: float, ts: int) -> None:
         """Take the broker's position as ours (explicit --adopt after a mismatch)."""
@@ -147,7 +147,7 @@ class Engine:
         delta = abs(qty - self.portfolio.qty)
         if delta > 0:
             self.on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
-            self.entry_level = self.entry_level or "adopted"
+            self.entry_tag = self.entry_tag or "adopted"
 
     def flatten(self, bar: Bar, why: str) -> None:
         """Close the position at market (kill switch with flatten), protection cancelled."""
@@ -155,7 +155,7 @@ class Engine:
         if p.qty == 0 or any(o.intent.purpose == "flatten" for o in self.broker.open_orders()):
             return
         side = Side.SELL if p.qty > 0 else Side.BUY
-        cid = client_order_id("level_breakout", self.risk.symbol, "halt", bar.ts, "flatten")
+        cid = client_order_id(self.strategy.id_prefix, self.risk.symbol, "halt", bar.ts, "flatten")
         intent = OrderIntent(
             cid,
             self.risk.symbol,
@@ -168,7 +168,7 @@ class Engine:
         exits.close_position(self, intent, bar)
 
     def warm_up(self, bar: Bar) -> None:
-        """History before the first tradable bar: indicators and level states only."""
+        """History before the first tradable bar: indicators and strategy state only."""
         self.risk.on_bar(bar)
         self.strategy.on_bar(bar)
         self.last_bar = bar
@@ -194,7 +194,7 @@ class Engine:
         p = self.portfolio
         view = PositionView(
             qty=p.qty,
-            level=self.entry_level,
+            tag=self.entry_tag,
             equity=self.equity(bar.close),
             cash=p.cash,
             pending_entry=self.pending_entry is not None,
@@ -206,7 +206,7 @@ class Engine:
         if decision.purpose == "entry":
             blocked = self.entry_block()
             if blocked is not None:
-                self.reject(Rejection(sig.ts, f"{sig.kind} {sig.level}", blocked))
+                self.reject(Rejection(sig.ts, f"{sig.kind} {sig.tag}", blocked))
                 return
         self.events(
             "risk",
@@ -219,7 +219,7 @@ class Engine:
         if decision.purpose == "exit":
             exits.close_position(self, decision, bar)
             return
-        self.entry_level, self.entry_reason = sig.level, sig.reason
+        self.entry_tag, self.entry_reason = sig.tag, sig.reason
         self.submit(decision, bar)
 
     def submit(self, intent: OrderIntent, bar: Bar, checked: bool = False) -> bool:
@@ -262,7 +262,7 @@ class Engine:
         p = self.portfolio
         opening = p.qty == 0
         reason = self.entry_reason if opening else self._exit_reason(fill)
-        trade = p.apply(fill, reason=reason, level=self.entry_level)
+        trade = p.apply(fill, reason=reason, level=self.entry_tag)
         if quiet:  # replaying recorded fills on start-up: already journalled
             self._after_fill(fill, opening)
             return
@@ -292,7 +292,7 @@ class Engine:
             self.extreme = fill.price
         if p.qty == 0:
             self.stop_id = None
-            self.entry_level = ""
+            self.entry_tag = ""
             self.entry_reason = ""
             self.entry_id = ""
             self.owed_exit = self.owed_stop = None

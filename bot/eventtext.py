@@ -14,7 +14,7 @@ def human(kind: str, f: dict[str, Any]) -> str:
     """One readable line per decision, for the console and bot.log."""
     day = str(f.get("time") or f.get("bar_time") or f.get("signal_time") or "")[:10]
     if kind == "signal":
-        return f"{day} SIGNAL {f['kind']} {f['level']} ({f['level_value']}): {f['reason']}"
+        return f"{day} SIGNAL {f['label']}: {f['reason']}"
     if kind == "order_intent":
         return (
             f"{day} ORDER  {f['side']} {f['qty']:g} {f['symbol']} ({f['purpose']}), "

@@ -37,6 +37,7 @@ from bot.alpaca import BrokerOrder, StreamEvent
 from bot.broker import BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
 from bot.engine import EventSink, no_events
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
+from bot.orderids import moved_stop_id
 from bot.protection import replace_refused
 from bot.reconcile import TERMINAL, ReconcileError, Reconciliation, reconcile
 from bot.retry import Retrier
@@ -353,7 +354,7 @@ class LiveBroker:
 
     def _next_stop_id(self, family: str) -> str:
         n = len([r for r in self.store.orders() if r.parent == family and r.purpose == "stop"])
-        return f"{family}-sl{n}"[:128]
+        return moved_stop_id(family, n)
 
     # -- reading back ----------------------------------------------------------------
     def status_of(self, cid: str, order: BrokerOrder) -> str:

@@ -20,12 +20,12 @@ nothing: SimBroker's cancels are immediate and its position is the engine's.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from bot.broker import BrokerError, DuplicateOrderError
-from bot.models import Bar, OrderIntent, OrderType, Rejection, Side, ns_to_et
+from bot.models import Bar, OrderIntent, OrderType, Rejection, Side
+from bot.orderids import next_attempt, restored_stop_id
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -105,8 +105,7 @@ def _restore_protection(
         )
         return
     side = Side.SELL if engine.portfolio.qty > 0 else Side.BUY
-    when = ns_to_et(bar.ts).strftime("%Y%m%dT%H%M")
-    cid = f"{exit_intent.client_order_id}-rs{when}"[:128]
+    cid = restored_stop_id(exit_intent.client_order_id, bar.ts)
     stop_order = OrderIntent(
         cid,
         engine.risk.symbol,
@@ -160,9 +159,7 @@ def exit_ended(engine: Engine) -> None:
     engine.exit_id = None
     if engine.portfolio.qty == 0 or engine.owed_exit is not None:
         return
-    # A client order id is never reusable at Alpaca, even after a cancel: suffix -x1, -x2...
-    m = re.fullmatch(r"(.*)-x(\d+)", cid)
-    again = f"{m.group(1)}-x{int(m.group(2)) + 1}" if m else f"{cid}-x1"
+    again = next_attempt(cid)  # an id is never reusable at Alpaca, even after a cancel
     side = Side.SELL if engine.portfolio.qty > 0 else Side.BUY
     engine.owed_exit = OrderIntent(
         again,
@@ -184,7 +181,7 @@ def entry_ended(engine: Engine) -> None:
         return
     engine.pending_entry = None
     if engine.portfolio.qty == 0:
-        engine.entry_level = engine.entry_reason = ""
+        engine.entry_tag = engine.entry_reason = ""
     engine.events("order", client_order_id=cid, status=status, why="entry ended without a fill")
 
 

@@ -74,6 +74,14 @@ class EmulatorAdmin:
         resp = self._call("POST", "reset", {"now": ns_to_et(now_ns).isoformat()})
         resp.raise_for_status()
 
+    def fingerprint(self, symbol: str, start_ns: int, end_ns: int) -> dict[str, Any]:
+        """What the emulator fills `symbol`'s orders on, stamped in [start_ns, end_ns]:
+        {"timeframe", "bars", "digest"} (`BarSeries.digest`)."""
+        query = f"fingerprint?symbol={symbol}&start_ns={start_ns}&end_ns={end_ns}"
+        resp = self._call("GET", query)
+        resp.raise_for_status()
+        return dict(resp.json())
+
     def now(self) -> datetime:
         resp = self._call("GET", "state")
         resp.raise_for_status()
@@ -120,7 +128,7 @@ class ReplayFeed:
             self.admin.retrier.events = events
 
     def bar_end(self, bar: Bar) -> int:
-        if self.interval_ns >= 86_400 * 1_000_000_000:
+        if self.series.timeframe.daily:
             return self.calendar.session_hours(session_date(bar.session))[1]
         return bar.ts + self.interval_ns
 

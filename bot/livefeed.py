@@ -37,6 +37,7 @@ from bot.calendar import MarketCalendar
 from bot.data import BarSeries
 from bot.models import ET, Bar, ns_to_et, session_date
 from bot.retry import Retrier
+from bot.timeframe import DAILY, Timeframe
 
 LOG = logging.getLogger("bot.livefeed")
 DAY_NS = 86_400 * 1_000_000_000
@@ -54,7 +55,9 @@ class FeedTooShort(Exception):
 class BarSource(Protocol):
     delay: timedelta  # how far behind now the data is served (free-plan or delayed SIP)
 
-    def bars(self, symbol: str, timeframe: str, start: datetime, end: datetime) -> BarSeries: ...
+    def bars(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> BarSeries: ...
 
 
 @dataclass
@@ -119,8 +122,8 @@ class AlpacaFeed:
         if len(closed) < self.warmup:
             raise FeedTooShort(
                 f"Alpaca returned {len(closed)} closed daily bar(s) of {self.symbol} since "
-                f"{first}, but the strategy needs {self.warmup} to warm up (its levels, volume "
-                "window and ATR). Check the symbol and alpaca.feed, or use a symbol with a "
+                f"{first}, but the strategy needs {self.warmup} to warm up (its indicators "
+                "and the ATR). Check the symbol and alpaca.feed, or use a symbol with a "
                 "longer history."
             )
         self._history = closed
@@ -207,7 +210,7 @@ class AlpacaFeed:
     def _fetch(self, start: datetime, now_ns: int, what: str) -> BarSeries:
         end = ns_to_et(now_ns)
         try:
-            return self.retrier.call(lambda: self.data.bars(self.symbol, "1d", start, end), what)
+            return self.retrier.call(lambda: self.data.bars(self.symbol, DAILY, start, end), what)
         except BrokerError as exc:
             raise FeedRefused(
                 f"Alpaca's data API refused {what} for {self.symbol}: HTTP {exc.status} "

@@ -1,4 +1,4 @@
-"""Value types that flow through the engine: bars, signals, rejections.
+"""Value types that flow through the engine: bars, signals, orders, fills, trades.
 
 Immutable and cheap to create: a backtest makes one `Bar` per row, so `Bar` is a
 NamedTuple carrying the time as integer nanoseconds (UTC) and the trading session
@@ -62,42 +62,72 @@ class DataError(Exception):
     """A data file that cannot be used; the message names the file, row and column."""
 
 
-class SignalKind(StrEnum):
-    BREAKOUT = "breakout"
-    BREAKDOWN = "breakdown"
+class Direction(StrEnum):
+    """Which way a position points."""
+
+    LONG = "long"
+    SHORT = "short"
 
 
-@dataclass(frozen=True, slots=True)
+class Detail(NamedTuple):
+    """One display field of a signal: its name and value in JSON events and signals.csv
+    (rounded as people should read it), its column title and cell in terminal tables."""
+
+    key: str
+    value: str | float | None
+    header: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Signal:
-    """A confirmed crossing of a level, with everything a person needs to judge it."""
+    """A strategy's decision at one bar: what it asks for and why.
 
-    kind: SignalKind
-    level: str  # level name, e.g. "resistance_163.43" or "peak_52w"
-    level_value: float  # the price level that was crossed
+    The intent is neutral: `enters` is the position the signal opens when the account
+    is flat, `exits` the position it closes when the account holds one that a signal
+    with the same `tag` opened (None: it opens or closes nothing). A reversal (a level
+    broken upwards, a moving-average crossover) both exits a short and enters a long;
+    risk decides which applies, the strategy never sees the account. A strategy may
+    subclass this to carry typed details; `details()` and `label()` say how to show
+    them, `id_tag()` how the tag is written in client order ids.
+    """
+
     ts: int  # bar time (UTC ns) of the bar that confirmed it
-    close: float
-    distance_pct: float  # (close / level - 1) * 100
-    volume_ratio: float | None  # bar volume / mean of the lookback bars before it
+    kind: str  # the strategy's word for what happened, e.g. "cross_up"
+    tag: str  # pairs an exit with its entry (and names it in order ids and trades)
+    enters: Direction | None
+    exits: Direction | None
+    close: float  # close of that bar
     reason: str
-    strategy: str = "level_breakout"
+    strategy: str  # the registry name of the strategy that gave it
+    id_prefix: str  # first part of its client order ids, short
 
     @property
     def time(self) -> datetime:
         return ns_to_et(self.ts)
 
+    def id_tag(self) -> str:
+        """The tag as written in client order ids."""
+        return self.tag
+
+    def details(self) -> tuple[Detail, ...]:
+        """Fields shown between the kind and the reason, in order."""
+        return (Detail("close", self.close, "close", f"{self.close:.2f}"),)
+
+    def label(self) -> str:
+        """The signal in a few words, for one-line logs."""
+        return f"{self.kind} {self.tag}"
+
     def as_dict(self) -> dict[str, object]:
-        return {
-            "time": self.time.isoformat(),
-            "ts": self.ts,
-            "kind": str(self.kind),
-            "level": self.level,
-            "level_value": round(self.level_value, 4),
-            "close": self.close,
-            "distance_pct": round(self.distance_pct, 3),
-            "volume_ratio": None if self.volume_ratio is None else round(self.volume_ratio, 3),
-            "reason": self.reason,
-            "strategy": self.strategy,
-        }
+        """The JSON event: time, kind, the details, reason, strategy, tag and label."""
+        out: dict[str, object] = {"time": self.time.isoformat(), "ts": self.ts}
+        out["kind"] = str(self.kind)
+        out.update((d.key, d.value) for d in self.details())
+        out["reason"] = self.reason
+        out["strategy"] = self.strategy
+        out["tag"] = self.tag
+        out["label"] = self.label()
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +173,7 @@ class OrderIntent:
     reason: str = ""
     stop_loss: float | None = None  # protective stop to attach (bracket at the broker)
     take_profit: float | None = None
-    level: str = ""  # the level whose signal caused it
+    level: str = ""  # the tag of the signal that caused it (named `level` in the state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,8 +192,10 @@ class Rejection:
     """A signal that risk (or the broker) refused, with the reason."""
 
     ts: int
-    what: str  # e.g. "breakout resistance_163.43"
+    what: str  # the signal's kind and tag, or an order id
     reason: str
+    # Which way the refused signal pointed, when known (charts draw SHORT ones downwards).
+    direction: Direction | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +212,7 @@ class Trade:
     commission: float
     entry_reason: str
     exit_reason: str
-    level: str
+    level: str  # the tag of the entry signal (the `level` column of trades.csv)
 
     @property
     def entry_time(self) -> datetime:

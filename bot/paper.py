@@ -3,7 +3,7 @@
 - `--broker emulator` (default, offline): replays a CSV through the real alpaca-py SDK
   against our Alpaca-compatible emulator over HTTP on 127.0.0.1: in-process, or a
   running `bot emulator` given with `--emulator-url` (needed to resume after a crash,
-  since an in-process emulator's account ends with the process).
+  since an in-process emulator's account ends with the process): bot/paperreplay.py.
 - `--broker alpaca`: the Alpaca paper account with live bars; keys from the
   environment or `.env`. Live trading needs `alpaca.allow_live = true` AND `--live`.
 Exit codes: 0 done, 2 bad input/keys/refused for good, 3 another runner holds the
@@ -18,28 +18,23 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 
-from bot import lifecycle, retry
+from bot import lifecycle
 from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
 from bot.broker import BrokerError
-from bot.data import load_csv, symbol_warning
-from bot.feeds import EmulatorAdmin, EmulatorClockError, ReplayFeed
+from bot.feeds import EmulatorClockError
 from bot.journal import secret_values_of, setup_logging
 from bot.livefeed import AlpacaFeed, FeedRefused, FeedTooShort
-from bot.ratelimit import RateLimiter
+from bot.paperreplay import open_state, run_replay
 from bot.reconcile import ReconcileError
 from bot.retry import BrokerUnavailable, Retrier
 from bot.runner import PaperRunner, RunSummary
-from bot.settings import Settings, resolve_data_path
-from bot.state import StateError, StateStore
-from bot.statelock import RunnerError, private_dir, take_lock, write_heartbeat
-from bot.views import progress_bar
+from bot.settings import Settings
+from bot.statelock import RunnerError, private_dir, write_heartbeat
 from strategies import build_strategy
 
-EMULATOR_KEYS = ("emulator-key", "emulator-secret")
 LOG = logging.getLogger("bot.paper")
 
 
@@ -100,7 +95,7 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
         if opts.broker == "alpaca":
             summary = _run_alpaca(s, opts, console)
         else:
-            summary = _run_emulator(s, opts, console)
+            summary = run_replay(s, opts, console)
     except lifecycle.Interrupted as exc:
         lifecycle.told()
         console.print(
@@ -170,142 +165,6 @@ def _resume_hint(s: Settings, opts: PaperOptions) -> str:
     )
 
 
-def emulator_keys(s: Settings) -> tuple[str, str]:
-    """The keys `bot emulator` accepts and `bot paper` sends: ALPACA_API_KEY and
-    ALPACA_SECRET_KEY when both are set (environment or .env), else the emulator's own."""
-    if s.alpaca_api_key is not None and s.alpaca_secret_key is not None:
-        return s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
-    return EMULATOR_KEYS
-
-
-def _replay_series(s: Settings) -> Any:
-    path = resolve_data_path(s.paper.replay_data)
-    loaded = load_csv(path, s.data.regular_hours_only)
-    mismatch = symbol_warning(path, s.symbol)
-    if mismatch:
-        LOG.warning(mismatch)  # the console and bot.log
-    for rej in loaded.rejected:  # bot.log only (the console shows warnings and decisions)
-        LOG.info("rejected bar: %s", rej)
-    for note in loaded.notes:
-        LOG.info("data note: %s", note)
-    series = loaded.bars
-    if s.paper.replay_to is not None:
-        series = series.slice(
-            0, series.index_of(f"{s.paper.replay_to.isoformat()}T23:59:59", "right")
-        )
-    return series
-
-
-def _run_emulator(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:
-    state_dir = Path(s.paper.state_dir)
-    lock = take_lock(state_dir)  # before touching the state: another runner may own it
-    try:
-        return _replay_locked(s, opts, console, state_dir)
-    finally:
-        lock.release()
-
-
-def _replay_locked(
-    s: Settings, opts: PaperOptions, console: Console, state_dir: Path
-) -> RunSummary:
-    from bot.emulator import EmulatorServer, build_state
-
-    if opts.fresh and state_dir.exists():
-        halt = _saved_halt(state_dir)
-        for name in ("state.sqlite", "state.sqlite-wal", "state.sqlite-shm", "heartbeat"):
-            (state_dir / name).unlink(missing_ok=True)
-        if halt is not None:  # a kill switch outlives a fresh replay: only `bot resume` lifts it
-            store = StateStore(state_dir / "state.sqlite")
-            store.set_meta("halted", halt[0])
-            store.set_meta("halt_flatten", halt[1])
-            store.close()
-    series = _replay_series(s)
-    first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
-    if first >= len(series):
-        raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
-    feed = ReplayFeed(series)
-    # The emulator's clock starts at the close of the last warm-up bar.
-    start_ns = (
-        feed.bar_end(next(series.iter_bars(first - 1, first))) if first else int(series.ts[0])
-    )
-    resuming = _has_traded(state_dir)
-    server = None
-    url = opts.emulator_url
-    keys = emulator_keys(s)  # the same keys `bot emulator` accepts
-    if url is None:
-        if resuming:
-            raise RunnerError(
-                f"{state_dir / 'state.sqlite'} holds an earlier replay, but an in-process "
-                "emulator starts empty. Replay again with --fresh, or resume against the "
-                "emulator that holds that account: `bot emulator` in another terminal and "
-                "--emulator-url."
-            )
-        state = build_state(s, None)
-        state.reset(now_ns=start_ns)
-        server = EmulatorServer(state, api_key=keys[0], secret_key=keys[1])
-        server.start()
-        url = server.url
-    admin = EmulatorAdmin(url, keys=keys, retrier=Retrier(s.alpaca.backoff_base_s))
-    if opts.emulator_url is not None and not resuming:
-        with retry.budget(s.alpaca.startup_timeout_s):
-            admin.reset(start_ns)  # a new replay: the emulator's account starts over
-    try:
-        s.alpaca.trading_url = url
-        s.alpaca.data_url = url
-        # Alpaca's 200/min limit is not the emulator's: a replay runs flat out, while the
-        # same client, pointed at Alpaca, keeps to max_requests_per_minute.
-        api = AlpacaApi(s.alpaca, *keys, live=False, limiter=RateLimiter(10**9))
-        feed.admin = admin
-        runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
-        console.print(
-            f"Paper replay of {s.symbol} {series.source}: {len(series) - first} bar(s) from "
-            f"{s.paper.replay_from} to {s.paper.replay_to} ({first} earlier bar(s) warm up), "
-            f"orders through alpaca-py to the Alpaca emulator at {url}"
-        )
-        with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
-            return runner.run(progress=advance)
-    finally:
-        if server is not None:
-            server.stop()
-
-
-def _open_state(state_dir: Path) -> StateStore | None:
-    path = state_dir / "state.sqlite"
-    if not path.exists():
-        return None
-    try:
-        return StateStore(path)
-    except StateError as exc:
-        raise RunnerError(f"{exc}. Move it aside to start fresh, or restore a backup.") from None
-
-
-def _has_traded(state_dir: Path) -> bool:
-    """Whether the state holds a replay to resume (bars, orders or fills), rather than
-    nothing or only a halt set by `bot halt` before the first run."""
-    store = _open_state(state_dir)
-    if store is None:
-        return False
-    try:
-        return store.last_bar_ts() is not None or bool(store.orders()) or bool(store.fills())
-    finally:
-        store.close()
-
-
-def _saved_halt(state_dir: Path) -> tuple[str, str] | None:
-    """The `bot halt` flag (reason, flatten) of a state that --fresh is about to delete."""
-    try:
-        store = _open_state(state_dir)
-    except RunnerError:
-        return None  # a damaged state is what --fresh is for; nothing can be read from it
-    if store is None:
-        return None
-    try:
-        reason = store.get_meta("halted")
-        return (reason, store.get_meta("halt_flatten") or "0") if reason else None
-    finally:
-        store.close()
-
-
 def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary:
     if s.alpaca_api_key is None or s.alpaca_secret_key is None:
         raise RunnerError(
@@ -315,7 +174,7 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
     key, secret = s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
     api = AlpacaApi(s.alpaca, key, secret, live=opts.live)
     data = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
-    store = _open_state(Path(s.paper.state_dir))
+    store = open_state(Path(s.paper.state_dir))
     last = None
     if store is not None:
         last = store.last_bar_ts()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from bot.broker import BrokerError
 from bot.models import OrderIntent, OrderType, Side
+from bot.orderids import oco_id
 from bot.reconcile import TERMINAL
 from bot.state import OrderRecord
 
@@ -74,7 +75,7 @@ def replace_refused(
     side = Side.SELL if rec.side is Side.SELL else Side.BUY
     tp = take[0].limit_price if take else None
     intent = OrderIntent(
-        new_id if tp is None else f"{new_id}-oco",
+        new_id if tp is None else oco_id(new_id),
         broker.symbol,
         side,
         qty,

@@ -1,31 +1,8 @@
 """Backtest metrics and the run folder: metrics.json, CSVs of what happened, charts.
 
 Takes a finished `BacktestResult` and decides nothing; imports no broker or strategy.
-Definitions (r = per-bar simple returns of equity, `equity[i] / equity[i-1] - 1`, so a
-series of n bars gives n-1 returns, less any from a bar whose equity is zero or below;
-ppy = periods per year, 252 for daily bars):
-- total_return_pct: (final_equity / initial_cash - 1) x 100.
-- cagr_pct: (final_equity / initial_cash) ** (365.25 / days) - 1, x 100, where days is the
-  calendar time between the first and last bar; None when that is zero; -100 when
-  equity ended at or below zero.
-- volatility_pct: stdev(r, ddof=1) x sqrt(ppy) x 100; None with fewer than two returns.
-- sharpe: mean(r) / stdev(r, ddof=1) x sqrt(ppy), risk-free rate 0; None when stdev is 0.
-- sortino: mean(r) / sqrt(mean(min(r, 0)^2)) x sqrt(ppy), the mean taken over all bars
-  (not only losing ones); None when there is no losing bar.
-- max_drawdown_pct: min over bars of (equity / running peak - 1) x 100, a negative
-  number (0 when equity never fell). The running peak starts at the first bar's equity.
-- max_drawdown_duration_bars / _days: over every stretch under water, from the bar of
-  the peak to the bar where equity is back at or above it (the last bar when it never
-  is), the longest one in bars and the longest in calendar days (fractional for
-  intraday bars). Each is its own maximum; they normally describe the same stretch.
-- trades: closed round trips. win_rate_pct: trades with pnl > 0 / trades x 100 (a
-  zero-pnl trade counts as a trade but not a win). profit_factor: sum of winning pnl /
-  |sum of losing pnl|, None when no trade lost. avg_win / avg_loss: mean pnl of the
-  winners / losers (avg_loss is negative), None when there are none. pnl is after
-  commissions.
-- exposure_pct: bars whose closing position is not flat / bars x 100.
-- buy_hold_return_pct / buy_hold_cagr_pct: the same return and CAGR for holding from the
-  first bar's close to the last bar's close (close[-1] / close[0]).
+The figures and their definitions are `bot.metrics`' (the sweep's too): this module adds
+the run's start, end, cash, symbol and timeframe, and writes and shows them.
 Nothing in the metrics dict is rounded; the CSVs round floats to 6 decimals only to
 drop binary noise (-1110.9999999999986 -> -1111.0).
 """
@@ -34,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -44,6 +20,8 @@ import pandas as pd
 from rich.table import Table
 
 from bot.backtest import BacktestResult
+from bot.metrics import drawdown_pct as drawdown_pct  # re-exported: bot.chart reads it here
+from bot.metrics import performance
 from bot.models import ET, Trade, ns_to_et
 
 Metrics = dict[str, float | int | str | None]
@@ -51,64 +29,6 @@ Metrics = dict[str, float | int | str | None]
 TRADE_COLUMNS = ("entry_time", "entry_price", "exit_time", "exit_price", "qty", "side", "pnl",
                  "commission", "return_pct", "level", "entry_reason", "exit_reason")
 # fmt: on
-
-
-def drawdown_pct(equity: np.ndarray) -> np.ndarray:
-    """(equity / running peak - 1) x 100 at each bar: 0 at a peak, negative below it."""
-    eq = np.asarray(equity, dtype="float64")
-    return (eq / np.maximum.accumulate(eq) - 1.0) * 100.0
-
-
-def cagr_pct(growth: float, days: float) -> float | None:
-    if days <= 0:
-        return None
-    return -100.0 if growth <= 0 else float((growth ** (365.25 / days) - 1.0) * 100.0)
-
-
-def return_stats(eq: np.ndarray, periods_per_year: float) -> tuple[float | None, ...]:
-    """(volatility_pct, sharpe, sortino) of the per-bar returns of an equity curve."""
-    prev = eq[:-1]
-    # A return from zero or negative equity means nothing (and would divide by zero).
-    r = eq[1:][prev > 0] / prev[prev > 0] - 1.0
-    ann = math.sqrt(periods_per_year)
-    std = float(np.std(r, ddof=1)) if len(r) >= 2 else 0.0
-    mean = float(np.mean(r)) if len(r) else 0.0
-    downside = float(np.sqrt(np.mean(np.minimum(r, 0.0) ** 2))) if len(r) else 0.0
-    return (
-        std * ann * 100.0 if len(r) >= 2 else None,
-        mean / std * ann if std > 0 else None,
-        mean / downside * ann if downside > 0 else None,
-    )
-
-
-def drawdown_durations(equity: np.ndarray, ns: np.ndarray) -> tuple[int, float]:
-    """Longest stretch under water in bars and in calendar days (see module docstring);
-    `ns` are the bar times as integer nanoseconds."""
-    under = equity < np.maximum.accumulate(equity)
-    if not under.any():
-        return 0, 0.0
-    # Runs of consecutive under-water bars: [starts[k], ends[k]] inclusive.
-    edges = np.diff(np.concatenate(([0], under.astype("int8"), [0])))
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    n = len(equity)
-    peak_at = starts - 1  # bar 0 is never under water, so this is always >= 0
-    back_at = np.minimum(ends + 1, n - 1)  # the recovery bar, or the last bar
-    days = (ns[back_at] - ns[peak_at]) / 86_400e9
-    return int((back_at - peak_at).max()), float(days.max())
-
-
-def _trade_stats(trades: Sequence[Trade]) -> Metrics:
-    pnl = [t.pnl for t in trades]
-    wins = [p for p in pnl if p > 0]
-    losses = [p for p in pnl if p < 0]
-    return {
-        "trades": len(pnl),
-        "win_rate_pct": float(len(wins) / len(pnl) * 100.0) if pnl else None,
-        "profit_factor": float(sum(wins) / abs(sum(losses))) if losses else None,
-        "avg_win": float(sum(wins) / len(wins)) if wins else None,
-        "avg_loss": float(sum(losses) / len(losses)) if losses else None,
-    }
 
 
 def metrics_from_equity(
@@ -119,37 +39,21 @@ def metrics_from_equity(
     periods_per_year: float,
     initial_cash: float,
 ) -> Metrics:
-    """Performance of an equity curve (tz-aware DatetimeIndex); definitions at the top."""
+    """Performance of an equity curve (tz-aware DatetimeIndex): `bot.metrics.performance`
+    with the first and last bar's times and the initial cash."""
     if len(equity) == 0:
         raise ValueError("no bars: an empty equity curve has no metrics")
     times = pd.DatetimeIndex(equity.index)
-    eq = equity.to_numpy(dtype="float64")
-    px = np.asarray(close, dtype="float64")
-    days = (times[-1] - times[0]).total_seconds() / 86_400.0
-    final = float(eq[-1])
-    vol, sharpe, sortino = return_stats(eq, periods_per_year)
     ns = times.asi8 if times.unit == "ns" else times.as_unit("ns").asi8
-    dd_bars, dd_days = drawdown_durations(eq, ns)
-    out: Metrics = {
+    eq = equity.to_numpy(dtype="float64")
+    figures = performance(eq, position, ns, close, trades, periods_per_year, initial_cash)
+    head: Metrics = {
         "start": times[0].isoformat(),
         "end": times[-1].isoformat(),
-        "bars": len(eq),
+        "bars": figures.pop("bars"),
         "initial_cash": float(initial_cash),
-        "final_equity": final,
-        "total_return_pct": (final / initial_cash - 1.0) * 100.0,
-        "cagr_pct": cagr_pct(final / initial_cash, days),
-        "volatility_pct": vol,
-        "sharpe": sharpe,
-        "sortino": sortino,
-        "max_drawdown_pct": float(drawdown_pct(eq).min()),
-        "max_drawdown_duration_bars": dd_bars,
-        "max_drawdown_duration_days": dd_days,
     }
-    out.update(_trade_stats(trades))
-    out["exposure_pct"] = float(np.count_nonzero(np.asarray(position)) / len(eq) * 100.0)
-    out["buy_hold_return_pct"] = float((px[-1] / px[0] - 1.0) * 100.0)
-    out["buy_hold_cagr_pct"] = cagr_pct(float(px[-1] / px[0]), days)
-    return out
+    return head | figures
 
 
 def compute_metrics(result: BacktestResult) -> Metrics:
@@ -222,12 +126,15 @@ def write_run(result: BacktestResult, out_dir: Path, png: bool = False) -> dict[
     ).round(6)
     files["equity"] = out_dir / "equity.csv"
     equity.to_csv(files["equity"], index=False)
+    signals = result.record.signals
+    # The strategy's details are its columns (one strategy per run: the first signal's).
+    details = [d.key for d in signals[0].details()] if signals else ["close"]
     files["signals"] = _write_csv(
         out_dir / "signals.csv",
-        ("time", "kind", "level", "level_value", "close", "reason"),
+        ("time", "kind", *details, "reason"),
         [
-            _row(s.time.isoformat(), str(s.kind), s.level, s.level_value, s.close, s.reason)
-            for s in result.record.signals
+            _row(s.time.isoformat(), str(s.kind), *(d.value for d in s.details()), s.reason)
+            for s in signals
         ],
     )
     files["rejections"] = _write_csv(

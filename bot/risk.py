@@ -2,10 +2,11 @@
 
 Sizing (fixed shares, fixed notional, percent of equity, or risk-based over an
 ATR stop) capped by the maximum position and by buying power; initial, trailing and
-take-profit levels; exit on the breakdown of the level that opened the position.
+take-profit levels. A signal's intent decides: it closes the position when it exits
+that side and has the tag of the signal that opened it; it opens one when flat.
 Prices used for sizing are the signal bar's close: the next open is not known yet
-(no look-ahead). Deterministic client order ids come from here, so a retry or a
-restart rebuilds the very same id for the same decision.
+(no look-ahead). Each intent gets its deterministic client order id from
+`bot.orderids`, so a retry or a restart rebuilds the very same id for the same decision.
 """
 
 from __future__ import annotations
@@ -14,19 +15,9 @@ import math
 from dataclasses import dataclass
 
 from bot.indicators import ATR
-from bot.models import Bar, OrderIntent, Rejection, Side, Signal, SignalKind, ns_to_et
+from bot.models import Bar, Direction, OrderIntent, Rejection, Side, Signal
+from bot.orderids import client_order_id as client_order_id  # also bot.engine's import
 from bot.settings import BrokerConfig, RiskConfig
-
-MAX_ID = 128
-
-
-def client_order_id(strategy: str, symbol: str, level: str, ts: int, action: str) -> str:
-    """`lb-BABA-r163.43-20260113T0000-buy`: same signal, same id, every time."""
-    short = {"level_breakout": "lb"}.get(strategy, strategy[:12])
-    lvl = level.replace("resistance_", "r").replace("peak_52w", "pk52w")
-    when = ns_to_et(ts).strftime("%Y%m%dT%H%M")
-    cid = f"{short}-{symbol}-{lvl}-{when}-{action}"
-    return cid[:MAX_ID]
 
 
 @dataclass
@@ -34,7 +25,7 @@ class PositionView:
     """What risk needs to know about the current position."""
 
     qty: float  # signed
-    level: str  # level that opened it
+    tag: str  # tag of the signal that opened it
     equity: float
     cash: float
     pending_entry: bool = False
@@ -53,30 +44,32 @@ class RiskManager:
         self._atr_update(bar.high, bar.low, bar.close)
 
     def decide(self, sig: Signal, pos: PositionView, bar: Bar) -> OrderIntent | Rejection:
-        what = f"{sig.kind} {sig.level}"
-        breakout = sig.kind is SignalKind.BREAKOUT
+        what = f"{sig.kind} {sig.tag}"
         if pos.qty != 0:
-            same_level = sig.level == pos.level
-            closes = (pos.qty > 0 and not breakout) or (pos.qty < 0 and breakout)
-            if closes and same_level and self.cfg.exit_on_breakdown:
+            held = Direction.LONG if pos.qty > 0 else Direction.SHORT
+            # Only the exit of the position's own entry closes it (same tag): a level
+            # breaking down says nothing about a position another level opened.
+            if sig.exits is held and sig.tag == pos.tag:
+                if not self.cfg.exit_on_breakdown:
+                    return Rejection(sig.ts, what, "exit_on_breakdown is off")
                 side = Side.SELL if pos.qty > 0 else Side.BUY
                 action = "sell" if pos.qty > 0 else "cover"
                 return self._intent(sig, side, abs(pos.qty), action, "exit")
-            if closes and same_level:
-                return Rejection(sig.ts, what, "exit_on_breakdown is off")
-            held = "long" if pos.qty > 0 else "short"
             return Rejection(
-                sig.ts, what, f"already {held} (opened on {pos.level}); one position at a time"
+                sig.ts, what, f"already {held} (opened on {pos.tag}); one position at a time"
             )
         if pos.pending_entry:
             return Rejection(sig.ts, what, "an entry order is already pending")
-        if not breakout and not self.cfg.allow_short:
-            return Rejection(sig.ts, what, "long-only: a breakdown while flat opens nothing")
-        side = Side.BUY if breakout else Side.SELL
+        if sig.enters is None:
+            return Rejection(sig.ts, what, "flat, and the signal opens nothing")
+        if sig.enters is Direction.SHORT and not self.cfg.allow_short:
+            return Rejection(sig.ts, what, f"long-only: a {sig.kind} while flat opens nothing")
+        buy = sig.enters is Direction.LONG
+        side = Side.BUY if buy else Side.SELL
         qty, why = self.size(pos, bar.close)
         if qty < 1:
             return Rejection(sig.ts, what, why or "size rounds to 0 shares")
-        intent = self._intent(sig, side, qty, "buy" if breakout else "short", "entry")
+        intent = self._intent(sig, side, qty, "buy" if buy else "short", "entry")
         stop, take = self.protective_prices(side, bar.close)
         if self._protect and stop is None:
             return Rejection(sig.ts, what, f"ATR({self.cfg.atr_period}) not ready for the stop")
@@ -90,7 +83,7 @@ class RiskManager:
             reason=sig.reason,
             stop_loss=stop if self._protect else None,
             take_profit=take,
-            level=sig.level,
+            level=sig.tag,
         )
 
     def size(self, pos: PositionView, price: float) -> tuple[int, str]:
@@ -148,7 +141,7 @@ class RiskManager:
     def _intent(
         self, sig: Signal, side: Side, qty: float, action: str, purpose: str
     ) -> OrderIntent:
-        cid = client_order_id(sig.strategy, self.symbol, sig.level, sig.ts, action)
+        cid = client_order_id(sig.id_prefix, self.symbol, sig.id_tag(), sig.ts, action)
         return OrderIntent(
             cid, self.symbol, side, qty, purpose=purpose, signal_ts=sig.ts, reason=sig.reason
         )

@@ -6,7 +6,7 @@ Crash-only start, the same path every time:
 3. check the broker keys with one account call;
 4. rebuild the engine: recorded fills -> position and cash; bars up to the last
    processed one (a first replay: up to `replay_from`; a first live run: all the
-   fetched history) -> indicators and levels, with no signal acted on during warm-up;
+   fetched history) -> indicators and strategy state, no signal acted on in warm-up;
 5. reconcile with the broker (settle every order in doubt, refuse unexplained orders
    or positions unless --adopt).
 Steps 3-5 have a time budget (`alpaca.startup_timeout_s`): a broker that cannot be
@@ -34,6 +34,7 @@ from bot.engine import Engine
 from bot.eventtext import human
 from bot.execution import LiveBroker
 from bot.guards import Guards
+from bot.halts import loss_halt_of, save_loss_halt, saved_halt
 from bot.journal import FILE_ONLY, Journal
 from bot.livestream import StreamPump, start_stream
 from bot.models import Bar, ns_to_et
@@ -169,7 +170,7 @@ class PaperRunner:
             journal.event(kind, **{"bar_time" if k == "time" else k: v for k, v in fields.items()})
             if kind == "signal":
                 store.add_signal(
-                    int(fields.get("ts", 0)), str(fields["level"]), str(fields["kind"]), fields
+                    int(fields.get("ts", 0)), str(fields["tag"]), str(fields["kind"]), fields
                 )
             if kind in _HUMAN:
                 text = human(kind, fields)
@@ -271,10 +272,10 @@ class PaperRunner:
             s.paper,
             self.feed.interval_ns,
             self.halt_file,
-            lambda: store.get_meta("halted") or None,
+            lambda: halt.reason if (halt := saved_halt(store)) else None,
             self.feed.regular_hours,
             count_orders=store.orders_in_session,
-            save_loss_halt=lambda session, why: store.set_meta("loss_halt", f"{session}|{why}"),
+            save_loss_halt=lambda session, why: save_loss_halt(store, session, why),
         )
         engine = Engine(
             build_strategy(s.strategy),
@@ -292,7 +293,7 @@ class PaperRunner:
         first_trade = self._first_trade_index(history, last)
         warm = list(history.iter_bars(0, first_trade))
         for bar in warm:
-            engine.warm_up(bar)  # indicators and level states; no signal acted on
+            engine.warm_up(bar)  # indicators and strategy state; no signal acted on
         store.add_history(warm)
         events(
             "warm_up",
@@ -307,7 +308,7 @@ class PaperRunner:
         if engine.pending_entry is not None and engine.pending_entry not in still_open:
             engine.pending_entry = None
             if engine.portfolio.qty == 0:
-                engine.entry_level = engine.entry_reason = ""
+                engine.entry_tag = engine.entry_reason = ""
         if self.adopt and abs(rec.broker_qty - engine.portfolio.qty) > 1e-9:
             engine.adopt_position(rec.broker_qty, rec.broker_avg_price, now)
         events(
@@ -372,7 +373,8 @@ class PaperRunner:
             if self.settings.paper.cancel_on_halt and engine.pending_entry is not None:
                 engine.broker.cancel(engine.pending_entry)
                 engine.pending_entry = None
-        flatten = self.settings.paper.flatten_on_halt or store.get_meta("halt_flatten") == "1"
+        saved = saved_halt(store)
+        flatten = self.settings.paper.flatten_on_halt or (saved is not None and saved.flatten)
         if flatten and engine.portfolio.qty != 0 and engine.last_bar is not None:
             engine.flatten(engine.last_bar, why)
 
@@ -408,6 +410,4 @@ def _restore_session(guards: Guards, store: StateStore, last: int, initial_cash:
     if session is None:
         return
     start = store.session_start_equity(session)
-    saved = (store.get_meta("loss_halt") or "").split("|", 1)
-    halt = saved[1] if len(saved) == 2 and saved[0] == str(session) else None
-    guards.restore(session, initial_cash if start is None else start, halt)
+    guards.restore(session, initial_cash if start is None else start, loss_halt_of(store, session))

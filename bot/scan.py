@@ -1,7 +1,7 @@
 """Run a strategy over a bar series and collect its signals (no orders, no account).
 
 Used by `bot signals`. The strategy sees every bar from the start of the series, so
-bars before `--from` warm its indicators and levels; only signals inside the asked
+bars before `--from` warm its indicators up; only signals inside the asked
 range are returned.
 """
 

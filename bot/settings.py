@@ -21,22 +21,30 @@ import tomllib
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import (
     Field,
     SecretStr,
+    SerializeAsAny,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config_models import StrictModel, validate_without_mixups
 from bot.journal import register_secrets
-from strategies.level_breakout import LevelBreakoutConfig
+from bot.strategy import StrategyConfig
+from strategies import UnknownStrategy, any_config, config_model_for, default_config
+
+if TYPE_CHECKING:
+    StrategyTable = StrategyConfig
+else:
+    StrategyTable = any_config()  # a Union of the registered models (see _strategy_model)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "config" / "default.toml"
@@ -75,8 +83,10 @@ class RiskConfig(StrictModel):
     stop_loss: bool = False
     trailing_stop: bool = False
     take_profit_pct: float = Field(0.0, ge=0, le=500)
+    # Close a position on the strategy's exit signal for it (the same tag): for level
+    # strategies, the breakdown of the level that opened it (hence the name).
     exit_on_breakdown: bool = True
-    allow_short: bool = False
+    allow_short: bool = False  # open shorts on the strategy's short entries
 
     @model_validator(mode="after")
     def _risk_needs_stop(self) -> RiskConfig:
@@ -179,7 +189,9 @@ class Settings(BaseSettings):
 
     symbol: str = Field("BABA", min_length=1, max_length=12, pattern=r"^[A-Z][A-Z.]*$")
     mode: Literal["paper"] = "paper"
-    strategy: LevelBreakoutConfig = LevelBreakoutConfig()
+    # The model is the registry's for `strategy.name` (see _strategy_model); serialized as
+    # that model, not as the base.
+    strategy: SerializeAsAny[StrategyTable] = Field(default_factory=default_config)
     data: DataConfig = DataConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
@@ -204,10 +216,18 @@ class Settings(BaseSettings):
 
     @field_validator("strategy", mode="wrap")
     @classmethod
-    def _strategy_kinds(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        # The strategy's config class lives in strategies/ (not a StrictModel): the same
-        # boolean/number check is applied to its table here.
-        return validate_without_mixups(LevelBreakoutConfig, value, handler)
+    def _strategy_model(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # The registry owns the strategies' config models: the table is validated by the
+        # model of the strategy it names (unknown keys for that strategy refused), with
+        # the boolean/number check of the other sections (its models are not StrictModels).
+        try:
+            model = config_model_for(value)
+        except UnknownStrategy as exc:
+            error = PydanticCustomError("unknown_strategy", str(exc))
+            name = value.get("name") if isinstance(value, Mapping) else None
+            detail = InitErrorDetails(type=error, loc=("name",), input=name)
+            raise ValidationError.from_exception_data("strategy", [detail]) from None
+        return validate_without_mixups(model, value, model.model_validate)
 
     def redacted(self) -> dict[str, Any]:
         """The merged settings as plain data, secrets shown only as set/unset."""

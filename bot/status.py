@@ -1,8 +1,8 @@
 """`bot status`: what the paper bot holds and knows, read from its state database.
 
 Reads only (the runner may be running): position and P&L from the recorded fills and
-equity snapshots, open orders, each level with the distance to it (the strategy is
-replayed over the stored bars), the last signals, whether trading is halted, and
+equity snapshots, open orders, the strategy's status (it is replayed over the stored
+bars), the last signals, whether trading is halted, and
 whether a runner is alive (its heartbeat is fresh and its process exists).
 """
 
@@ -12,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.halts import saved_halt
 from bot.portfolio import Portfolio
 from bot.settings import Settings
 from bot.state import StateError, StateStore
 from bot.statelock import pid_alive, read_heartbeat
+from bot.strategy import StrategyStatus
 from strategies import build_strategy
 
 
@@ -28,7 +30,7 @@ class Status:
     initial_cash: float
     realized: float
     open_orders: list[dict[str, Any]]
-    levels: list[dict[str, object]]
+    strategy: StrategyStatus
     last_close: float | None
     last_bar_time: str | None
     signals: list[dict[str, Any]]
@@ -66,7 +68,8 @@ def read_status(settings: Settings) -> Status:
             strategy.on_bar(b)
         eq = store.equity_rows()
         halt_file = Path(settings.paper.halt_file)
-        halted = store.get_meta("halted") or (
+        halt = saved_halt(store)
+        halted = (halt.reason if halt else None) or (
             f"halt file {halt_file} exists" if halt_file.exists() else None
         )
         orders = [
@@ -89,7 +92,7 @@ def read_status(settings: Settings) -> Status:
             initial_cash=initial,
             realized=p.realized,
             open_orders=orders,
-            levels=strategy.status(),
+            strategy=strategy.status(),
             last_close=bars[-1].close if bars else None,
             last_bar_time=bars[-1].time.isoformat() if bars else None,
             signals=store.signals()[-5:],

@@ -1,4 +1,4 @@
-"""Rich tables for the terminal: signal timelines, level status, settings.
+"""Rich tables for the terminal: signal timelines, strategy status, trades, `bot status`.
 
 Presentation only: takes finished results, prints them, decides nothing.
 """
@@ -19,7 +19,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from bot.data import LoadResult
-from bot.models import Signal, Trade, ns_to_et
+from bot.models import Direction, Signal, Trade, ns_to_et
+from bot.strategy import StrategyStatus
 
 
 class Fitted:
@@ -43,35 +44,26 @@ class Fitted:
 
 
 def signal_table(signals: Sequence[Signal], title: str) -> Fitted:
+    """Time, kind, the strategy's details (its columns: the first signal's), reason."""
+    details = signals[0].details() if signals else ()
     wide = Table(title=title, title_justify="left")
-    for col in ("time", "kind", "level", "level value", "close", "dist %", "vol x"):
-        right = col in ("level value", "close", "dist %", "vol x")
-        wide.add_column(col, justify="right" if right else "left", no_wrap=True)
+    wide.add_column("time", no_wrap=True)
+    wide.add_column("kind", no_wrap=True)
+    for d in details:
+        numeric = not isinstance(d.value, str)
+        wide.add_column(d.header, justify="right" if numeric else "left", no_wrap=True)
     wide.add_column("reason", overflow="fold", min_width=30)
     narrow = Table(title=title, title_justify="left")
     narrow.add_column("time", no_wrap=True)
     narrow.add_column("signal", no_wrap=True)
-    narrow.add_column("close", justify="right", no_wrap=True)
     narrow.add_column("reason", overflow="fold")
     for s in signals:
-        kind = f"[{'green' if s.kind == 'breakout' else 'red'}]{s.kind}[/]"
-        vol = "" if s.volume_ratio is None else f"{s.volume_ratio:.2f}"
-        wide.add_row(
-            _when(s.time),
-            kind,
-            escape(s.level),
-            f"{s.level_value:.2f}",
-            f"{s.close:.2f}",
-            f"{s.distance_pct:+.2f}",
-            vol,
-            escape(s.reason),
-        )
-        narrow.add_row(
-            _when(s.time, "\n"),
-            f"{kind}\n{escape(s.level)}\nlevel {s.level_value:.2f}",
-            f"{s.close:.2f}\n{s.distance_pct:+.2f}%" + (f"\nvol {vol}x" if vol else ""),
-            escape(s.reason),
-        )
+        # Green for signals that open longs (or close shorts), red for the others.
+        kind = f"[{'green' if s.enters is Direction.LONG else 'red'}]{escape(str(s.kind))}[/]"
+        cells = s.details()
+        wide.add_row(_when(s.time), kind, *(escape(d.text) for d in cells), escape(s.reason))
+        lines = [kind, *(escape(f"{d.header} {d.text}") for d in cells if d.text)]
+        narrow.add_row(_when(s.time, "\n"), "\n".join(lines), escape(s.reason))
     return Fitted(wide, narrow)
 
 
@@ -80,7 +72,7 @@ def _when(t: datetime, sep: str = " ") -> str:
     return t.strftime(f"%Y-%m-%d{sep}%H:%M") if t.hour or t.minute else t.date().isoformat()
 
 
-def status_table(rows: list[dict[str, Any]], last_close: float, last_ts: int) -> Table:
+def status_table(status: StrategyStatus, last_close: float, last_ts: int) -> Table:
     when = ns_to_et(last_ts)
     stamp = (
         when.date().isoformat()
@@ -88,22 +80,16 @@ def status_table(rows: list[dict[str, Any]], last_close: float, last_ts: int) ->
         else when.strftime("%Y-%m-%d %H:%M")
     )
     table = Table(title=f"Status at {stamp}: last close {last_close:.2f}", title_justify="left")
-    for col in ("level", "value", "side", "close vs level %", "note"):
+    subject = status.subject
+    for col in (subject, "value", "side", f"close vs {subject} %", "note"):
         table.add_column(col)
-    for r in rows:
-        note = ""
-        if "peak_now" in r:
-            note = (
-                f"52-week peak now {r['peak_now']} made on {r['peak_date']}"
-                if r["peak_now"]
-                else "warming up"
-            )
+    for r in status.rows:
         table.add_row(
-            str(r["level"]),
-            "" if r["value"] is None else f"{r['value']:.2f}",
-            str(r["state"]),
-            "" if r["distance_pct"] is None else f"{r['distance_pct']:+.2f}",
-            note,
+            escape(r.name),
+            "" if r.value is None else f"{r.value:.2f}",
+            escape(r.side),
+            "" if r.distance_pct is None else f"{r.distance_pct:+.2f}",
+            escape(r.note),
         )
     return table
 
@@ -200,7 +186,7 @@ def progress_bar(
 
 
 def status_view(console: Console, st: Any, symbol: str) -> None:
-    """`bot status`: position, P&L, orders, levels, last signals, halt."""
+    """`bot status`: position, P&L, orders, the strategy's status, last signals, halt."""
     head = "[red]HALTED[/]: " + escape(st.halted) if st.halted else "[green]trading allowed[/]"
     alive = st.runner.startswith("running")
     console.print(f"{symbol}: {head}; [{'green' if alive else 'yellow'}]{escape(st.runner)}[/]")
@@ -213,7 +199,7 @@ def status_view(console: Console, st: Any, symbol: str) -> None:
         + ("" if pnl is None else f"; P&L {pnl:+,.2f} (realised {st.realized:+,.2f})")
     )
     if st.last_close is not None:
-        console.print(status_table(st.levels, st.last_close, _ts_of(st.last_bar_time)))
+        console.print(status_table(st.strategy, st.last_close, _ts_of(st.last_bar_time)))
     orders = Table(title=f"{len(st.open_orders)} open order(s)", title_justify="left")
     for col in ("client order id", "side", "qty", "type", "status", "purpose", "stop"):
         orders.add_column(col, overflow="fold")  # wrap, never cut an order id
@@ -224,11 +210,15 @@ def status_view(console: Console, st: Any, symbol: str) -> None:
         )  # fmt: skip
     console.print(orders)
     sigs = Table(title="last signals", title_justify="left")
-    for col in ("time", "kind", "level", "close", "reason"):
+    for col in ("time", "signal", "close", "reason"):
         sigs.add_column(col, overflow="fold", min_width=10 if col == "time" else None)
     for sg in st.signals:
+        # `label` is the signal in a few words (states written before it existed: the kind).
         sigs.add_row(
-            str(sg["time"])[:16], sg["kind"], sg["level"], f"{sg['close']:.2f}", sg["reason"]
+            str(sg["time"])[:16],
+            str(sg.get("label") or sg.get("kind", "")),
+            f"{sg['close']:.2f}",
+            str(sg.get("reason", "")),
         )
     console.print(sigs)
 

@@ -25,6 +25,8 @@ same either way.
 
 Bars arrive one at a time; all indicators are incremental (bounded windows), so this
 same object serves backtests and live trading. It emits signals and never calls a broker.
+Its signals (`strategies.level_signal`) carry the level as their tag and details; its
+chart series are in `strategies.level_plot`.
 """
 
 from __future__ import annotations
@@ -33,21 +35,26 @@ import math
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from bot.indicators import ADX, RSI, RollingMean, SessionPeak
-from bot.models import Bar, Rejection, Signal, SignalKind, ns_to_et
+from bot.models import Bar, Rejection, Signal, ns_to_et
+from bot.strategy import PlotSeries, StatusRow, StrategyConfig, StrategyStatus
+from strategies.level_signal import DIRECTION, INTENT, LevelSignal, SignalKind
+
+if TYPE_CHECKING:
+    from bot.data import BarSeries
+
+__all__ = ["LevelBreakout", "LevelBreakoutConfig", "LevelSignal", "SignalKind", "describe_rules"]
 
 PEAK_LEVEL = "peak_52w"
 _NO_SIGNALS: tuple[Signal, ...] = ()
 
 
-class LevelBreakoutConfig(BaseModel):
+class LevelBreakoutConfig(StrategyConfig):
     """Thresholds of the level breakout rules (the [strategy] table of the config)."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
     name: Literal["level_breakout"] = "level_breakout"
     levels: list[Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]] = Field(
@@ -117,6 +124,7 @@ class LevelBreakout:
     """The strategy object: `on_bar(bar)` -> signals confirmed at that bar."""
 
     name = "level_breakout"
+    id_prefix = "lb"  # client order ids: lb-BABA-r163.43-20260113T0000-buy
 
     def __init__(self, cfg: LevelBreakoutConfig) -> None:
         self.cfg = cfg
@@ -214,6 +222,15 @@ class LevelBreakout:
         if self.near_misses is None:
             self.near_misses = []
         return self.near_misses
+
+    def describe(self) -> str:
+        return describe_rules(self.cfg)
+
+    def plot(self, bars: BarSeries) -> list[PlotSeries]:
+        # Imported here: pandas and ta are only needed when a chart is drawn.
+        from strategies.level_plot import plot_series
+
+        return plot_series(self.cfg, bars)
 
     def warmup_bars(self) -> int:
         """Bars needed before every level can give a signal (live runs fetch this many):
@@ -316,7 +333,7 @@ class LevelBreakout:
 
     def _near_miss(self, kind: SignalKind, lv: LevelState, ts: int, reason: str) -> None:
         assert self.near_misses is not None
-        self.near_misses.append(Rejection(ts, f"{kind} {lv.name}", reason))
+        self.near_misses.append(Rejection(ts, f"{kind} {lv.name}", reason, DIRECTION[kind]))
 
     @staticmethod
     def _label(lv: LevelState, level: float) -> str:
@@ -347,36 +364,42 @@ class LevelBreakout:
                 reason += f", ADX {adx:.1f} > {cfg.adx_min:g}"
         else:
             reason = f"{n} {what} below {label} -{cfg.breakdown_buffer_pct:g}% ({closes})"
-        return Signal(
-            kind=kind,
-            level=lv.name,
-            level_value=level,
+        enters, exits = INTENT[kind]
+        return LevelSignal(
             ts=bar.ts,
+            kind=kind,
+            tag=lv.name,
+            enters=enters,
+            exits=exits,
             close=bar.close,
-            distance_pct=(bar.close / level - 1.0) * 100.0,
-            volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
             reason=reason,
             strategy=self.name,
+            id_prefix=self.id_prefix,
+            level_value=level,
+            distance_pct=(bar.close / level - 1.0) * 100.0,
+            volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
         )
 
-    def status(self) -> list[dict[str, object]]:
+    def status(self) -> StrategyStatus:
         """Each level: value, side, distance of the last close, and the peak's date."""
         last = self.last_bar
-        rows: list[dict[str, object]] = []
+        rows: list[StatusRow] = []
         for lv in self.levels:
             value = lv.frozen if lv.state == "ABOVE" and lv.fixed is None else lv.current
-            row: dict[str, object] = {
-                "level": lv.name,
-                "value": None if value != value else round(value, 4),
-                "state": lv.state or "WARMING_UP",
-                "distance_pct": None
-                if last is None or value != value
-                else round((last.close / value - 1) * 100, 2),
-            }
+            note = ""
             if lv.fixed is None:
-                row["peak_now"] = None if lv.current != lv.current else round(lv.current, 4)
-                row["peak_date"] = (
-                    ns_to_et(lv.current_ts).date().isoformat() if lv.current_ts else None
+                now = None if lv.current != lv.current else round(lv.current, 4)
+                day = ns_to_et(lv.current_ts).date().isoformat() if lv.current_ts else None
+                note = f"52-week peak now {now} made on {day}" if now else "warming up"
+            rows.append(
+                StatusRow(
+                    lv.name,
+                    None if value != value else round(value, 4),
+                    lv.state or "WARMING_UP",
+                    None
+                    if last is None or value != value
+                    else round((last.close / value - 1) * 100, 2),
+                    note,
                 )
-            rows.append(row)
-        return rows
+            )
+        return StrategyStatus("level", tuple(rows))

@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from bot.data import BarSeries, load_csv, validate_columns
 from bot.models import DataError
 from bot.settings import ConfigError, Settings, load_settings
+from strategies import REGISTRY, config_model
 from tests.conftest import DEFAULT_TOML, daily_ts, write_csv
 
 GOOD = [
@@ -264,14 +265,31 @@ def test_cli_comment_only_config_exits_2(tmp_path):
 # ---------------------------------------------------------------- config: upper bounds
 
 
+# The strategy whose [strategy] table has each key (every registered strategy's keys are
+# checked: the table is validated by the model its `name` picks).
+STRATEGY_OF = {
+    key: name for name, entry in reversed(REGISTRY.items()) for key in entry.config.model_fields
+}
+
+
 def section_fields() -> list[tuple[str, str, Any]]:
     """(section, key, FieldInfo) of every setting in a table of the config."""
     out = []
     for section, field in Settings.model_fields.items():
         model = field.annotation
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        if section == "strategy":
+            fields = {k: f for e in REGISTRY.values() for k, f in e.config.model_fields.items()}
+            out += [(section, key, sub) for key, sub in fields.items()]
+        elif isinstance(model, type) and issubclass(model, BaseModel):
             out += [(section, key, sub) for key, sub in model.model_fields.items()]
     return out
+
+
+def table(section: str, key: str) -> str:
+    """The head of the table that holds `key` (naming the strategy it belongs to)."""
+    if section == "strategy":
+        return f'[strategy]\nname = "{STRATEGY_OF[key]}"\n'
+    return f"[{section}]\n"
 
 
 NUMBER_KEYS = [(s, k) for s, k, f in section_fields() if f.annotation in (int, float)]
@@ -297,7 +315,7 @@ def test_every_number_has_an_upper_bound(section, key):
 
 
 def test_every_level_has_an_upper_bound():
-    field = Settings.model_fields["strategy"].annotation.model_fields["levels"]
+    field = config_model("level_breakout").model_fields["levels"]
     (item,) = typing.get_args(field.annotation)
     assert any(isinstance(m, Le | Lt) for m in typing.get_args(item)[1].metadata)
 
@@ -306,7 +324,7 @@ def test_every_level_has_an_upper_bound():
 @pytest.mark.parametrize(("section", "key"), NUMBER_KEYS)
 @pytest.mark.parametrize("value", ["inf", "1e300"])
 def test_infinite_or_huge_number_is_refused_for_every_key(tmp_path, section, key, value):
-    path = write_toml(tmp_path, f"[{section}]\n{key} = {value}\n")
+    path = write_toml(tmp_path, f"{table(section, key)}{key} = {value}\n")
     msg = config_error(path)
     line = next(ln for ln in msg.splitlines() if f": {section}.{key}: " in ln)
     assert str(path) in line
@@ -368,7 +386,7 @@ def test_too_many_levels_are_refused(tmp_path):
 @pytest.mark.parametrize(("section", "key"), NUMBER_KEYS)
 @pytest.mark.parametrize("value", ["true", "false"])
 def test_boolean_for_a_number_is_refused_for_every_key(tmp_path, section, key, value):
-    path = write_toml(tmp_path, f"[{section}]\n{key} = {value}\n")
+    path = write_toml(tmp_path, f"{table(section, key)}{key} = {value}\n")
     msg = config_error(path)
     lines = [ln for ln in msg.splitlines() if f": {section}.{key}: " in ln]
     assert len(lines) == 1  # said once, even where `false` (0) also breaks a lower bound
@@ -380,7 +398,7 @@ def test_boolean_for_a_number_is_refused_for_every_key(tmp_path, section, key, v
 @pytest.mark.parametrize(("section", "key"), BOOL_KEYS)
 @pytest.mark.parametrize("value", ["1", "0", "1.0"])
 def test_number_for_a_boolean_is_refused_for_every_key(tmp_path, section, key, value):
-    path = write_toml(tmp_path, f"[{section}]\n{key} = {value}\n")
+    path = write_toml(tmp_path, f"{table(section, key)}{key} = {value}\n")
     msg = config_error(path)
     line = next(ln for ln in msg.splitlines() if f": {section}.{key}: " in ln)
     assert str(path) in line and "Input should be a boolean (true or false), not a number" in line

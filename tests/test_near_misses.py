@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 import ta
 
-from bot.models import Rejection, SignalKind
-from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig
+from bot.models import Rejection
+from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig, SignalKind
 from tests.conftest import make_bars
 from tests.test_rules import HELD_CLOSES, HELD_HIGHS, HELD_VOLUMES, RSI_CLOSES, cfg, peak_cfg
 

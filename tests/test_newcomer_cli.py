@@ -25,8 +25,9 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from bot.models import ET, Signal, SignalKind, Trade, et_to_ns
+from bot.models import ET, Direction, Signal, Trade, et_to_ns
 from bot.views import signal_table, trades_table
+from strategies.level_breakout import LevelSignal, SignalKind
 from tests.test_paper_support import DAILY_CSV, ROOT, bot_env, run_bot
 
 # ---------------------------------------------------------------- helpers
@@ -367,12 +368,31 @@ def _ns(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> int:
     return et_to_ns(datetime(y, m, d, hh, mm, tzinfo=ET))
 
 
+def _level_signal(
+    kind: SignalKind,
+    level: str,
+    value: float,
+    ts: int,
+    close: float,
+    dist: float,
+    ratio: float | None,
+    reason: str,
+) -> Signal:
+    up = kind is SignalKind.BREAKOUT
+    return LevelSignal(
+        ts=ts, kind=kind, tag=level, enters=Direction.LONG if up else Direction.SHORT,
+        exits=Direction.SHORT if up else Direction.LONG, close=close, reason=reason,
+        strategy="level_breakout", id_prefix="lb", level_value=value, distance_pct=dist,
+        volume_ratio=ratio,
+    )  # fmt: skip
+
+
 def _signals() -> list[Signal]:
     return [
-        Signal(SignalKind.BREAKOUT, "resistance_163.43", 163.43, _ns(2026, 1, 13), 167.01,
-               2.19, 1.73, LONG_REASON),
-        Signal(SignalKind.BREAKDOWN, "peak_52w", 97.5, _ns(2026, 1, 29, 10, 45), 95.42,
-               -2.13, None, "2 closes below the 52-week peak 97.50 -1% (94.19, 95.42)"),
+        _level_signal(SignalKind.BREAKOUT, "resistance_163.43", 163.43, _ns(2026, 1, 13), 167.01,
+                      2.19, 1.73, LONG_REASON),
+        _level_signal(SignalKind.BREAKDOWN, "peak_52w", 97.5, _ns(2026, 1, 29, 10, 45), 95.42,
+                      -2.13, None, "2 closes below the 52-week peak 97.50 -1% (94.19, 95.42)"),
     ]  # fmt: skip
 
 
@@ -411,7 +431,7 @@ def test_the_signal_table_wraps_instead_of_cutting(width: int) -> None:
     reasons = _last_column(text)
     for s in _signals():
         assert _squash(s.reason) in reasons, s.reason  # the whole reason, in order
-        assert s.level in text
+        assert s.tag in text
     for figure in ("163.43", "167.01", "+2.19", "1.73", "97.50", "95.42", "-2.13"):
         assert figure in text, figure
 

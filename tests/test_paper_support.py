@@ -244,6 +244,7 @@ class Snapshot:
 
 def snapshot(state_dir: Path) -> Snapshot:
     """What the bot recorded (read with bot.state.StateStore, which checks every row)."""
+    from bot.halts import saved_halt
     from bot.state import StateStore
 
     path = state_dir / "state.sqlite"
@@ -268,7 +269,7 @@ def snapshot(state_dir: Path) -> Snapshot:
             ],
             last_bar_ts=store.last_bar_ts(),
             equity=[tuple(r) for r in store.equity_rows()],  # type: ignore[misc]
-            halted=store.get_meta("halted") or None,
+            halted=halt.reason if (halt := saved_halt(store)) else None,
         )
     finally:
         store.close()

@@ -212,7 +212,9 @@ def test_write_run_on_the_baba_backtest(baba: BacktestResult, tmp_path: Path) ->
     assert min(float(r["drawdown_pct"]) for r in equity) == pytest.approx(m["max_drawdown_pct"])
 
     signals = _rows(files["signals"])
-    assert list(signals[0]) == ["time", "kind", "level", "level_value", "close", "reason"]
+    assert list(signals[0]) == [
+        "time", "kind", "level", "level_value", "close", "distance_pct", "volume_ratio", "reason"
+    ]  # fmt: skip
     confirm = [s for s in signals if s["time"].startswith("2026-01-13")]
     assert len(confirm) == 1
     assert confirm[0]["kind"] == "breakout" and float(confirm[0]["level_value"]) == 163.43

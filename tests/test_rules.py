@@ -17,8 +17,7 @@ import pytest
 import ta
 
 from bot.indicators import SessionPeak
-from bot.models import SignalKind
-from strategies.level_breakout import PEAK_LEVEL, LevelBreakout, LevelBreakoutConfig
+from strategies.level_breakout import PEAK_LEVEL, LevelBreakout, LevelBreakoutConfig, SignalKind
 from tests.conftest import make_bars, make_minute_bars, run, run_indexed
 
 OUT, DOWN = SignalKind.BREAKOUT, SignalKind.BREAKDOWN
@@ -305,11 +304,11 @@ def test_peak_status_shows_frozen_and_moving_peak():
     bars = make_bars(FROZEN_CLOSES, highs=FROZEN_HIGHS)
     for bar in bars[:11]:
         strat.on_bar(bar)
-    (row,) = strat.status()
-    assert row["state"] == "ABOVE"
-    assert row["value"] == 10.0  # the frozen level
-    assert row["peak_now"] == 12.0  # the moving peak as of bar 10: max(high[5..9])
-    assert row["peak_date"] == "2024-01-12"  # bar 8 (2024-01-02 + 8 weekdays) made the 12
+    (row,) = strat.status().rows
+    assert row.side == "ABOVE"
+    assert row.value == 10.0  # the frozen level
+    # the moving peak as of bar 10: max(high[5..9]); bar 8 (2024-01-02 + 8 weekdays) made it
+    assert row.note == "52-week peak now 12.0 made on 2024-01-12"
 
 
 #   Volume rule on (1.5x the mean of the 3 bars before); peak of the 5 bars before.
@@ -349,8 +348,9 @@ def test_volume_held_peak_breakout_freezes_the_first_confirming_closes_peak():
     strat = LevelBreakout(c)
     for bar in bars[:11]:
         strat.on_bar(bar)
-    (row,) = strat.status()
-    assert (row["state"], row["value"], row["peak_now"]) == ("ABOVE", 11.2, 12.6)
+    (row,) = strat.status().rows
+    assert (row.side, row.value) == ("ABOVE", 11.2)
+    assert row.note.startswith("52-week peak now 12.6 made on")
 
 
 def test_each_close_is_compared_with_its_own_bars_peak():

@@ -17,11 +17,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.models import SignalKind
 from bot.scan import scan
 from bot.settings import load_settings
 from strategies import build_strategy
-from strategies.level_breakout import LevelBreakoutConfig
+from strategies.level_breakout import LevelBreakoutConfig, SignalKind
 from tests.conftest import DEFAULT_TOML, run, sig_date
 
 LEVEL = 163.43

@@ -8,7 +8,11 @@
     POST /_emulator/position {"symbol", "qty", "avg_entry_price"} -> the position (or null)
     POST /_emulator/reset {"cash"?, "now"?}    -> {"now", "cash"}
     POST /_emulator/config {knob: value, ...}    -> every knob's current value
-Tests and the CLI drive the replay clock with these; a bot never calls them. The knobs
+    GET  /_emulator/fingerprint?symbol=&start_ns=&end_ns= -> {"symbol", "timeframe",
+         "bars", "digest"} of the bars orders fill on, stamped in [start_ns, end_ns]
+Tests and the CLI drive the replay clock with these, and `bot paper --emulator-url`
+checks with `fingerprint` that the emulator fills on the bars it replays; a bot trading
+never calls them. The knobs
 (names, rules, defaults, the Alpaca docs they follow) are in bot/emulator/knobs.py; an
 unknown name or a bad value is refused with 422 and nothing is changed. `reject_next`
 is a fault. Admin requests are not counted by the rate limit.
@@ -20,12 +24,14 @@ import threading
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Body
+import numpy as np
+from fastapi import APIRouter, Body, Request
 
 from bot.emulator import knobs
 from bot.emulator.errors import invalid
 from bot.emulator.faults import Faults
 from bot.emulator.jsonfmt import parse_time, utc_iso
+from bot.emulator.query import int_param
 from bot.emulator.state import EmulatorState
 
 
@@ -146,6 +152,27 @@ def admin_router(state: EmulatorState, faults: Faults, stats: Stats) -> APIRoute
             state.reset(None if cash is None else float(cash), now)
             stats.clear()
             return {"now": utc_iso(state.now), "cash": state.account.cash}
+
+    @router.get("/fingerprint")
+    def fingerprint(request: Request) -> dict[str, Any]:
+        q = dict(request.query_params)
+        symbol = q.get("symbol", "").upper()
+        span = [int_param(q, k, -1, 0, 2**63 - 1) for k in ("start_ns", "end_ns")]
+        if not symbol or -1 in span:
+            raise invalid("fingerprint needs symbol, start_ns and end_ns (UTC nanoseconds)")
+        with state.lock:
+            if symbol not in state.market.tracks:
+                return {"symbol": symbol, "timeframe": None, "bars": 0, "digest": None}
+            bars = state.track(symbol).bars
+            lo = int(np.searchsorted(bars.ts, span[0], side="left"))
+            hi = int(np.searchsorted(bars.ts, span[1], side="right"))
+            part = bars.slice(lo, hi)
+        return {
+            "symbol": symbol,
+            "timeframe": str(part.timeframe),
+            "bars": len(part),
+            "digest": part.digest(),
+        }
 
     @router.post("/config")
     def configure(body: Any = Body(None)) -> dict[str, Any]:

@@ -42,8 +42,9 @@ from bot.emulator.errors import FORBIDDEN, ApiError, invalid
 from bot.emulator.query import choice_param, int_param, list_param, time_param
 from bot.emulator.state import EmulatorState
 from bot.models import ET, et_to_ns
+from bot.timeframe import DAILY, MINUTE, Timeframe
 
-_TIMEFRAMES = {"1Day": "1d", "1D": "1d", "1Min": "1m", "1T": "1m"}
+SERVED = (DAILY, MINUTE)  # the timeframes of the emulator's files (market.py)
 FEEDS = ("iex", "sip", "delayed_sip")
 UNSUPPORTED_FEEDS = ("otc", "boats", "overnight")
 ADJUSTMENTS = ("raw", "split", "dividend", "all")
@@ -61,8 +62,8 @@ def data_router(state: EmulatorState, auth: Callable[[Request], None]) -> APIRou
         symbols = list_param(q, "symbols")
         if not symbols:
             raise invalid("symbols is required")
-        tf = _TIMEFRAMES.get(q.get("timeframe", ""))
-        if tf is None:
+        tf = Timeframe.from_alpaca(q.get("timeframe", ""))
+        if tf is None or tf not in SERVED:
             raise invalid(f"invalid timeframe {q.get('timeframe')!r}: the emulator has 1Day, 1Min")
         feed = _feed(q)
         if "adjustment" in q:
@@ -80,7 +81,7 @@ def data_router(state: EmulatorState, auth: Callable[[Request], None]) -> APIRou
             span = (et_to_ns(start or midnight), last, visible)
             size = min(limit, state.bars_page_size)
             view = None
-            if tf == "1d":  # today's bar as it stands, and the late print (barview.py)
+            if tf.daily:  # today's bar as it stands, and the late print (barview.py)
                 late = int(state.late_print_s * 1e9)
                 view = DailyView(state.market, visible, now, state.todays_bar, late)
             found, nxt = state.market.bars_page(symbols, tf, span, size, offset, descending, view)

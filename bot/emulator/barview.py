@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from bot.emulator.market import Market, Track, bar_json
+from bot.timeframe import MINUTE
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class DailyView:
         self, symbol: str, session: int, start: int, end: int, final: tuple[float, ...]
     ) -> tuple[float, float, float, float, float]:
         o, h, lo, c, v = final
-        minutes = self.market.tracks[symbol].get("1m")
+        minutes = self.market.tracks[symbol].get(MINUTE)
         if minutes is not None:
             sess = minutes.bars.session
             first = int(np.searchsorted(sess, session, side="left"))

@@ -31,7 +31,7 @@ def day_close(state: EmulatorState, symbol: str, market_order: bool = False) -> 
     ns, cal = state.now_ns, state.calendar
     if not cal.is_open(ns):  # before the open or after the close: the next session's
         return cal.next_close(ns)
-    daily = state.track(symbol).bars.timeframe == "1d"
+    daily = state.track(symbol).bars.timeframe.daily
     if daily and (market_order or not state.intraday_day_orders):
         return cal.next_close(cal.next_open(ns))
     if not daily and not state.intraday_day_orders:

@@ -24,9 +24,9 @@ from bot.calendar import MarketCalendar
 from bot.data import BarSeries, load_csv
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.models import Bar, session_date
+from bot.timeframe import DAILY
 
 _FILE = re.compile(r"^(?P<sym>[A-Z][A-Z.]*)_(?P<tf>1d|1m)(?:_.*)?\.csv$")
-_NS = {"1m": 60 * 10**9}
 # Stable ids derived from the symbol, so that restarts keep the same asset ids.
 _ASSET_NS = uuid.UUID("6f1d1f3e-2b4e-4d7c-9a2e-5b0c1d2e3f40")
 
@@ -48,13 +48,23 @@ def find_series(data_dir: Path) -> dict[str, dict[str, BarSeries]]:
 
 
 def load_market(data_dir: Path, now: datetime | None, history: int) -> tuple[Market, datetime]:
-    """The market of the CSV files in `data_dir` (`find_series`), with a calendar that
+    """The market of the CSV files in `data_dir` (`find_series`): see `market_of`."""
+    series = find_series(data_dir)
+    if not any(len(s) for tfs in series.values() for s in tfs.values()):
+        raise ValueError(f"no <SYMBOL>_1d.csv or <SYMBOL>_1m_*.csv bars in {data_dir}")
+    return market_of(series, now, history)
+
+
+def market_of(
+    series: dict[str, dict[str, BarSeries]], now: datetime | None, history: int
+) -> tuple[Market, datetime]:
+    """The market of these bars (symbol -> timeframe -> bars), with a calendar that
     covers them, `now` and two years beyond; and the clock's start: `now`, or the close
     of the session `history` sessions before the last one in the data."""
-    series = find_series(data_dir)
-    days = [int(d) for tfs in series.values() for s in tfs.values() for d in s.session[[0, -1]]]
+    ends = [s.session[[0, -1]] for tfs in series.values() for s in tfs.values() if len(s)]
+    days = [int(d) for pair in ends for d in pair]
     if not days:
-        raise ValueError(f"no <SYMBOL>_1d.csv or <SYMBOL>_1m_*.csv bars in {data_dir}")
+        raise ValueError("no bars: the emulator needs at least one bar to trade on")
     first, last = session_date(min(days)), session_date(max(days))
     start = min(first, now.date()) if now else first
     end = max(last, now.date(), date.today()) if now else max(last, date.today())
@@ -116,10 +126,10 @@ class Market:
             self.tracks[sym] = {tf: self._track(bars) for tf, bars in tfs.items()}
 
     def _track(self, bars: BarSeries) -> Track:
-        if bars.timeframe == "1d":
+        if bars.timeframe.daily:
             hours = [self.calendar.session_hours(session_date(int(d))) for d in bars.session]
             return Track(bars, [h[0] for h in hours], [h[1] for h in hours])
-        step = _NS.get(bars.timeframe, bars.interval_ns)
+        step = bars.interval_ns
         starts = bars.ts.tolist()
         return Track(bars, starts, [t + step for t in starts])
 
@@ -128,9 +138,10 @@ class Market:
         return sorted(self.tracks)
 
     def match_track(self, symbol: str, prefer: str) -> Track:
-        """The bars that orders are matched on: `prefer` if the symbol has it, else any."""
+        """The bars that orders are matched on: `prefer` if the symbol has it, else the
+        daily bars, else its only (or first) other timeframe."""
         tfs = self.tracks[symbol]
-        return tfs.get(prefer) or tfs["1d" if "1d" in tfs else "1m"]
+        return tfs.get(prefer) or tfs.get(DAILY) or next(iter(tfs.values()))
 
     def _visible_range(
         self, symbol: str, tf: str, start_ns: int, end_ns: int, now_ns: int, started: bool

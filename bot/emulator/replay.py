@@ -4,10 +4,10 @@ For every symbol, each bar of its matching track (daily by default) whose start 
 <= `until` and not processed yet is taken, all symbols merged in time order. Before a
 bar: `day` orders whose session closed by its start expire. At the bar: `accepted`
 orders that have reached the market become `new`, then the open orders of that symbol
-are matched with `bot.matching` exactly as SimBroker.on_bar does it: orders met at the
-open first (a gap reaches them before anything inside the bar), then placement order
-(so a stop beats a take-profit on the same bar); bracket legs activated by a fill are
-checked against the rest of the same bar; a filled leg cancels its OCO sibling. An
+are matched by `bot.matching.match_bar`, the loop SimBroker.on_bar uses too: orders met
+at the open first (a gap reaches them before anything inside the bar), then placement
+order (so a stop beats a take-profit on the same bar); bracket legs activated by a fill
+are checked against the rest of the same bar; a filled leg cancels its OCO sibling. An
 order fills whole or, with `state.partial_fill_rate`, in part (bot/emulator/fills.py):
 at most once per bar. After the last bar, orders expire up to `until`, and the clock
 becomes `until`.
@@ -34,8 +34,8 @@ from bot.emulator.fills import activate_legs, execute
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.emulator.lifecycle import settle
 from bot.emulator.model import PENDING, EmuOrder
-from bot.matching import trigger_price
-from bot.models import Bar, OrderType, et_to_ns
+from bot.matching import match_bar
+from bot.models import Bar, et_to_ns
 
 if TYPE_CHECKING:
     from bot.emulator.state import EmulatorState
@@ -117,33 +117,13 @@ def _match(state: EmulatorState, symbol: str, bar: Bar, start_ns: int) -> list[d
     when = ns_to_utc(start_ns)
     for order in state.book.open_orders(symbol):  # all routed before any is matched
         _route(state, order, start_ns, start_ns)
-    batch = [o for o in state.book.open_orders(symbol) if o.working]
     fills: list[dict[str, Any]] = []
-    while batch:
-        touched = []
-        for k, order in enumerate(batch):
-            if not order.working:
-                continue
-            # An elected stop with shares left is a market order now (bot/emulator/fills.py).
-            otype = OrderType.MARKET if order.elected else order.type
-            raw = trigger_price(
-                otype,
-                order.side,
-                order.limit_price,
-                order.stop_price,
-                bar.open,
-                bar.high,
-                bar.low,
-            )
-            if raw is not None:
-                touched.append((raw != bar.open, k, order, raw))
-        touched.sort(key=lambda t: (t[0], t[1]))
-        activated: list[EmuOrder] = []
-        for _, _, order, raw in touched:
-            if order.working:  # its OCO sibling may have just filled
-                fills.append(execute(state, order, raw, bar, when))
-                activated += activate_legs(state, order, when)
-        # Legs activated by a fill in this bar are checked against the rest of it; an
-        # order partly filled here waits for the next bar.
-        batch = activated
+
+    def fill(order: EmuOrder, raw: float) -> list[EmuOrder]:
+        fills.append(execute(state, order, raw, bar, when))
+        # Legs activated here meet the rest of this bar; an order partly filled here
+        # waits for the next bar (match_bar meets each order once per round).
+        return activate_legs(state, order, when)
+
+    match_bar([o for o in state.book.open_orders(symbol) if o.working], bar, fill)
     return fills

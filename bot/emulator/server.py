@@ -16,9 +16,11 @@ import threading
 import time
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
+from bot.data import BarSeries
 from bot.emulator.app import DEFAULT_KEY, DEFAULT_SECRET, create_app
 from bot.emulator.faults import Faults
 from bot.emulator.state import EmulatorState
@@ -106,18 +108,23 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def build_state(settings: Settings, now: datetime | None = None) -> EmulatorState:
+def build_state(
+    settings: Settings, now: datetime | None = None, series: BarSeries | None = None
+) -> EmulatorState:
     """The emulator's state from the [emulator] and [broker] settings; without `now` the
-    clock starts 60 sessions before the end of the data (see EmulatorState.from_dir)."""
+    clock starts 60 sessions before the end of the data (see EmulatorState.from_dir).
+    The bars are the files in `emulator.data_dir`, or `series` as `settings.symbol`'s
+    (a replay's own bars: EmulatorState.from_series)."""
     emu, broker = settings.emulator, settings.broker
-    return EmulatorState.from_dir(
-        resolve_data_path(emu.data_dir),
-        now,
-        initial_cash=emu.initial_cash,
-        slippage_bps=broker.slippage_bps,
-        commission_per_share=broker.commission_per_share,
-        commission_min=broker.commission_min,
-    )
+    costs: dict[str, Any] = {
+        "initial_cash": emu.initial_cash,
+        "slippage_bps": broker.slippage_bps,
+        "commission_per_share": broker.commission_per_share,
+        "commission_min": broker.commission_min,
+    }
+    if series is not None:
+        return EmulatorState.from_series(settings.symbol, series, now, **costs)
+    return EmulatorState.from_dir(resolve_data_path(emu.data_dir), now, **costs)
 
 
 def serve(

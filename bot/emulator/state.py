@@ -33,18 +33,20 @@ from typing import Any
 
 import numpy as np
 
+from bot.data import BarSeries
 from bot.emulator import dayorders, knobs, lifecycle, positions, replay
 from bot.emulator.account import Account, Quote
 from bot.emulator.book import OrderBook
 from bot.emulator.checks import check_funds
 from bot.emulator.errors import invalid, not_found
 from bot.emulator.jsonfmt import ns_to_utc
-from bot.emulator.market import Market, Track, load_market
+from bot.emulator.market import Market, Track, load_market, market_of
 from bot.emulator.orders import EmuOrder, OrderSpec
 from bot.emulator.ratelimit import RateLimits
 from bot.emulator.replace import replace_order
 from bot.emulator.submit import submit_order
 from bot.models import ET, Side, et_to_ns
+from bot.timeframe import DAILY, Timeframe
 
 HISTORY_LEFT = 60  # sessions left to replay when no start time is given
 DATA_PLANS = knobs.DATA_PLANS
@@ -103,7 +105,8 @@ class EmulatorState:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.market, self.calendar = market, market.calendar
-        self.match_timeframe = match_timeframe  # "1d" | "1m": which bars orders fill on
+        # Which bars orders fill on ("1d" or "1m"); refused here if it is no timeframe.
+        self.match_timeframe = Timeframe(match_timeframe)
         # Every knob is checked by its rule in knobs.py (ValueError if out of range); the
         # arguments of that name are read from this frame rather than listed twice.
         given = locals()
@@ -126,6 +129,15 @@ class EmulatorState:
         """
         market, start = load_market(Path(data_dir), now, HISTORY_LEFT)
         return cls(market, start, **kwargs)
+
+    @classmethod
+    def from_series(
+        cls, symbol: str, series: BarSeries, now: datetime | None = None, **kwargs: Any
+    ) -> EmulatorState:
+        """A market of one symbol with these bars only, matched on their timeframe: the
+        emulator of a replay fills orders on the very bars the bot decides on."""
+        market, start = market_of({symbol: {series.timeframe: series}}, now, HISTORY_LEFT)
+        return cls(market, start, **{"match_timeframe": series.timeframe, **kwargs})
 
     # -- clock -----------------------------------------------------------------------
     def reset(
@@ -193,7 +205,7 @@ class EmulatorState:
         track, i = self.track(symbol), n - 1
         bar = track.bar(i)
         current = bar.close if track.ends[i] <= self.now_ns else bar.open
-        daily = self.market.tracks[symbol].get("1d")
+        daily = self.market.tracks[symbol].get(DAILY)
         lastday = current
         if daily is not None:
             k = int(np.searchsorted(daily.bars.session, bar.session, side="left")) - 1

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from bot.settings import BrokerConfig, RiskConfig, Settings
-from bot.sweep.params import Value, nested
-from strategies.level_breakout import LevelBreakoutConfig
+from bot.settings import Settings
+from bot.sweep.params import Value, nested, section_models
+from strategies import config_model
 
 
 class HasSections(Protocol):
@@ -38,25 +38,23 @@ class SectionCache:
 
     def __init__(self, job: HasSections) -> None:
         self.job = job
-        self._models: dict[tuple[str, str], BaseModel] = {}
+        self._cache: dict[tuple[str, str], BaseModel] = {}
         self._base = Settings.model_construct(symbol=job.symbol)
+        # The [strategy] model is the registry's for the strategy the base config names.
+        self._models = section_models(config_model(job.sections["strategy"]["name"]))
 
     def settings(self, values: Sequence[Value]) -> Settings:
         over = nested(self.job.names, values)
         update: dict[str, Any] = {}
-        for name, model in (
-            ("strategy", LevelBreakoutConfig),
-            ("risk", RiskConfig),
-            ("broker", BrokerConfig),
-        ):
+        for name, model in self._models.items():
             mine = over.get(name, {})
             key = (name, repr(sorted(mine.items())))
-            found = self._models.get(key)
+            found = self._cache.get(key)
             if found is None:
-                if len(self._models) > 4096:
-                    self._models.clear()  # bounded: a strategy-only grid never repeats one
+                if len(self._cache) > 4096:
+                    self._cache.clear()  # bounded: a strategy-only grid never repeats one
                 found = model.model_validate({**self.job.sections[name], **mine})
-                self._models[key] = found
+                self._cache[key] = found
             update[name] = found
         # A shallow copy: the sections are validated models that nothing mutates.
         return self._base.model_copy(update=update)

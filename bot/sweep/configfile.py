@@ -82,7 +82,7 @@ def _lines(
             continue
         comment = comments.get((table, key), "")
         if f"{table}.{key}" in swept:
-            comment = f"[swept] {comment}"
+            comment = f"[swept] {comment}".rstrip()
         if value is None:
             out.append(f"# {key} is not set")
             continue

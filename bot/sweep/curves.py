@@ -21,7 +21,6 @@ from bot.backtest import BacktestResult, run_backtest
 from bot.models import ET, Trade
 from bot.report import compute_metrics
 from bot.sweep.combo import settings_for
-from bot.sweep.evaluate import periods_per_year
 from bot.sweep.metrics import METRIC_KEYS, Row, run_metrics
 from bot.sweep.output import describe
 from bot.sweep.prepare import Prepared
@@ -98,7 +97,7 @@ def walk_forward_curve(
         s.ts[lo:hi],
         s.close[lo:hi],
         trades,
-        periods_per_year(s.timeframe),
+        s.timeframe.periods_per_year,
         cash,
     )
     return Curve("walk-forward OOS (chosen per window)", _wall(s.ts[lo:hi]), equity), row

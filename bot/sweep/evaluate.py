@@ -35,11 +35,11 @@ from bot.data import BarSeries
 from bot.indicators import ATR
 from bot.models import Bar, Signal, Trade
 from bot.settings import Settings
+from bot.strategy import StrategyConfig
 from bot.sweep.combo import SectionCache
 from bot.sweep.metrics import Row, run_metrics
 from bot.sweep.params import Value
 from strategies import build_strategy
-from strategies.level_breakout import LevelBreakoutConfig
 
 Span = tuple[int, int]
 Trace = tuple[np.ndarray, np.ndarray, list[Trade]]  # equity, position, closed trades
@@ -67,26 +67,15 @@ class ComboResult:
 
 
 class ReplayStrategy:
-    """A strategy that returns signals recorded from the real one, by bar time."""
+    """A signal source that returns signals recorded from the real strategy, by bar time
+    (the recorded signals already went through the real strategy's warm-up)."""
 
-    name = "level_breakout"
-
-    def __init__(self, by_ts: dict[int, tuple[Signal, ...]]) -> None:
+    def __init__(self, by_ts: dict[int, tuple[Signal, ...]], id_prefix: str) -> None:
         self._get = by_ts.get
+        self.id_prefix = id_prefix
 
     def on_bar(self, bar: Bar) -> Sequence[Signal]:
         return self._get(bar.ts, _NONE)
-
-    def warmup_bars(self) -> int:
-        return 0  # the recorded signals already went through the real strategy's warm-up
-
-    def status(self) -> list[dict[str, object]]:
-        return []
-
-
-def periods_per_year(timeframe: str) -> float:
-    """As BacktestResult.periods_per_year: 252 sessions x bars per 6.5-hour session."""
-    return 252.0 if timeframe == "1d" else 252.0 * 390.0 / int(timeframe[:-1])
 
 
 @dataclass(frozen=True)
@@ -95,6 +84,7 @@ class Recorded:
 
     by_ts: dict[int, tuple[Signal, ...]]
     at: list[int]  # ascending
+    id_prefix: str  # the strategy's, for the order ids the engine builds itself
 
 
 class Evaluator:
@@ -114,7 +104,7 @@ class Evaluator:
         self.stop = max(stop for _, stop in job.runs)
         # Built once per worker: bars past the last span are never read.
         self.bars: list[Bar] = list(job.series.iter_bars(0, self.stop))
-        self.ppy = periods_per_year(job.series.timeframe)
+        self.ppy = job.series.timeframe.periods_per_year
         self._signals: OrderedDict[str, Recorded] = OrderedDict()
         self._atr: dict[int, list[tuple[Any, ...]]] = {}
         self._sections = SectionCache(job)
@@ -125,13 +115,14 @@ class Evaluator:
         rows = [self.run(settings, signals, start, stop) for start, stop in self.job.runs]
         return ComboResult(index, tuple(values), rows)
 
-    def signals(self, cfg: LevelBreakoutConfig) -> Recorded:
+    def signals(self, cfg: StrategyConfig) -> Recorded:
         key = cfg.model_dump_json()
         found = self._signals.get(key)
         if found is not None:
             self._signals.move_to_end(key)
             return found
-        on_bar = build_strategy(cfg).on_bar
+        strategy = build_strategy(cfg)
+        on_bar = strategy.on_bar
         by_ts: dict[int, tuple[Signal, ...]] = {}
         at: list[int] = []
         for i, bar in enumerate(self.bars):
@@ -139,7 +130,7 @@ class Evaluator:
             if sigs:
                 by_ts[bar.ts] = tuple(sigs)
                 at.append(i)
-        rec = self._signals[key] = Recorded(by_ts, at)
+        rec = self._signals[key] = Recorded(by_ts, at, strategy.id_prefix)
         if len(self._signals) > _SIGNAL_CACHE:
             self._signals.popitem(last=False)
         return rec
@@ -174,7 +165,7 @@ class Evaluator:
     def simulate(self, settings: Settings, signals: Recorded, start: int, stop: int) -> Trace:
         """One span, as `run_backtest(settings, series, start, stop)` trades it."""
         # The engine of `bot backtest`, with the recorded signals replayed.
-        engine = build_engine(settings, strategy=ReplayStrategy(signals.by_ts))
+        engine = build_engine(settings, strategy=ReplayStrategy(signals.by_ts, signals.id_prefix))
         atr = engine.risk.atr
         states = self.atr_states(settings.risk.atr_period)
         if start > 0:

@@ -1,11 +1,9 @@
-"""Metrics of one sweep run with numpy only, and the objectives that rank runs.
+"""The metrics of one sweep run, and the objectives that rank runs.
 
-`run_metrics` computes the numeric figures of `bot.report.metrics_from_equity` with
-the same formulas in the same order (see that module's docstring for the
-definitions), without building a pandas Series per run: a sweep computes tens of
-thousands of them. tests/test_sweep_engine.py checks both agree over many runs.
-One figure is added: return_over_max_drawdown = total_return_pct / |max_drawdown_pct|
-(None when equity never fell). Imports no engine code.
+`run_metrics` is `bot.metrics.performance`, the figures a backtest report shows
+(definitions there), as one row per run, plus one figure of its own:
+return_over_max_drawdown = total_return_pct / |max_drawdown_pct| (None when equity
+never fell). Imports no engine code.
 """
 
 from __future__ import annotations
@@ -14,31 +12,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from bot.metrics import FIGURES, performance
 from bot.models import Trade
-from bot.report import cagr_pct, drawdown_durations, drawdown_pct, return_stats
 
 Row = list[float | int | None]  # one value per METRIC_KEYS entry
-METRIC_KEYS: tuple[str, ...] = (
-    "bars",
-    "final_equity",
-    "total_return_pct",
-    "cagr_pct",
-    "volatility_pct",
-    "sharpe",
-    "sortino",
-    "max_drawdown_pct",
-    "max_drawdown_duration_bars",
-    "max_drawdown_duration_days",
-    "trades",
-    "win_rate_pct",
-    "profit_factor",
-    "avg_win",
-    "avg_loss",
-    "exposure_pct",
-    "buy_hold_return_pct",
-    "buy_hold_cagr_pct",
-    "return_over_max_drawdown",
-)
+METRIC_KEYS: tuple[str, ...] = (*FIGURES, "return_over_max_drawdown")
 COL = {k: i for i, k in enumerate(METRIC_KEYS)}
 
 # objective name -> metric key; higher is better for all of them.
@@ -64,40 +42,10 @@ def run_metrics(
     initial_cash: float,
 ) -> Row:
     """The METRIC_KEYS figures of one run (equity and position at each traded close)."""
-    eq = equity
-    n = len(eq)
-    # pandas Timedelta.total_seconds() divides the nanoseconds by 1e9: same rounding here.
-    days = (int(ts[-1]) - int(ts[0])) / 1e9 / 86_400.0
-    final = float(eq[-1])
-    vol, sharpe, sortino = return_stats(eq, periods_per_year)
-    dd_bars, dd_days = drawdown_durations(eq, ts)
-    pnl = [t.pnl for t in trades]
-    wins = [p for p in pnl if p > 0]
-    losses = [p for p in pnl if p < 0]
-    total_return = (final / initial_cash - 1.0) * 100.0
-    max_dd = float(drawdown_pct(eq).min())
-    bh = float(close[-1] / close[0])
-    return [
-        n,
-        final,
-        total_return,
-        cagr_pct(final / initial_cash, days),
-        vol,
-        sharpe,
-        sortino,
-        max_dd,
-        dd_bars,
-        dd_days,
-        len(pnl),
-        float(len(wins) / len(pnl) * 100.0) if pnl else None,
-        float(sum(wins) / abs(sum(losses))) if losses else None,
-        float(sum(wins) / len(wins)) if wins else None,
-        float(sum(losses) / len(losses)) if losses else None,
-        float(np.count_nonzero(position) / n * 100.0),
-        (bh - 1.0) * 100.0,
-        cagr_pct(bh, days),
-        return_over_drawdown(total_return, max_dd),
-    ]
+    fig = performance(equity, position, ts, close, trades, periods_per_year, initial_cash)
+    total, max_dd = fig["total_return_pct"], fig["max_drawdown_pct"]
+    assert total is not None and max_dd is not None  # always defined for a non-empty run
+    return [fig[k] for k in FIGURES] + [return_over_drawdown(total, max_dd)]
 
 
 def objective_value(row: Row, objective: str) -> float | None:

@@ -34,7 +34,7 @@ from bot.sweep.windows import Plan, Span
 def when(series: BarSeries, pos: int) -> str:
     """A bar's time for people: the date for daily bars, else date and minute."""
     t = ns_to_et(int(series.ts[pos]))
-    return t.date().isoformat() if series.timeframe == "1d" else t.strftime("%Y-%m-%d %H:%M")
+    return t.date().isoformat() if series.timeframe.daily else t.strftime("%Y-%m-%d %H:%M")
 
 
 def span_text(series: BarSeries, span: Span) -> str:

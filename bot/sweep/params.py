@@ -1,7 +1,8 @@
 """Swept parameters: which config keys may vary, their value lists, and the grid.
 
 A parameter is a numeric key of the [strategy], [risk] or [broker] table, named with
-a dot (`strategy.confirm_closes`). Values come as a list or as an inclusive range
+a dot (`strategy.confirm_closes`); the [strategy] keys are those of the strategy the
+base config names (its model in the registry). Values come as a list or as an inclusive range
 table `{start, stop, step}`. The grid is the product of the value lists, with the last
 parameter varying fastest (as `itertools.product`); a combination is known by its
 index in that grid, so a random sample, a resumed run and a Dask run all name the
@@ -20,44 +21,46 @@ from typing import Any
 from pydantic import BaseModel
 
 from bot.settings import BrokerConfig, ConfigError, RiskConfig
-from strategies.level_breakout import LevelBreakoutConfig
+from strategies import REGISTRY
 
 Value = int | float
-SECTIONS: dict[str, type[BaseModel]] = {
-    "strategy": LevelBreakoutConfig,
-    "risk": RiskConfig,
-    "broker": BrokerConfig,
-}
+SECTIONS = ("strategy", "risk", "broker")
+Models = Mapping[str, type[BaseModel]]  # section -> its config model
 MAX_RANGE_VALUES = 10_000
 MAX_GRID = 200_000  # a larger grid must be sampled (`samples = N`)
 
 
-def all_keys() -> dict[str, str]:
+def section_models(strategy: type[BaseModel]) -> dict[str, type[BaseModel]]:
+    """The models of the swept sections, with the chosen strategy's config model."""
+    return {"strategy": strategy, "risk": RiskConfig, "broker": BrokerConfig}
+
+
+def all_keys(models: Models) -> dict[str, str]:
     """Every key of the swept sections -> its type name (for messages)."""
     out: dict[str, str] = {}
-    for section, model in SECTIONS.items():
+    for section, model in models.items():
         for name, field in model.model_fields.items():
             ann = field.annotation
             out[f"{section}.{name}"] = getattr(ann, "__name__", None) or str(ann)
     return out
 
 
-def numeric_keys() -> dict[str, type]:
+def numeric_keys(models: Models) -> dict[str, type]:
     """Keys that can be swept: plain int or float fields (bool and text are not numbers)."""
     out: dict[str, type] = {}
-    for section, model in SECTIONS.items():
+    for section, model in models.items():
         for name, field in model.model_fields.items():
             if field.annotation is int or field.annotation is float:
                 out[f"{section}.{name}"] = int if field.annotation is int else float
     return out
 
 
-def check_name(name: str, where: str) -> None:
+def check_name(name: str, where: str, models: Models) -> None:
     """Refuse a key that is not sweepable, with a did-you-mean for typos."""
-    numeric = numeric_keys()
+    numeric = numeric_keys(models)
     if name in numeric:
         return
-    known = all_keys()
+    known = all_keys(models)
     if name in known:
         raise ConfigError(
             f"{where}: {name} is not a numeric key (it is {known[name]}); only numbers can be "
@@ -68,6 +71,15 @@ def check_name(name: str, where: str) -> None:
         # A bare key (`confirm_closes`): suggest it with its table.
         close = [k for k in numeric if k.split(".", 1)[1] == name][:1]
     hint = f"; did you mean {close[0]}?" if close else f"; sweepable keys: {', '.join(numeric)}"
+    section, _, key = name.partition(".")
+    others = [n for n, e in REGISTRY.items() if key in e.config.model_fields]
+    if section == "strategy" and others:
+        # A key of another strategy: the base config names the strategy that is swept.
+        chosen = models["strategy"].model_fields["name"].default
+        hint = (
+            f": it is a key of the strategy {others[0]!r}, and the base config's strategy is "
+            f"{chosen!r} (its strategy.name)"
+        )
     raise ConfigError(f"{where}: unknown parameter {name}{hint}")
 
 

@@ -23,7 +23,7 @@ from bot.data import BarSeries, load_csv
 from bot.models import DataError
 from bot.settings import ENV_PREFIX, ConfigError, Settings, load_settings, resolve_data_path
 from bot.sweep.evaluate import SweepJob
-from bot.sweep.params import SECTIONS, Grid, make_grid
+from bot.sweep.params import SECTIONS, Grid, make_grid, section_models
 from bot.sweep.spec import SweepSpec, load_sweep
 from bot.sweep.windows import Plan, make_plan
 
@@ -75,11 +75,12 @@ def _span(series: BarSeries, spec: SweepSpec) -> tuple[int, int]:
 
 def _check_combinations(spec: SweepSpec, base: Settings, grid: Grid) -> None:
     sections = {name: getattr(base, name).model_dump() for name in SECTIONS}
+    models = section_models(type(base.strategy))
     for index in grid.indices:
         over = grid.overrides(index)
         try:
             for name, values in over.items():
-                SECTIONS[name].model_validate({**sections[name], **values})
+                models[name].model_validate({**sections[name], **values})
         except ValidationError as exc:
             what = ", ".join(
                 f"{n} = {v!r}" for n, v in zip(grid.names, grid.combo(index), strict=True)

@@ -22,8 +22,10 @@ step_bars = 252             # default: test_bars
 anchored = false
 ```
 
-Parameters may also be written as nested tables (`[parameters.strategy]`). Every
-problem raises ConfigError naming the file and the key, before any work starts.
+Parameters may also be written as nested tables (`[parameters.strategy]`). The
+[strategy] keys are those of the strategy the base config names (`strategy.name`), so
+the base config is loaded here. Every problem raises ConfigError naming the file and
+the key, before any work starts.
 Relative paths are taken from the working directory, then the sweep file's folder,
 then the project root. Imports no engine code.
 """
@@ -37,9 +39,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.settings import PROJECT_ROOT, ConfigError, read_toml, resolve_config_path
+from bot.settings import PROJECT_ROOT, ConfigError, load_settings, read_toml, resolve_config_path
 from bot.sweep.metrics import OBJECTIVES
-from bot.sweep.params import Value, check_name, expand_values, numeric_keys
+from bot.sweep.params import Models, Value, check_name, expand_values, numeric_keys, section_models
 from bot.sweep.windows import WalkForward
 
 TOP_KEYS = (
@@ -135,17 +137,20 @@ def _flatten(params: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _parameters(raw: Mapping[str, Any], where: str) -> tuple[list[str], list[list[Value]]]:
+def _parameters(
+    raw: Mapping[str, Any], where: str, models: Models
+) -> tuple[list[str], list[list[Value]]]:
     params = raw.get("parameters")
     if not isinstance(params, Mapping) or not params:
         raise ConfigError(f"{where}: [parameters] is missing or empty: name what to vary")
     names: list[str] = []
     values: list[list[Value]] = []
+    numeric = numeric_keys(models)
     for name, spec in _flatten(params).items():
-        check_name(name, f"{where}: parameters")
+        check_name(name, f"{where}: parameters", models)
         names.append(name)
         vals = expand_values(spec, f"{where}: parameters.{name}")
-        if numeric_keys()[name] is int:
+        if numeric[name] is int:
             # 2.0 for a count is 2; 1.5 stays and the config refuses it with its own message.
             vals = [int(v) if isinstance(v, float) and v.is_integer() else v for v in vals]
         values.append(vals)
@@ -204,7 +209,9 @@ def load_sweep(path: str | Path) -> SweepSpec:
             f"{where}: constraints.max_drawdown_pct: give the deepest drawdown allowed as a "
             f"percentage between 0 and 100, e.g. 25 (got {limit!r})"
         )
-    names, values = _parameters(raw, where)
+    # The swept [strategy] keys are the chosen strategy's: its model, from the base config.
+    models = section_models(type(load_settings(base_config).strategy))
+    names, values = _parameters(raw, where, models)
     samples = raw.get("samples")
     return SweepSpec(
         path=path,
