@@ -1,25 +1,29 @@
 """Backtest wiring: CSV bars -> Engine(SimBroker) -> result with equity curve.
 
 Bars before `start` warm the strategy and ATR up without trading (a long indicator
-window needs a year); trading runs on bars [start, stop). Only the wiring lives here: the
-loop is `bot.engine.Engine`, the same one the paper runner drives.
+window needs a year); trading runs on bars [start, stop). Only the wiring lives here: each
+bar goes through `Engine.step` (here `Engine.run`, the same step without a result per
+bar), the step the paper runner and the sweep drive too, which also marks the equity curve.
 """
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bot import events as ev
 from bot.broker import SimBroker
 from bot.data import BarSeries
-from bot.engine import Engine, EngineRecord, EventSink, no_events
+from bot.engine import Engine, EngineRecord
+from bot.journal import Journal
 from bot.models import ET, Trade
 from bot.risk import RiskManager
 from bot.settings import Settings
+from bot.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink
 from bot.strategy import SignalSource
 from strategies import build_strategy
 
@@ -51,12 +55,21 @@ class BacktestResult:
         )
 
 
+def run_folder_events(folder: Path) -> Publisher:
+    """`bot backtest`'s sinks: the journal, in `events.jsonl` of its run folder (written
+    anew, like the folder's other files), never in logs/, so `bot logs` keeps showing the
+    paper runs."""
+    path = Path(folder) / "events.jsonl"
+    path.unlink(missing_ok=True)
+    return Publisher([QueuedSink(JournalSink(Journal(path)), JOURNAL_QUEUE)])
+
+
 def build_risk(settings: Settings) -> RiskManager:
     return RiskManager(settings.risk, settings.broker, settings.symbol)
 
 
 def build_engine(
-    settings: Settings, events: EventSink = no_events, strategy: SignalSource | None = None
+    settings: Settings, events: Publisher | None = None, strategy: SignalSource | None = None
 ) -> Engine:
     """The engine with a simulated broker, as `bot backtest` uses it (`strategy`: another
     object with the same signals, e.g. the sweep's replay of recorded ones)."""
@@ -77,37 +90,39 @@ def run_backtest(
     series: BarSeries,
     start: int = 0,
     stop: int | None = None,
-    events: EventSink = no_events,
+    events: Publisher | None = None,
     progress: Progress | None = None,
 ) -> BacktestResult:
+    """`events` get what a paper run's engine publishes (no `bar` events: the equity
+    curve has every bar), between a run start and a run end."""
     stop = len(series) if stop is None else stop
+    events = events if events is not None else Publisher()
     engine = build_engine(settings, events)
+    hashed = ev.config_hash(settings) if events.sinks else ""  # a settings dump: only if heard
+    events.publish(ev.RunStart(config_hash=hashed, broker="sim", symbol=settings.symbol))
     for bar in series.iter_bars(0, start):
         engine.warm_up(bar)
     n = stop - start
-    # array('d') appends are cheaper than numpy item assignment in a Python loop.
-    equity: array[float] = array("d")
-    position: array[float] = array("d")
-    eq_append, pos_append = equity.append, position.append
-    port = engine.portfolio
-    on_bar = engine.on_bar
-    step = max(n // 100, 1)
-    for i, bar in enumerate(series.iter_bars(start, stop)):
-        on_bar(bar)
-        q = port.qty
-        eq_append(port.cash + q * bar.close)
-        pos_append(q)
-        if progress is not None and i % step == 0:
-            progress(i)
-    if progress is not None:
+    if progress is None:
+        engine.run(series.iter_bars(start, stop))
+    else:
+        every = max(n // 100, 1)
+        for lo in range(start, stop, every):
+            progress(lo - start)
+            engine.run(series.iter_bars(lo, min(lo + every, stop)))
         progress(n)
+    record = engine.record
+    equity_curve, position = record.curves()
+    equity = float(equity_curve[-1]) if n > 0 else settings.broker.initial_cash
+    qty = engine.portfolio.qty
+    events.publish(ev.RunEnd(bars=n, position=qty, equity=round(equity, 2), stopped=False))
     return BacktestResult(
         settings,
         series.slice(start, stop),
-        np.frombuffer(equity, dtype="float64"),
-        np.frombuffer(position, dtype="float64"),
-        engine.record,
-        port.trades,
+        equity_curve,
+        position,
+        record,
+        engine.portfolio.trades,
         settings.broker.initial_cash,
         start,
         series,

@@ -1,5 +1,9 @@
 """The Broker interface the engine talks to, and SimBroker, the simulated one.
 
+`AccountBroker` is a Broker on an account the bot does not own (LiveBroker, or a test's
+fake): what a paper run needs on top, the account, the clock, what the bot recorded of
+its orders and fills (`Book`), and the start-up reconciliation.
+
 SimBroker keeps its own account (like a real broker does), matches orders against
 each new bar with `bot.matching.match_bar` (the emulator uses the same loop), and refuses
 what Alpaca refuses: a reused client order id, a non-positive quantity, a buy above
@@ -11,13 +15,16 @@ work as one-cancels-other.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from bot.matching import Terms, commission, match_bar, with_slippage
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
 from bot.orderids import leg_id
 from bot.portfolio import Portfolio
 from bot.settings import BrokerConfig
+
+if TYPE_CHECKING:
+    from bot.reconcile import Reconciliation
 
 OPEN_STATES = frozenset({"new", "held", "accepted"})
 _NO_FILLS: list[Fill] = []  # shared empty result of the common case; never mutated
@@ -118,6 +125,33 @@ class Broker(Protocol):
 
     def entry_block(self) -> str | None:
         """Why no new entry may be sent now (an order in doubt), or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Book:
+    """What the bot recorded of an account's orders and fills: what a restart rebuilds from."""
+
+    fills: list[Fill]  # in the order they were booked
+    orders: list[OrderIntent]  # every order recorded (for the reasons and tags of trades)
+    sent: list[OrderIntent]  # those the bot sent itself (not legs, not adopted)
+
+
+@runtime_checkable
+class AccountBroker(Broker, Protocol):
+    def account(self) -> dict[str, Any]:
+        """The account (cash, equity); wrong keys fail here."""
+        ...
+
+    def clock(self) -> dict[str, Any]:
+        """The broker's clock: now (a datetime) and is_open."""
+        ...
+
+    def recorded(self) -> Book: ...
+
+    def reconcile(self, local_qty: float, now_ts: int, adopt: bool = False) -> Reconciliation:
+        """Settle the orders in doubt, compare orders and position with ours; refuse
+        (ReconcileError) what cannot be explained unless `adopt`."""
         ...
 
 

@@ -190,7 +190,7 @@ def backtest(
     png: Annotated[bool, typer.Option("--png", help="Also write chart.png.")] = False,
 ) -> None:
     """Backtest the strategy on history through the same engine that trades paper."""
-    from bot.backtest import run_backtest
+    from bot.backtest import run_backtest, run_folder_events
     from bot.report import compute_metrics, metrics_table, write_run
     from bot.views import make_console, print_load_summary, progress_bar, trades_table
 
@@ -201,12 +201,16 @@ def backtest(
     bars = loaded.bars
     console = make_console()
     print_load_summary(console, loaded, log_file)
-    with progress_bar(console, hi - lo, "backtest") as advance:
-        result = run_backtest(settings, bars, lo, hi, progress=advance)
+    events = run_folder_events(folder)
+    try:
+        with progress_bar(console, hi - lo, "backtest") as advance:
+            result = run_backtest(settings, bars, lo, hi, events=events, progress=advance)
+    finally:
+        events.close()
     metrics = compute_metrics(result)
     console.print(trades_table(result.trades))
     console.print(metrics_table(metrics))
-    files = write_run(result, folder, png=png)
+    files = {**write_run(result, folder, png=png), "events": folder / "events.jsonl"}
     console.print(f"Wrote {len(files)} files to {folder}/:")
     for name, path in files.items():
         console.print(f"  {name:<15} {path}")

@@ -1,55 +1,56 @@
-"""The one loop: bar -> fills -> strategy -> risk -> broker -> position and equity.
+"""The one bar step: bar -> fills -> strategy -> risk -> broker -> position and equity.
 
-Used unchanged by `bot backtest`, offline replays and paper trading; the data
-source, the broker and the journal are injected. Nothing here knows whether it is a
-backtest. Per bar, in this order (so no decision uses data after its bar):
+Every driver only feeds bars to `Engine.step`: `bot backtest` (bot/backtest.py), the
+sweep (bot/sweep/evaluate.py, which passes over idle stretches with `idle()` and `skip()`)
+and the paper runner, replays and live (bot/runner.py). The data source, the broker, the
+clock and the journal are injected; a run on a broker account adds `live`
+(bot/livestep.py). Nothing here knows whether it is a backtest. Per bar, in this order
+(so no decision uses data after its bar):
+0. (live) the kill switch is read; the clock moves to the bar's decision time;
 1. the broker reports fills that happened during the bar (orders sent earlier);
+   (live) the broker's position is compared with ours;
 2. risk updates its ATR with the bar; a trailing stop is raised from the bar's high;
 3. the strategy sees the closed bar and may confirm signals;
-4. risk turns each signal into an order intent or a recorded rejection;
-5. the intent is sent (with fill-at-close it fills now, otherwise on a later bar);
-6. equity is marked at the close.
+4. risk turns each signal into an order intent or a recorded rejection; the trading
+   state (bot/tradingstate.py) holds entries back while halted or reducing;
+5. the intent goes through the guards (live) and to the broker, counted once in its
+   session's orders (with fill-at-close it fills now, otherwise on a later bar);
+6. the close is marked (`record.curves()`: equity and position at every close);
+   (live) the daily loss limit.
+`step` returns a `StepResult`; `run(bars)` steps through many bars without building one
+for each (a result costs about a quarter of a minute bar's step, and a backtest needs only
+the record). Fills are booked by bot/booking.py, exits and the broker's position handled
+by bot/exits.py, the start on an account by bot/recovery.py.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from bot import exits
-from bot.broker import Broker, BrokerError, DuplicateOrderError, OrderState
-from bot.models import (
-    Bar,
-    Fill,
-    OrderIntent,
-    Rejection,
-    Side,
-    Signal,
-    Trade,
-    ns_to_et,
-)
+from bot import booking, exits, livestep, recovery
+from bot import events as ev
+from bot.broker import Broker, BrokerError, DuplicateOrderError
+from bot.livestep import Live
+from bot.models import Bar, Fill, OrderIntent, Rejection, Side, Signal
 from bot.portfolio import Portfolio
-from bot.risk import PositionView, RiskManager, client_order_id
+from bot.record import EngineRecord, StepResult
+from bot.risk import PositionView, RiskManager
+from bot.sinks import Publisher
 from bot.strategy import SignalSource
+from bot.tradingstate import TradingState
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from bot.reconcile import Reconciliation
 
 LOG = logging.getLogger("bot.engine")
-EventSink = Callable[..., None]
-Guard = Callable[[OrderIntent, Bar, int], "str | None"]
-
-
-def no_events(kind: str, /, **fields: object) -> None:
-    return None
-
-
-@dataclass
-class EngineRecord:
-    """What happened, for reports: signals, decisions, orders, fills, trades."""
-
-    signals: list[Signal] = field(default_factory=list)
-    rejections: list[Rejection] = field(default_factory=list)
-    intents: list[OrderIntent] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
+_NONE: tuple[()] = ()
+# Builds a StepResult without NamedTuple's Python-level __new__: once a bar, it shows.
+_new_result = tuple.__new__
 
 
 class Engine:
@@ -59,30 +60,25 @@ class Engine:
         risk: RiskManager,
         broker: Broker,
         initial_cash: float,
-        events: EventSink = no_events,
+        events: Publisher | None = None,
         trailing: bool = False,
-        guard: Guard | None = None,
-        check_position: bool = False,
+        live: Live | None = None,
     ) -> None:
         self.strategy = strategy
         self.risk = risk
         self.broker = broker
         self.portfolio = Portfolio(initial_cash)
         self.record = EngineRecord()
-        self.events = events
+        self.events = events if events is not None else Publisher()  # typed events, to sinks
         self.trailing = trailing
-        self.guard = guard  # paper runner guards; None in backtests
-        # A live broker's position is checked against ours every bar (paper runner only:
-        # a simulated broker cannot be changed behind the engine's back).
-        self.check_position = check_position
-        self.mismatch: str | None = None  # position mismatch: blocks entries while set
-        self.mismatch_gap = 0.0  # broker qty - ours, when the mismatch was last reported
-        self.exit_failed: str | None = None  # an exit refused and its protection too
+        self.live = live  # a run on a broker account (bot/livestep.py); None in backtests
+        self.trading = live.trading if live is not None else TradingState()
+        self.now_ns = 0  # the clock at this bar's decision (live: the broker's)
+        self.market_open: bool | None = None  # the broker's clock at that time, if known
         self.owed_exit: OrderIntent | None = None  # an exit refused: retried every bar
         self.owed_stop: float | None = None  # the stop of that position, to put back
         self.entry_id = ""  # client order id of the fill that opened the position
         self.exit_id: str | None = None  # the exit working at the broker, if any
-        self.now_ns = 0  # the runner's clock (for the stale-data guard)
         self.entry_tag = ""  # tag of the signal that opened the position (or is pending)
         self.entry_reason = ""
         self.stop_id: str | None = None  # protective stop child at the broker
@@ -90,15 +86,42 @@ class Engine:
         self.extreme = 0.0  # highest high (long) / lowest low (short) since entry
         self.pending_entry: str | None = None
         self.last_bar: Bar | None = None
-        self.halted_reason: str | None = None
-        self._reasons: dict[str, str] = {}  # client order id -> signal reason (for trades)
-        # Bound once: this loop runs a million times in a minute-bar backtest.
+        self.reasons: dict[str, str] = {}  # client order id -> signal reason (for trades)
+        # Sizes of record.intents, .fills, .rejections before the step's first order,
+        # fill or refusal: the step's own are what follows (None: it had none).
+        self._marks: tuple[int, int, int] | None = None
+        self.record.accounts.append((0, initial_cash, 0.0))
+        self._account_changed = False  # a fill since the last marked close
+        self._idle_key, self._busy = (-1, -1), True
+        # Bound once: this step runs a million times in a minute-bar backtest.
         self._broker_on_bar = broker.on_bar
         self._atr_update = risk.atr.update  # risk.on_bar without the extra call
         self._strategy_on_bar = strategy.on_bar
+        self._close_append = self.record.closes.append
 
-    # -- the loop --------------------------------------------------------------------
-    def on_bar(self, bar: Bar) -> Sequence[Signal]:
+    # -- the step --------------------------------------------------------------------
+    def step(self, bar: Bar) -> StepResult:
+        """One closed bar through the engine; what it did."""
+        self._marks = None
+        signals = self._advance(bar)
+        p, r = self.portfolio, self.record
+        cash, qty = p.cash, p.qty
+        equity = cash + qty * bar.close  # as record.curves() has it
+        m = self._marks
+        if m is None:
+            return _new_result(StepResult, (bar, signals, _NONE, _NONE, _NONE, cash, qty, equity))
+        done = (tuple(r.intents[m[0] :]), tuple(r.fills[m[1] :]), tuple(r.rejections[m[2] :]))
+        return _new_result(StepResult, (bar, signals, *done, cash, qty, equity))
+
+    def run(self, bars: Iterable[Bar]) -> None:
+        """`step` over every bar of `bars`, without a result for each: the record has all."""
+        deque(map(self._advance, bars), maxlen=0)  # a loop in C: nothing between bars
+
+    def _advance(self, bar: Bar) -> Sequence[Signal]:
+        """The step itself, in the order of the module docstring."""
+        live = self.live
+        if live is not None:
+            livestep.before_bar(self, live, bar)
         fills = self._broker_on_bar(bar)
         if fills:
             for f in fills:
@@ -107,7 +130,8 @@ class Engine:
             exits.entry_ended(self)
         if self.exit_id is not None:
             exits.exit_ended(self)
-        if self.check_position:
+        if live is not None:
+            # A live broker's position may change behind our back (a simulated one cannot).
             exits.check_position(self, bar)
         self._atr_update(bar.high, bar.low, bar.close)
         if self.trailing and self.stop_id is not None:
@@ -119,53 +143,12 @@ class Engine:
             for sig in signals:
                 self._on_signal(sig, bar)
         self.last_bar = bar
+        self._close_append(bar.close)
+        if self._account_changed:
+            self._mark_account(len(self.record.closes) - 1)
+        if live is not None:
+            livestep.after_bar(self, self.equity(bar.close))
         return signals
-
-    def restore(
-        self, fills: list[Fill], intents: list[OrderIntent], open_orders: list[OrderState]
-    ) -> None:
-        """Rebuild position, cash and trades from the recorded fills (crash-only start).
-
-        `intents` are every order the bot recorded (for reasons and tags); open orders
-        give the pending entry and the protective stop.
-        """
-        by_id = {i.client_order_id: i for i in intents}
-        self._reasons.update({i.client_order_id: i.reason for i in intents})
-        for f in fills:
-            intent = by_id.get(f.client_order_id)
-            if self.portfolio.qty == 0 and intent is not None:
-                self.entry_tag, self.entry_reason = intent.level, intent.reason
-            self.on_fill(f, quiet=True)
-        for o in open_orders:
-            if o.parent is None and o.intent.purpose == "entry":
-                self.pending_entry = o.intent.client_order_id
-                self.entry_tag, self.entry_reason = o.intent.level, o.intent.reason
-
-    def adopt_position(self, qty: float, avg_price: float, ts: int) -> None:
-        """Take the broker's position as ours (explicit --adopt after a mismatch)."""
-        side = Side.BUY if qty > self.portfolio.qty else Side.SELL
-        delta = abs(qty - self.portfolio.qty)
-        if delta > 0:
-            self.on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
-            self.entry_tag = self.entry_tag or "adopted"
-
-    def flatten(self, bar: Bar, why: str) -> None:
-        """Close the position at market (kill switch with flatten), protection cancelled."""
-        p = self.portfolio
-        if p.qty == 0 or any(o.intent.purpose == "flatten" for o in self.broker.open_orders()):
-            return
-        side = Side.SELL if p.qty > 0 else Side.BUY
-        cid = client_order_id(self.strategy.id_prefix, self.risk.symbol, "halt", bar.ts, "flatten")
-        intent = OrderIntent(
-            cid,
-            self.risk.symbol,
-            side,
-            abs(p.qty),
-            purpose="flatten",
-            signal_ts=bar.ts,
-            reason=f"flatten on halt: {why}",
-        )
-        exits.close_position(self, intent, bar)
 
     def warm_up(self, bar: Bar) -> None:
         """History before the first tradable bar: indicators and strategy state only."""
@@ -173,24 +156,46 @@ class Engine:
         self.strategy.on_bar(bar)
         self.last_bar = bar
 
+    def idle(self) -> bool:
+        """Whether a bar without a signal would change only the ATR and the equity: no
+        order working at the broker, no stop to trail, no exit owed."""
+        r = self.record
+        # Orders and the stop change only with a fill or a new order intent (a cancel
+        # comes with the exit it makes way for): look again only then.
+        key = (len(r.fills), len(r.intents))
+        if key != self._idle_key:
+            self._idle_key = key
+            self._busy = self.stop_id is not None or bool(self.broker.open_orders())
+        return not self._busy and self.owed_exit is None
+
+    def skip(self, closes: np.ndarray, last: Bar, atr_state: tuple[Any, ...]) -> None:
+        """Pass over bars the caller knows have no signal, while `idle()`: their equity and
+        position marked as `step` marks them, the ATR set to its state after them (the
+        caller kept `ATR.state()` of every bar), `last` the last of them."""
+        r = self.record
+        first = len(r.closes)
+        r.closes.frombytes(closes.astype("float64", copy=False).tobytes())
+        if self._account_changed:
+            self._mark_account(first)
+        self.risk.atr.restore(atr_state)
+        self.last_bar = last
+
+    def recover(self, now_ts: int, adopt: bool = False) -> Reconciliation:
+        """Crash-only start on a broker account, after the warm-up (bot/recovery.py)."""
+        return recovery.recover(self, now_ts, adopt)
+
     def entry_block(self) -> str | None:
         """Why a new entry may not be sent now, or None."""
-        if self.halted_reason is not None:
-            return f"halted: {self.halted_reason}"
-        if self.mismatch is not None:
-            return self.mismatch
-        if self.exit_failed is not None:
-            return self.exit_failed
-        return self.broker.entry_block()
+        return self.trading.entry_block() or self.broker.entry_block()
 
     def equity(self, price: float) -> float:
         p = self.portfolio
         return p.cash + p.qty * price
 
-    # -- steps -----------------------------------------------------------------------
+    # -- decisions and orders --------------------------------------------------------
     def _on_signal(self, sig: Signal, bar: Bar) -> None:
         self.record.signals.append(sig)
-        self.events("signal", **sig.as_dict())
+        self.events.publish(ev.Signal.of(sig))
         p = self.portfolio
         view = PositionView(
             qty=p.qty,
@@ -208,37 +213,37 @@ class Engine:
             if blocked is not None:
                 self.reject(Rejection(sig.ts, f"{sig.kind} {sig.tag}", blocked))
                 return
-        self.events(
-            "risk",
-            decision="approve",
-            signal_time=sig.time.isoformat(),
-            client_order_id=decision.client_order_id,
-            side=str(decision.side),
-            qty=decision.qty,
-        )
+        self.events.publish(ev.RiskApproved.of(sig, decision))
         if decision.purpose == "exit":
             exits.close_position(self, decision, bar)
             return
         self.entry_tag, self.entry_reason = sig.tag, sig.reason
         self.submit(decision, bar)
 
+    def check_order(self, intent: OrderIntent, bar: Bar) -> str | None:
+        """The guards' verdict on an order: None if it may go out (always in backtests)."""
+        live = self.live
+        return None if live is None else livestep.guard(self, live, intent, bar)
+
     def submit(self, intent: OrderIntent, bar: Bar, checked: bool = False) -> bool:
         """Send an order (through the guards unless `checked`); False if it was refused."""
-        if self.guard is not None and not checked:
-            why = self.guard(intent, bar, self.now_ns)
+        if not checked:
+            why = self.check_order(intent, bar)
             if why is not None:
                 self.guard_refused(intent, why)
                 return False
+        self._mark()
         self.record.intents.append(intent)
-        self._reasons[intent.client_order_id] = intent.reason
-        self.events("order_intent", **_intent_dict(intent))
+        self.trading.count(intent)  # once per id: a resend after a refusal is the same order
+        self.reasons[intent.client_order_id] = intent.reason
+        self.events.publish(ev.OrderIntent.of(intent))
         if intent.purpose == "entry":
             self.pending_entry = intent.client_order_id
         try:
             fills = self.broker.submit(intent, bar)
         except DuplicateOrderError:
             # Already placed (a retry or a restart): adopt it, never send it again.
-            self.events("order", client_order_id=intent.client_order_id, status="adopted")
+            self.events.publish(ev.Order(client_order_id=intent.client_order_id, status="adopted"))
             return True
         except BrokerError as exc:
             if intent.purpose == "entry":
@@ -247,56 +252,27 @@ class Engine:
                 Rejection(intent.signal_ts, intent.client_order_id, f"broker refused: {exc}")
             )
             return False
-        self.events("order", client_order_id=intent.client_order_id, status="submitted")
+        self.events.publish(ev.Order(client_order_id=intent.client_order_id, status="submitted"))
         for f in fills:
             self.on_fill(f)
         return True
 
     def guard_refused(self, intent: OrderIntent, why: str) -> None:
-        self.events("guard", client_order_id=intent.client_order_id, reason=why)
+        self.events.publish(ev.Guard(client_order_id=intent.client_order_id, reason=why))
         LOG.warning("guard refused %s: %s", intent.client_order_id, why)
         self.reject(Rejection(intent.signal_ts, intent.client_order_id, f"guard: {why}"))
 
     def on_fill(self, fill: Fill, quiet: bool = False) -> None:
-        self.record.fills.append(fill)
-        p = self.portfolio
-        opening = p.qty == 0
-        reason = self.entry_reason if opening else self._exit_reason(fill)
-        trade = p.apply(fill, reason=reason, level=self.entry_tag)
-        if quiet:  # replaying recorded fills on start-up: already journalled
-            self._after_fill(fill, opening)
-            return
-        self.events(
-            "fill",
-            client_order_id=fill.client_order_id,
-            side=str(fill.side),
-            qty=fill.qty,
-            price=round(fill.price, 4),
-            bar_time=ns_to_et(fill.ts).isoformat(),
-            commission=fill.commission,
-            position=p.qty,
-        )
-        self._after_fill(fill, opening)
-        if trade is not None:
-            self._trade_event(trade)
+        """Book a fill (bot/booking.py); `quiet` when replaying recorded ones at start."""
+        self._mark()
+        self._account_changed = True
+        booking.on_fill(self, fill, quiet)
 
-    def _after_fill(self, fill: Fill, opening: bool) -> None:
+    def _mark_account(self, index: int) -> None:
+        """Cash and position as they stand, from the marked bar `index` on."""
+        self._account_changed = False
         p = self.portfolio
-        if fill.client_order_id == self.pending_entry:
-            self.pending_entry = None
-        if opening and p.qty != 0:
-            self.entry_id = fill.client_order_id
-            stop = self._protective_stop(fill.client_order_id)
-            self.stop_id = None if stop is None else stop.intent.client_order_id
-            self.stop_price = 0.0 if stop is None else (stop.intent.stop_price or 0.0)
-            self.extreme = fill.price
-        if p.qty == 0:
-            self.stop_id = None
-            self.entry_tag = ""
-            self.entry_reason = ""
-            self.entry_id = ""
-            self.owed_exit = self.owed_stop = None
-            self.exit_id = None
+        self.record.accounts.append((index, p.cash, p.qty))
 
     def _trail(self, bar: Bar) -> None:
         long = self.portfolio.qty > 0
@@ -305,69 +281,29 @@ class Engine:
         if new != self.stop_price and self.stop_id is not None:
             old = self.stop_id
             self.stop_id = self.broker.replace_stop(old, new)
-            self.events(
-                "order", client_order_id=old, status="replaced", stop_price=new, new_id=self.stop_id
+            moved = ev.Order(
+                client_order_id=old, status="replaced", stop_price=new, new_id=self.stop_id
             )
+            self.events.publish(moved)
             self.stop_price = new
 
     def cancel_protection(self) -> None:
         for order in self.broker.open_orders():
             if order.parent is not None:
                 self.broker.cancel(order.intent.client_order_id)
-                self.events(
-                    "order", client_order_id=order.intent.client_order_id, status="canceled"
-                )
+                cid = order.intent.client_order_id
+                self.events.publish(ev.Order(client_order_id=cid, status="canceled"))
         self.stop_id = None
 
     def reject(self, rej: Rejection) -> None:
+        self._mark()
         self.record.rejections.append(rej)
-        self.events(
-            "risk",
-            decision="reject",
-            what=rej.what,
-            reason=rej.reason,
-            signal_time=ns_to_et(rej.ts).isoformat(),
-        )
+        self.events.publish(ev.RiskRejected.of(rej))
 
-    def _trade_event(self, t: Trade) -> None:
-        self.events(
-            "trade",
-            side=t.side,
-            qty=t.qty,
-            entry_time=t.entry_time.isoformat(),
-            entry_price=round(t.entry_price, 4),
-            exit_time=t.exit_time.isoformat(),
-            exit_price=round(t.exit_price, 4),
-            pnl=round(t.pnl, 2),
-        )
-
-    def _exit_reason(self, fill: Fill) -> str:
-        if fill.purpose == "stop":
-            return f"stop hit at {fill.price:.2f}"
-        if fill.purpose in ("take_profit", "oco"):
-            return f"take-profit hit at {fill.price:.2f}"
-        return self._reasons.get(fill.client_order_id, fill.purpose)
-
-    def _protective_stop(self, parent: str) -> OrderState | None:
-        for o in self.broker.open_orders():
-            if o.parent == parent and o.intent.purpose == "stop":
-                return o
-        return None
+    def _mark(self) -> None:
+        if self._marks is None:
+            r = self.record
+            self._marks = (len(r.intents), len(r.fills), len(r.rejections))
 
 
-def _intent_dict(i: OrderIntent) -> dict[str, object]:
-    return {
-        "client_order_id": i.client_order_id,
-        "symbol": i.symbol,
-        "side": str(i.side),
-        "qty": i.qty,
-        "type": str(i.type),
-        "purpose": i.purpose,
-        "signal_time": ns_to_et(i.signal_ts).isoformat(),
-        "stop_loss": i.stop_loss,
-        "take_profit": i.take_profit,
-        "reason": i.reason,
-    }
-
-
-__all__ = ["Engine", "EngineRecord", "Side"]
+__all__ = ["Engine", "EngineRecord", "Side", "StepResult"]

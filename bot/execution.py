@@ -33,14 +33,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, TypeVar
 
+from bot import events as ev
 from bot.alpaca import BrokerOrder, StreamEvent
-from bot.broker import BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
-from bot.engine import EventSink, no_events
+from bot.broker import Book, BrokerError, DuplicateOrderError, InDoubt, OrderState, Transient
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side
 from bot.orderids import moved_stop_id
 from bot.protection import replace_refused
 from bot.reconcile import TERMINAL, ReconcileError, Reconciliation, reconcile
 from bot.retry import Retrier
+from bot.sinks import Publisher
 from bot.state import OrderRecord, StateStore
 
 LOG = logging.getLogger("bot.execution")
@@ -70,7 +71,7 @@ class LiveBroker:
         api: Api,
         store: StateStore,
         symbol: str,
-        events: EventSink = no_events,
+        events: Publisher | None = None,
         settle_lookups: int = 3,
         backoff_base_s: float = 0.5,
         backoff_cap_s: float = 60.0,
@@ -84,12 +85,12 @@ class LiveBroker:
         self.api = api
         self.store = store
         self.symbol = symbol
-        self.events = events
+        self.events = events if events is not None else Publisher()
         self.settle_lookups = settle_lookups
         self.max_send_attempts = max_send_attempts
         self.cancel_wait_s = cancel_wait_s  # how long a pending cancel is waited for
         if retrier is None:
-            retrier = Retrier(backoff_base_s, backoff_cap_s, events, clock=clock, seed=seed)
+            retrier = Retrier(backoff_base_s, backoff_cap_s, self.events, clock=clock, seed=seed)
             if sleep is not None:
                 retrier.sleep = sleep
         self.retrier = retrier
@@ -140,16 +141,18 @@ class LiveBroker:
         """
         fresh = self.last_ts is None or rec.signal_ts >= self.last_ts
         if rec.purpose != "entry" or fresh:
-            self.events("order", client_order_id=rec.client_order_id, status="resend", why="absent")
+            resend = ev.Order(client_order_id=rec.client_order_id, status="resend", why="absent")
+            self.events.publish(resend)
             with contextlib.suppress(BrokerError):  # a refusal is recorded as rejected by _send
                 self._send(rec.intent())
             return
         self.store.update_order(rec.client_order_id, status="abandoned")
-        self.events(
-            "order",
-            client_order_id=rec.client_order_id,
-            status="abandoned",
-            why="never reached the broker and its signal is stale",
+        self.events.publish(
+            ev.Order(
+                client_order_id=rec.client_order_id,
+                status="abandoned",
+                why="never reached the broker and its signal is stale",
+            )
         )
 
     def cancel(self, client_order_id: str) -> str:
@@ -166,11 +169,11 @@ class LiveBroker:
             self.read(lambda: self.api.cancel(broker_id), f"cancelling {client_order_id}")
         except BrokerError as exc:
             # 422 "not cancelable": it filled, expired or is being cancelled already.
-            self.events(
-                "order", client_order_id=client_order_id, status="cancel_refused", error=str(exc)
+            self.events.publish(
+                ev.Order(client_order_id=client_order_id, status="cancel_refused", error=str(exc))
             )
         status = self._await_terminal(client_order_id)
-        self.events("order", client_order_id=client_order_id, status=status, how="cancel")
+        self.events.publish(ev.Order(client_order_id=client_order_id, status=status, how="cancel"))
         return status
 
     def place_stop(self, intent: OrderIntent, parent: str) -> None:
@@ -220,6 +223,12 @@ class LiveBroker:
         ]
         return f"order(s) in doubt at the broker: {', '.join(doubt)}" if doubt else None
 
+    def recorded(self) -> Book:
+        """The orders and fills in the state store (a restart rebuilds the engine from them)."""
+        records = self.store.orders()
+        sent = [r.intent() for r in records if r.parent is None and r.purpose != "adopted"]
+        return Book(self.store.fills(), [r.intent() for r in records], sent)
+
     def reconcile(self, local_qty: float, now_ts: int, adopt: bool = False) -> Reconciliation:
         return reconcile(self, local_qty, now_ts, adopt)
 
@@ -246,7 +255,7 @@ class LiveBroker:
                 order = self.api.submit(intent)
             except DuplicateOrderError:
                 # Already placed (a retry that raced, or a restart): adopt, never re-place.
-                self.events("order", client_order_id=cid, status="exists_adopted")
+                self.events.publish(ev.Order(client_order_id=cid, status="exists_adopted"))
                 self.settle(cid)
                 return
             except BrokerError as exc:
@@ -255,8 +264,8 @@ class LiveBroker:
                     pause = next(held, None)
                     if pause is not None:
                         attempts -= 1
-                        self.events("retry", why=f"{cid}: shares held by orders being cancelled",
-                                    wait_s=round(pause, 3))  # fmt: skip
+                        why = f"{cid}: shares held by orders being cancelled"
+                        self.events.publish(ev.Retry(why=why, wait_s=round(pause, 3)))
                         self.retrier.sleep(pause)
                         continue
                 self._refused(cid, exc)
@@ -275,7 +284,8 @@ class LiveBroker:
             self._adopt(cid, order, "submitted")
             return
         self.store.update_order(cid, status="unknown")
-        self.events("order", client_order_id=cid, status="unknown", why="send attempts exhausted")
+        exhausted = ev.Order(client_order_id=cid, status="unknown", why="send attempts exhausted")
+        self.events.publish(exhausted)
 
     def _refused(self, cid: str, exc: BrokerError) -> None:
         self.store.update_order(cid, status="rejected")
@@ -286,11 +296,13 @@ class LiveBroker:
             exc.code,
             exc.message,
         )
-        self.events("error", client_order_id=cid, http=exc.status, code=exc.code,
-                    message=exc.message)  # fmt: skip
+        refused = ev.OrderRefused(
+            client_order_id=cid, http=exc.status, code=exc.code, message=exc.message
+        )
+        self.events.publish(refused)
 
     def _in_doubt(self, cid: str, why: str) -> str:
-        self.events("order", client_order_id=cid, status="in_doubt", why=why)
+        self.events.publish(ev.Order(client_order_id=cid, status="in_doubt", why=why))
         LOG.warning("order %s in doubt (%s): settling by client order id", cid, why)
         return self.settle(cid)
 
@@ -316,12 +328,12 @@ class LiveBroker:
             self._adopt(cid, order, "settled")
             return "placed"
         self.store.update_order(cid, status="unknown")
-        self.events("order", client_order_id=cid, status="unknown")
+        self.events.publish(ev.Order(client_order_id=cid, status="unknown"))
         return "unknown"
 
     def _wait(self, attempt: int, reset_at: float | None, why: str) -> None:
         wait = self.retrier.backoff(attempt, reset_at)
-        self.events("retry", why=why, attempt=attempt + 1, wait_s=round(wait, 3))
+        self.events.publish(ev.Retry(why=why, attempt=attempt + 1, wait_s=round(wait, 3)))
         self.retrier.sleep(wait)
 
     # -- protection ----------------------------------------------------------------
@@ -368,7 +380,9 @@ class LiveBroker:
 
     def _adopt(self, cid: str, order: BrokerOrder, how: str) -> None:
         self.store.update_order(cid, status=self.status_of(cid, order), broker_id=order.id)
-        self.events("order", client_order_id=cid, status=order.status, broker_id=order.id, how=how)
+        self.events.publish(
+            ev.Order(client_order_id=cid, status=order.status, broker_id=order.id, how=how)
+        )
         for leg in order.legs:
             self._track_child(self._family(cid), leg)
 

@@ -9,12 +9,13 @@
   tried again on every later bar; if the stop cannot be put back either, entries are
   halted with an error event.
 - The broker's position is compared with ours after every fill sync: a mismatch (a
-  position closed or resized by hand) halts new entries with one event naming both
-  quantities and how to resolve it; it clears when they agree again.
+  position closed or resized by hand) puts the trading state in REDUCING (no new entry)
+  with one event naming both quantities and how to resolve it; it clears when they agree
+  again. So does an exit refused whose stop cannot be put back either.
 - An entry that ends without a fill (cancelled, expired, rejected, abandoned) is
   pending no more, so later signals may enter.
-With a simulated broker (backtests) `check_position` is off and these steps cost
-nothing: SimBroker's cancels are immediate and its position is the engine's.
+With a simulated broker (backtests, no `engine.live`) the position is not checked and
+these steps cost nothing: SimBroker's cancels are immediate and its position is the engine's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import logging
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from bot import events as ev
 from bot.broker import BrokerError, DuplicateOrderError
 from bot.models import Bar, OrderIntent, OrderType, Rejection, Side
 from bot.orderids import next_attempt, restored_stop_id
@@ -38,11 +40,10 @@ ENDED = frozenset({"filled", "canceled", "expired", "replaced", "rejected", "aba
 def close_position(engine: Engine, intent: OrderIntent, bar: Bar) -> None:
     """Close the position: protection off, then an exit no larger than the broker holds;
     if the broker refuses it, the stop is put back and the exit retried next bar."""
-    if engine.guard is not None:
-        why = engine.guard(intent, bar, engine.now_ns)
-        if why is not None:
-            engine.guard_refused(intent, why)  # protection stays in place
-            return
+    why = engine.check_order(intent, bar)
+    if why is not None:
+        engine.guard_refused(intent, why)  # protection stays in place
+        return
     # The stop to put back if the exit is refused: the working one, or the one an
     # earlier refused exit could not put back (its leg may still be cancelling).
     stop = engine.stop_price if engine.stop_id is not None else engine.owed_stop
@@ -82,8 +83,8 @@ def closable(engine: Engine, intent: OrderIntent) -> float:
     """Shares an exit may close: ours, capped by the broker's position on the same side."""
     ours = engine.portfolio.qty
     want = min(intent.qty, abs(ours))
-    if not engine.check_position:
-        return want
+    if engine.live is None:
+        return want  # a simulated broker's position is ours
     theirs = engine.broker.position_qty()
     if theirs * ours <= 0:
         return 0.0  # flat at the broker, or the other side: an exit would open a position
@@ -96,12 +97,13 @@ def _restore_protection(
     qty = closable(engine, exit_intent)
     why = f"exit {exit_intent.client_order_id} could not be placed"
     if stop is None or qty <= 0:
-        engine.exit_failed = f"{why}; the position has no stop at the broker"
-        engine.events(
-            "error",
-            where="exit",
-            error=engine.exit_failed,
-            retry="the exit is tried again on the next bar; new entries are halted",
+        failed = engine.trading.exit_failed = f"{why}; the position has no stop at the broker"
+        engine.events.publish(
+            ev.Error(
+                where="exit",
+                error=failed,
+                retry="the exit is tried again on the next bar; new entries are halted",
+            )
         )
         return
     side = Side.SELL if engine.portfolio.qty > 0 else Side.BUY
@@ -122,20 +124,22 @@ def _restore_protection(
     except DuplicateOrderError:
         pass  # placed before a restart: the broker has it
     except BrokerError as exc:
-        engine.exit_failed = f"{why} and its stop could not be put back: {exc}"
-        engine.events(
-            "error",
-            where="exit",
-            error=engine.exit_failed,
-            resolve="close the position at the broker; new entries are halted",
+        failed = engine.trading.exit_failed = f"{why} and its stop could not be put back: {exc}"
+        engine.events.publish(
+            ev.Error(
+                where="exit",
+                error=failed,
+                resolve="close the position at the broker; new entries are halted",
+            )
         )
         return
     engine.stop_id, engine.stop_price = cid, stop
-    engine.events(
-        "error",
-        where="exit",
-        error=f"{why}; the stop was put back at {stop:.2f}",
-        retry="the exit is tried again on the next bar",
+    engine.events.publish(
+        ev.Error(
+            where="exit",
+            error=f"{why}; the stop was put back at {stop:.2f}",
+            retry="the exit is tried again on the next bar",
+        )
     )
 
 
@@ -144,10 +148,10 @@ def retry_exit(engine: Engine, bar: Bar) -> None:
     if owed is None or engine.portfolio.qty == 0:
         engine.owed_exit = None
         return
-    engine.events("order", client_order_id=owed.client_order_id, status="exit_retry")
+    engine.events.publish(ev.Order(client_order_id=owed.client_order_id, status="exit_retry"))
     close_position(engine, owed, bar)
     if engine.owed_exit is None:
-        engine.exit_failed = None
+        engine.trading.exit_failed = None
 
 
 def exit_ended(engine: Engine) -> None:
@@ -170,7 +174,7 @@ def exit_ended(engine: Engine) -> None:
         signal_ts=engine.last_bar.ts if engine.last_bar else 0,
         reason="the rest of an exit that ended part-filled",
     )
-    engine.events("order", client_order_id=cid, status="ended_part_filled", rest=again)
+    engine.events.publish(ev.Order(client_order_id=cid, status="ended_part_filled", rest=again))
 
 
 def entry_ended(engine: Engine) -> None:
@@ -182,7 +186,8 @@ def entry_ended(engine: Engine) -> None:
     engine.pending_entry = None
     if engine.portfolio.qty == 0:
         engine.entry_tag = engine.entry_reason = ""
-    engine.events("order", client_order_id=cid, status=status, why="entry ended without a fill")
+    ended = ev.Order(client_order_id=cid, status=status, why="entry ended without a fill")
+    engine.events.publish(ended)
 
 
 def check_position(engine: Engine, bar: Bar) -> None:
@@ -194,14 +199,13 @@ def check_position(engine: Engine, bar: Bar) -> None:
         for f in engine.broker.sync(bar):
             engine.on_fill(f)
         ours, theirs = engine.portfolio.qty, engine.broker.position_qty()
-    symbol = engine.risk.symbol
+    symbol, trading = engine.risk.symbol, engine.trading
     if abs(theirs - ours) <= 1e-9:
-        if engine.mismatch is not None:
-            engine.mismatch, engine.mismatch_gap = None, 0.0
-            engine.events(
-                "position_mismatch", symbol=symbol, broker_qty=theirs, local_qty=ours,
-                resolved=True,
-            )  # fmt: skip
+        if trading.mismatch is not None:
+            trading.mismatch, trading.mismatch_gap = None, 0.0
+            engine.events.publish(
+                ev.PositionMismatch(symbol=symbol, broker_qty=theirs, local_qty=ours, resolved=True)
+            )
         return
     why = (
         f"position mismatch for {symbol}: the broker holds {theirs:g} shares, "
@@ -210,16 +214,17 @@ def check_position(engine: Engine, bar: Bar) -> None:
     # Said once per difference: an exit capped at the broker's position keeps the same
     # unexplained shares (broker 100 vs ours 149, then 0 vs 49) and is not news.
     gap = round(theirs - ours, 6)
-    known = engine.mismatch is not None and gap == engine.mismatch_gap
-    engine.mismatch, engine.mismatch_gap = why, gap
+    known = trading.mismatch is not None and gap == trading.mismatch_gap
+    trading.mismatch, trading.mismatch_gap = why, gap
     if not known:
-        engine.events(
-            "position_mismatch",
-            symbol=symbol,
-            broker_qty=theirs,
-            local_qty=ours,
-            resolve="put the position back at the broker, or stop the bot and restart it "
-            "with --adopt to take the broker's position as the truth",
+        engine.events.publish(
+            ev.PositionMismatch(
+                symbol=symbol,
+                broker_qty=theirs,
+                local_qty=ours,
+                resolve="put the position back at the broker, or stop the bot and restart it "
+                "with --adopt to take the broker's position as the truth",
+            )
         )
 
 

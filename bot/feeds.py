@@ -24,6 +24,7 @@ from bot.calendar import MarketCalendar
 from bot.data import BarSeries
 from bot.models import Bar, ns_to_et, session_date
 from bot.retry import Retrier, transient_http
+from bot.sinks import Publisher
 
 LOG = logging.getLogger("bot.feeds")
 
@@ -122,7 +123,7 @@ class ReplayFeed:
     def history(self) -> BarSeries:
         return self.series
 
-    def attach_events(self, events: Any) -> None:
+    def attach_events(self, events: Publisher) -> None:
         """Log the emulator calls' retries in the run's journal."""
         if self.admin is not None:
             self.admin.retrier.events = events

@@ -2,32 +2,48 @@
 
 - `bot halt` sets a kill switch (`Halt`: why, and whether to close the position too);
   it survives restarts and a `--fresh` replay until `bot resume` clears it.
-- The daily-loss guard saves the session it halted and why, so a restart inside that
-  session stays halted (bot/guards.py).
-The halt file (`paper.halt_file`) is another switch, read by bot/guards.py, not saved here.
-Imports only the state store.
+- The daily-loss halt saves the session it halted and why, so a restart inside that
+  session stays halted (bot/tradingstate.py).
+The halt file (`paper.halt_file`) is another switch, not saved here; `kill_switch` reads
+both as the engine's trading state sees them. Imports only the state store and the trading
+state's `Halt`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from pathlib import Path
 
 from bot.state import StateStore
+from bot.tradingstate import Halt as Halt  # re-exported: `bot halt` builds one to save
 
 _REASON = "halted"  # empty when not halted
 _FLATTEN = "halt_flatten"  # "1" or "0"
 _LOSS = "loss_halt"  # "<session>|<why>"
 
 
-@dataclass(frozen=True)
-class Halt:
-    reason: str
-    flatten: bool = False
-
-
 def saved_halt(store: StateStore) -> Halt | None:
     reason = store.get_meta(_REASON)
     return Halt(reason, store.get_meta(_FLATTEN) == "1") if reason else None
+
+
+def kill_switch(
+    store: StateStore, halt_file: Path | None, flatten_on_halt: bool = False
+) -> Callable[[], Halt | None]:
+    """The kill switch as one reading: the halt file first, then `bot halt`'s saved halt;
+    the position is closed too if the config says so or `bot halt --flatten` did."""
+
+    def read() -> Halt | None:
+        saved = saved_halt(store)
+        if halt_file is not None and halt_file.exists():
+            reason = f"halt file {halt_file} exists"
+        elif saved is not None:
+            reason = saved.reason
+        else:
+            return None
+        return Halt(reason, flatten_on_halt or (saved is not None and saved.flatten))
+
+    return read
 
 
 def save_halt(store: StateStore, halt: Halt | None) -> None:

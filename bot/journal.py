@@ -2,9 +2,9 @@
 
 Two audiences: people read the console and `logs/bot.log` (rotating); machines read
 `logs/events.jsonl`, one JSON object per event (bar, signal, risk decision, order,
-fill, guard, error...), each with the run id and time. Secrets are removed by a
-logging filter on every handler (not by each call site), so no code path can leak
-them into a log line. This module imports nothing from the engine.
+fill, guard, error...: the types of bot/events.py), each with the run id and time.
+Secrets are removed by a logging filter on every handler (not by each call site), so no
+code path can leak them into a log line. This module imports nothing from the engine.
 """
 
 from __future__ import annotations
@@ -20,31 +20,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.events import KINDS, Event
+
 LOG = logging.getLogger("bot")
 
-# Every kind of event written to events.jsonl, the one list: `bot logs --event` accepts
-# these and no other (tests/test_newcomer_cli.py checks the code writes no other kind).
-EVENTS: tuple[str, ...] = (
-    "run_start",
-    "run_end",
-    "bar",
-    "bar_revised",
-    "warm_up",
-    "reconcile",
-    "signal",
-    "risk",
-    "order_intent",
-    "order",
-    "fill",
-    "trade",
-    "guard",
-    "halt",
-    "position_mismatch",
-    "late",
-    "stream",
-    "retry",
-    "error",
-)
+# Every kind of event written to events.jsonl, from the event types (bot/events.py):
+# `bot logs --event` accepts these and no other.
+EVENTS: tuple[str, ...] = KINDS
 _SECRET_ENV = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
 
 
@@ -157,6 +139,10 @@ class Journal:
         self._secrets = secret_values()  # the settings registered `.env` keys before this
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def write(self, event: Event) -> None:
+        """One line for `event`: its time of writing, the run id, its kind and fields."""
+        self.event(event.kind, **event.as_dict())
 
     def event(self, kind: str, /, **fields: Any) -> None:
         rec = {"time": datetime.now(UTC).isoformat(), "run_id": self.run_id, "event": kind}

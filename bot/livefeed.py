@@ -31,12 +31,14 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from bot import events as ev
 from bot import lifecycle
 from bot.broker import BrokerError
 from bot.calendar import MarketCalendar
 from bot.data import BarSeries
 from bot.models import ET, Bar, ns_to_et, session_date
 from bot.retry import Retrier
+from bot.sinks import Publisher
 from bot.timeframe import DAILY, Timeframe
 
 LOG = logging.getLogger("bot.livefeed")
@@ -85,7 +87,7 @@ class AlpacaFeed:
         heartbeat_s: float = 15.0,
         timer: Timer | None = None,
         resume_from: int | None = None,
-        events: Callable[..., None] = lambda kind, /, **f: None,
+        events: Publisher | None = None,
     ) -> None:
         self.data, self.clock, self.symbol = data, clock, symbol
         self.warmup = warmup_bars
@@ -95,13 +97,13 @@ class AlpacaFeed:
         self.heartbeat, self.heartbeat_s = heartbeat, heartbeat_s
         self.timer = timer or Timer()
         self.resume_from = resume_from
-        self.events = events
+        self.events = events if events is not None else Publisher()
         self.wait: Callable[[float], None] = self.timer.sleep  # a run may wait on its stream
         self._history: BarSeries | None = None
         self._clock_at: tuple[int, float] = (0, 0.0)  # broker ns, local monotonic
         self.calendar: MarketCalendar | None = None
 
-    def attach_events(self, events: Callable[..., None]) -> None:
+    def attach_events(self, events: Publisher) -> None:
         """Log this feed's retries and revised bars in the run's journal."""
         self.events = events
         self.retrier.events = events
@@ -184,7 +186,8 @@ class AlpacaFeed:
                 again = self._bar_of(day)
                 if again is not None and again != bar:
                     LOG.warning("revised bar for %s: %s replaces %s", day, again, bar)
-                    self.events("bar_revised", day=day.isoformat(), first=bar, final=again)
+                    revised = ev.BarRevised(day=day.isoformat(), first=bar, final=again)
+                    self.events.publish(revised)
                     bar = again
                 return bar
             if wait is None:
@@ -194,7 +197,7 @@ class AlpacaFeed:
             self._sleep_until(self._estimate() + int(wait * 1e9), f"waiting for the {day} bar")
         LOG.warning("no %s bar of %s from Alpaca after %.0f min: skipped", day, self.symbol,
                     sum(_MISSING_WAIT_S) / 60)  # fmt: skip
-        self.events("error", where="feed", error=f"no bar of {self.symbol} for {day}")
+        self.events.publish(ev.Error(where="feed", error=f"no bar of {self.symbol} for {day}"))
         return None
 
     def _bar_of(self, day: date) -> Bar | None:

@@ -27,12 +27,14 @@ from datetime import time as dtime
 from typing import TYPE_CHECKING, Any
 
 from bot import exits, lifecycle
+from bot.events import Stream as StreamStatus
 from bot.models import ET, et_to_ns
 
 if TYPE_CHECKING:
     from bot.alpaca import StreamEvent, TradeUpdates
     from bot.engine import Engine
     from bot.execution import LiveBroker
+    from bot.sinks import Publisher
 
 LOG = logging.getLogger("bot.livestream")
 
@@ -43,7 +45,7 @@ class StreamPump:
         stream: TradeUpdates,
         engine: Engine,
         broker: LiveBroker,
-        events: Callable[..., None],
+        events: Publisher,
         now: Callable[[], int],
         sleep: Callable[[float], None] | None = None,
         poll_down_s: float = 60.0,
@@ -96,7 +98,7 @@ class StreamPump:
             if self._down_said:
                 LOG.warning("trade-updates stream back: events pushed again")
                 self._down_said = False
-            self.events("stream", status="connected", connects=self.stream.connects)
+            self.events.publish(StreamStatus(status="connected", connects=self.stream.connects))
             self.reconcile()  # whatever happened while it was away is not replayed
             return
         ts = self._session_ts(ev.at)
@@ -125,7 +127,8 @@ class StreamPump:
                     "trade-updates stream down: reading open orders every %.0f s instead",
                     self.poll_down_s,
                 )
-                self.events("stream", status="down", fallback=f"REST every {self.poll_down_s} s")
+                down = StreamStatus(status="down", fallback=f"REST every {self.poll_down_s} s")
+                self.events.publish(down)
                 self._down_said = True
             if since >= self.poll_down_s:
                 self.reconcile()

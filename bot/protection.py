@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from bot import events as ev
 from bot.broker import BrokerError
 from bot.models import OrderIntent, OrderType, Side
 from bot.orderids import oco_id
@@ -43,23 +44,25 @@ def replace_refused(
     # A stop leg shows `held` at Alpaca also once its entry has filled (it is triggered
     # internally): that one is working, not waiting, and is moved by cancel + new stop.
     if leg.status in PENDING and not armed:
-        broker.events(
-            "order",
-            client_order_id=cid,
-            status="replace_deferred",
-            broker_status=leg.status,
-            error=exc.message,
+        broker.events.publish(
+            ev.Order(
+                client_order_id=cid,
+                status="replace_deferred",
+                broker_status=leg.status,
+                error=exc.message,
+            )
         )
         return cid  # try again on the next bar
     LOG.warning(
         "replace of stop %s refused (%s): cancelling it and placing a new stop", cid, exc.message
     )
-    broker.events(
-        "order",
-        client_order_id=cid,
-        status="replace_refused",
-        fallback="cancel and new stop",
-        error=exc.message,
+    broker.events.publish(
+        ev.Order(
+            client_order_id=cid,
+            status="replace_refused",
+            fallback="cancel and new stop",
+            error=exc.message,
+        )
     )
     family = rec.parent or cid
     take = [
@@ -89,11 +92,12 @@ def replace_refused(
     try:
         broker.place_stop(intent, family)
     except BrokerError as refused:
-        broker.events(
-            "error",
-            where="trailing stop",
-            error=f"the stop {cid} was cancelled to move it, and its replacement was refused: "
-            f"{refused}; the position has no stop at the broker",
+        broker.events.publish(
+            ev.Error(
+                where="trailing stop",
+                error=f"the stop {cid} was cancelled to move it, and its replacement was "
+                f"refused: {refused}; the position has no stop at the broker",
+            )
         )
         return cid
     if tp is None:

@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
 
+from bot import events as ev
 from bot import lifecycle
 from bot.broker import InDoubt, Transient
+from bot.sinks import Publisher
 
 T = TypeVar("T")
 _DEADLINE: ContextVar[float | None] = ContextVar("retry_deadline", default=None)
@@ -54,22 +56,18 @@ def budget(seconds: float | None) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
-def _no_events(kind: str, /, **fields: object) -> None:
-    return None
-
-
 class Retrier:
     def __init__(
         self,
         base_s: float = 0.5,
         cap_s: float = 60.0,
-        events: Callable[..., None] = _no_events,
+        events: Publisher | None = None,
         sleep: Callable[[float], None] = lifecycle.sleep,
         clock: Callable[[], float] = time.time,
         seed: int | None = None,
     ) -> None:
         self.base, self.cap = base_s, cap_s
-        self.events = events
+        self.events = events if events is not None else Publisher()
         self.sleep = sleep
         self.clock = clock  # wall clock: X-RateLimit-Reset is a unix time
         self.rng = random.Random(seed)
@@ -91,8 +89,10 @@ class Retrier:
                         + (f"; first: {_describe(first)}" if first is not exc else "")
                         + ")"
                     ) from None
-                self.events("retry", why=what, error=_describe(exc), attempt=attempt + 1,
-                            wait_s=round(wait, 3))  # fmt: skip
+                retry = ev.Retry(
+                    why=what, error=_describe(exc), attempt=attempt + 1, wait_s=round(wait, 3)
+                )
+                self.events.publish(retry)
                 self.sleep(wait)
                 attempt += 1
 

@@ -44,6 +44,7 @@ from bot.data import BarSeries, load_csv  # noqa: E402
 from bot.journal import Journal  # noqa: E402
 from bot.models import Bar  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
+from bot.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink  # noqa: E402
 from scripts.plainloop import (  # noqa: E402
     PlainResult,
     bar_lists,
@@ -226,18 +227,20 @@ def bench_minutes(n: int) -> float | None:
 def bench_paper_latency(history: int, plain_per_bar: float | None) -> None:
     s = load_settings(None, MINUTE_CFG)
     bars = synthetic_minutes(history + 20_000)
-    journal = Journal(None)
-    engine = build_engine(s, events=journal.event)
+    # The journal behind its queue, as a paper run has it (writing nowhere).
+    events = Publisher([QueuedSink(JournalSink(Journal(None)), JOURNAL_QUEUE)])
+    engine = build_engine(s, events=events)
     it = bars.iter_bars()
     for _ in range(history):
-        engine.on_bar(next(it))
+        engine.step(next(it))
     lat = []
     clock = time.perf_counter_ns
     for bar in it:
         b = Bar(*bar)  # a freshly built bar, as a feed would deliver it
         t0 = clock()
-        engine.on_bar(b)
+        engine.step(b)
         lat.append(clock() - t0)
+    events.close()
     arr = np.array(lat) / 1000
     p50, p99 = float(np.percentile(arr, 50)), float(np.percentile(arr, 99))
     vs = ""

@@ -70,7 +70,7 @@ def settings(**risk: Any) -> Settings:
 def run(s: Settings, ohlc: list[tuple[float, float, float, float]] = OHLC) -> Any:
     engine = build_engine(s)
     for b in bars(ohlc):
-        engine.on_bar(b)
+        engine.step(b)
     return engine
 
 

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import requests
 
+from bot import events as ev
 from bot.alpaca import AlpacaApi
 from bot.data import BarSeries, load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
@@ -33,6 +34,7 @@ from bot.ratelimit import RateLimiter
 from bot.retry import Retrier
 from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings
+from bot.sinks import Publisher, Recorder
 from tests.test_paper_support import BOT, bot_env, finish, stop_quietly, wait_for
 
 pytestmark = pytest.mark.slow  # the real `bot` command in subprocesses, minutes of faults
@@ -385,16 +387,16 @@ def test_a_body_cut_off_mid_way_is_retried_not_a_traceback() -> None:
     url = f"http://127.0.0.1:{srv.getsockname()[1]}"
     cfg = AlpacaConfig(trading_url=url, read_timeout_s=2.0, backoff_base_s=0.001)
     api = AlpacaApi(cfg, "k", "s", limiter=RateLimiter(10**9))
-    seen: list[dict[str, Any]] = []
+    seen = Recorder()
+    events = Publisher([seen])
     broker = LiveBroker(
         api, StateStore(Path(os.environ.get("TMPDIR", "/tmp")) / f"cut-{os.getpid()}.sqlite"),
-        "BABA", events=lambda kind, /, **f: seen.append({"event": kind, **f}),
-        retrier=Retrier(0.001, 0.01, events=lambda kind, /, **f: seen.append({"event": kind, **f})),
+        "BABA", events=events, retrier=Retrier(0.001, 0.01, events=events),
     )  # fmt: skip
     got = broker.clock()
     srv.close()
     assert got["is_open"] is True and len(served) == 3
-    assert [e["error"] for e in seen if e["event"] == "retry"] == [
+    assert [e.error for e in seen.events if isinstance(e, ev.Retry)] == [
         "InDoubt ChunkedEncodingError",
         "InDoubt ChunkedEncodingError",
     ]

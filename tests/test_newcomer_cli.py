@@ -190,19 +190,47 @@ def test_a_known_event_name_is_accepted(env: dict[str, str]) -> None:
 
 
 def _written_kinds() -> set[str]:
-    """Every literal event kind passed to `events(...)` / `.event(...)` in bot/."""
+    """The kind of every event type bot/ builds (`ev.Fill.of(...)`, `ev.Halt(...)`, or a
+    type imported by name from bot.events); an untyped `events("kind", ...)` call fails."""
+    from bot import events as typed
+
     kinds: set[str] = set()
     for path in (ROOT / "bot").rglob("*.py"):
         if "emulator" in path.parts:  # the emulator's own (Alpaca) trade events
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not isinstance(node, ast.Call) or not node.args:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules = {
+            a.asname or a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "bot"
+            for a in node.names
+            if a.name == "events"
+        }
+        names = {
+            a.asname or a.name: a.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module == "bot.events"
+            for a in node.names
+        }
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
                 continue
             func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            first = node.args[0]
-            if name in ("events", "event") and isinstance(first, ast.Constant):
-                kinds.add(str(first.value))
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            untyped = node.args and isinstance(node.args[0], ast.Constant)
+            assert not (called in ("events", "event", "publish") and untyped), (
+                f"{path.name}:{node.lineno}: an event written without its type"
+            )
+            if isinstance(func, ast.Attribute) and func.attr == "of":
+                func = func.value  # ev.Fill.of(...)
+            name = None
+            if isinstance(func, ast.Attribute) and getattr(func.value, "id", "") in modules:
+                name = func.attr
+            elif isinstance(func, ast.Name):
+                name = names.get(func.id)
+            kind = getattr(getattr(typed, name or "", None), "kind", None)
+            if isinstance(kind, str):
+                kinds.add(kind)
     return kinds
 
 

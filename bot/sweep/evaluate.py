@@ -12,16 +12,15 @@ base config sections, parameter names, the spans to run). For one combination th
 2. for each span [start, stop), builds an `Engine` with the risk manager and
    `SimBroker` of `bot.backtest.build_engine`, whose only warm-up state is the ATR;
    the ATR is set to its state after bar start-1 (the same updates `run_backtest`
-   makes over its warm-up), then `Engine.on_bar` is driven over the span as
-   `run_backtest` does, except over idle stretches (see `Evaluator`), and the metrics
-   are computed with numpy (`bot.sweep.metrics`).
+   makes over its warm-up), then `Engine.step` is driven over the span as
+   `run_backtest` does, except over idle stretches (`Engine.idle` and `Engine.skip`,
+   see `Evaluator`), and the metrics are computed with numpy (`bot.sweep.metrics`).
 tests/test_sweep_engine.py checks trades, equity and metrics against `run_backtest` +
 `compute_metrics` for several combinations and spans.
 """
 
 from __future__ import annotations
 
-from array import array
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -90,12 +89,12 @@ class Recorded:
 class Evaluator:
     """One per worker process: the bars as `Bar` objects, signal and ATR caches.
 
-    `skip_idle`: on a bar with no open order at the broker, no protective stop to trail
-    and no signal, `Engine.on_bar` changes nothing but the ATR (the broker has nothing
-    to match, risk has nothing to judge) and the equity is cash + position x close.
-    Such stretches, flat or holding, are skipped: equity and position filled in with
-    numpy, the ATR set to its state after the stretch. Off, every bar goes through
-    `Engine.on_bar`; tests check both agree with `run_backtest`.
+    `skip_idle`: while the engine is idle (no open order at the broker, no protective
+    stop to trail, no exit owed), a bar without a signal changes nothing but the ATR and
+    the equity, cash + position x close. Such stretches, flat or holding, up to the next
+    recorded signal, go through `Engine.skip` (equity and position filled in with numpy,
+    the ATR set to its recorded state after the stretch). Off, every bar goes through
+    `Engine.step`; tests check both agree with `run_backtest`.
     """
 
     def __init__(self, job: SweepJob, skip_idle: bool = True) -> None:
@@ -166,48 +165,25 @@ class Evaluator:
         """One span, as `run_backtest(settings, series, start, stop)` trades it."""
         # The engine of `bot backtest`, with the recorded signals replayed.
         engine = build_engine(settings, strategy=ReplayStrategy(signals.by_ts, signals.id_prefix))
-        atr = engine.risk.atr
         states = self.atr_states(settings.risk.atr_period)
         if start > 0:
-            atr.restore(states[start - 1])  # the warm-up over bars [0, start)
-        equity: array[float] = array("d")
-        position: array[float] = array("d")
-        eq_append, pos_append = equity.append, position.append
-        port = engine.portfolio
-        on_bar = engine.on_bar
-        bars, at, skip = self.bars, signals.at, self.skip_idle
+            engine.risk.atr.restore(states[start - 1])  # the warm-up over bars [0, start)
+        step, idle, skip = engine.step, engine.idle, engine.skip
+        bars, at, skip_idle = self.bars, signals.at, self.skip_idle
         closes = self.job.series.close
-        record = engine.record
-        seen, busy = (-1, -1), True
         i = start
         while i < stop:
-            if skip:
-                # Orders and the stop change only with a fill or a new order intent
-                # (a cancel comes with the exit it makes way for): look again only then.
-                key = (len(record.fills), len(record.intents))
-                if key != seen:
-                    seen = key
-                    busy = engine.stop_id is not None or bool(engine.broker.open_orders())
-                if not busy:
-                    k = bisect_left(at, i)
-                    nxt = min(at[k], stop) if k < len(at) else stop
-                    if nxt > i:
-                        q = port.qty
-                        # The same float operations as the loop below, bar by bar.
-                        equity.frombytes((port.cash + q * closes[i:nxt]).tobytes())
-                        position.extend(array("d", (q,)) * (nxt - i))
-                        atr.restore(states[nxt - 1])
-                        engine.last_bar = bars[nxt - 1]
-                        i = nxt
-                        continue
-            bar = bars[i]
-            on_bar(bar)
-            q = port.qty
-            eq_append(port.cash + q * bar.close)
-            pos_append(q)
+            if skip_idle and idle():
+                k = bisect_left(at, i)
+                nxt = min(at[k], stop) if k < len(at) else stop
+                if nxt > i:
+                    skip(closes[i:nxt], bars[nxt - 1], states[nxt - 1])
+                    i = nxt
+                    continue
+            step(bars[i])
             i += 1
-        pos = np.frombuffer(position, dtype="float64")
-        return np.frombuffer(equity, dtype="float64"), pos, port.trades
+        equity, position = engine.record.curves()
+        return equity, position, engine.portfolio.trades
 
 
 # One Evaluator per worker process, keyed by job token: a pool worker or a Dask worker
