@@ -372,6 +372,7 @@ class AlpacaMarketData:
             np.array([session_day(t.date()) for t in stamps], dtype="int64"),
             timeframe,
             f"alpaca:{symbol}",
+            symbol,
         )
         good, rejected = validate_columns(series)
         for rej in rejected:

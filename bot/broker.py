@@ -166,8 +166,10 @@ class SimBroker:
         self._working: list[OrderState] = []
 
     # -- interface -------------------------------------------------------------------
-    def submit(self, intent: OrderIntent, bar: Bar) -> list[Fill]:
-        self._validate(intent, bar)
+    def submit(self, intent: OrderIntent, bar: Bar, held: float | None = None) -> list[Fill]:
+        """Place an order; `held` is the position a sell is checked against (default: the
+        account's; a symbol's view of a shared account passes its symbol's)."""
+        self._validate(intent, bar, self.account.qty if held is None else held)
         order = OrderState(intent)
         self.orders[intent.client_order_id] = order
         kids: list[str] = []
@@ -202,9 +204,14 @@ class SimBroker:
         self._working.append(order)
         return []
 
-    def on_bar(self, bar: Bar) -> list[Fill]:
+    def on_bar(self, bar: Bar, symbol: str | None = None) -> list[Fill]:
+        """Fills of working orders in `bar` (only `symbol`'s orders, if given: the bar is
+        that symbol's, and other symbols' orders wait for their own bars)."""
         if not self._working:
             return _NO_FILLS
+        working = self._working
+        if symbol is not None:
+            working = [o for o in working if o.intent.symbol == symbol]
         fills: list[Fill] = []
 
         def fill(order: OrderState, raw: float) -> list[OrderState]:
@@ -212,7 +219,7 @@ class SimBroker:
             fills.extend(self._execute(order, raw, bar))
             return self._working[known:]  # the bracket children this fill activated
 
-        match_bar(list(self._working), bar, fill)
+        match_bar(list(working), bar, fill)
         self._working = [o for o in self._working if o.status in OPEN_STATES]
         return fills
 
@@ -257,11 +264,10 @@ class SimBroker:
         if intent.client_order_id in self.orders:
             raise DuplicateOrderError(422, 40010001, "client_order_id must be unique")
 
-    def _validate(self, intent: OrderIntent, bar: Bar) -> None:
+    def _validate(self, intent: OrderIntent, bar: Bar, held: float) -> None:
         self._validate_id(intent)
         if not intent.qty > 0:
             raise BrokerError(422, 40010001, "qty must be > 0")
-        held = self.account.qty
         if intent.side is Side.BUY and held >= 0:
             cost = intent.qty * bar.close * (1 + self.cfg.slippage_bps / 10_000)
             if cost > self.account.cash + 1e-9:
@@ -277,7 +283,7 @@ class SimBroker:
         it = order.intent
         price = with_slippage(raw, it.side, it.type, self.cfg.slippage_bps)
         fee = commission(it.qty, self.cfg.commission_per_share, self.cfg.commission_min)
-        fill = Fill(it.client_order_id, it.side, it.qty, price, bar.ts, fee, it.purpose)
+        fill = Fill(it.client_order_id, it.side, it.qty, price, bar.ts, fee, it.purpose, it.symbol)
         order.status, order.filled_qty, order.fill_price = "filled", it.qty, price
         self.account.apply(fill)
         fills = [fill]

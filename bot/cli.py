@@ -132,7 +132,7 @@ def _load_range(
 
     setup_logging(None)
     path = resolve_data_path(data or settings.data.path)
-    loaded = load_csv(path, settings.data.regular_hours_only)
+    loaded = load_csv(path, settings.data.regular_hours_only, settings.symbol)
     mismatch = symbol_warning(path, settings.symbol)
     log_file = _log_file(settings) if (loaded.rejected or loaded.notes or mismatch) else None
     if mismatch:
@@ -423,7 +423,7 @@ def _open_state(settings: Settings, command: str) -> Any:
 
     check_dir(Path(settings.paper.state_dir), "state directory", "--state-dir")
     try:
-        return StateStore(Path(settings.paper.state_dir) / "state.sqlite")
+        return StateStore(Path(settings.paper.state_dir) / "state.sqlite", settings.symbol)
     except StateError as exc:
         print(f"{command}: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None

@@ -29,6 +29,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
 _TIME_ALIASES = ("timestamp", "time", "date", "datetime")
 _NA_TEXT = {"", "nan", "na", "n/a", "null", "none"}
 _CHUNK = 65_536  # bars converted to Python floats at a time (bounds memory on big files)
-# A Bar from a row of 7 values without NamedTuple's Python-level _make (a million a backtest).
+# A Bar from a row of 8 values without NamedTuple's Python-level _make (a million a backtest).
 _bar_of_row = partial(tuple.__new__, Bar)
 _NS_PER_MIN = 60_000_000_000
 # A UTC offset after the time of day ("T10:00:00-05:00", "T15:00Z"); a date alone has none.
@@ -75,6 +76,7 @@ class BarSeries:
     session: np.ndarray  # int64 days since 1970-01-01 of the US/Eastern trading date
     timeframe: Timeframe = DAILY
     source: str = ""
+    symbol: str = ""  # whose bars: every `Bar` made from them carries it
 
     def __post_init__(self) -> None:
         # Callers may pass the text ("1m"); it is parsed, and refused if wrong, here.
@@ -102,6 +104,7 @@ class BarSeries:
                     self.close[lo:hi].tolist(),
                     self.volume[lo:hi].tolist(),
                     self.session[lo:hi].tolist(),
+                    repeat(self.symbol, hi - lo),
                     strict=True,
                 ),
             )
@@ -127,6 +130,7 @@ class BarSeries:
             self.session[rows],
             self.timeframe,
             self.source,
+            self.symbol,
         )
 
     def slice(self, start: int, stop: int) -> BarSeries:
@@ -140,6 +144,7 @@ class BarSeries:
             self.session[start:stop],
             self.timeframe,
             self.source,
+            self.symbol,
         )
 
     def digest(self) -> str:
@@ -356,8 +361,11 @@ def validate_columns(series: BarSeries) -> tuple[BarSeries, list[BarRejection]]:
     return series.take(keep), rejected
 
 
-def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
-    """Read and validate a bar file; see the module docstring for the rules."""
+def load_csv(
+    path: str | Path, regular_hours_only: bool = True, symbol: str | None = None
+) -> LoadResult:
+    """Read and validate a bar file; see the module docstring for the rules. The bars
+    carry `symbol`, or (None) the one the file's name gives (`symbol_in_name`), or ""."""
     path = Path(path)
     src = str(path)
     df = _frame(path, _read_text(path))
@@ -444,5 +452,6 @@ def load_csv(path: str | Path, regular_hours_only: bool = True) -> LoadResult:
         session,
         timeframe,
         src,
+        symbol if symbol is not None else (symbol_in_name(path) or ""),
     )
     return LoadResult(series, rejected, notes)

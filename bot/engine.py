@@ -69,7 +69,10 @@ class Engine:
         self.broker = broker
         self.portfolio = Portfolio(initial_cash)
         self.record = EngineRecord()
-        self.events = events if events is not None else Publisher()  # typed events, to sinks
+        # One engine trades one symbol, the risk manager's; several may share an account
+        # and sinks, so its events are stamped with it (Publisher.for_symbol).
+        self.symbol = risk.symbol
+        self.events = (events if events is not None else Publisher()).for_symbol(self.symbol)
         self.trailing = trailing
         self.live = live  # a run on a broker account (bot/livestep.py); None in backtests
         self.trading = live.trading if live is not None else TradingState()

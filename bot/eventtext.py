@@ -44,7 +44,9 @@ def human(kind: str, f: dict[str, Any]) -> str:
             f"{day} LATE   {f['purpose']} {f['client_order_id']} sent late for the bar of "
             f"{str(f['bar_time'])[:10]}: {f['why']}"
         )
-    rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []))
+    # The symbol is left to the JSON line (and `bot logs`): a run trades one, named in
+    # its ORDER lines; lines for a watchlist of several are the next issue's.
+    rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []) and k != "symbol")
     return f"{kind.upper():<6} {rest}"
 
 

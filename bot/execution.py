@@ -85,7 +85,8 @@ class LiveBroker:
         self.api = api
         self.store = store
         self.symbol = symbol
-        self.events = events if events is not None else Publisher()
+        # Its order statuses and refusals say the symbol (one broker per symbol's engine).
+        self.events = (events if events is not None else Publisher()).for_symbol(symbol)
         self.settle_lookups = settle_lookups
         self.max_send_attempts = max_send_attempts
         self.cancel_wait_s = cancel_wait_s  # how long a pending cancel is waited for
@@ -446,7 +447,7 @@ class LiveBroker:
             # Price of the new part: from the change in quantity x average price.
             prev_cost = (rec.avg_price or 0.0) * rec.filled_qty
             price = (order.filled_avg_price * order.filled_qty - prev_cost) / delta
-            fill = Fill(cid, rec.side, delta, round(price, 6), ts, 0.0, rec.purpose)
+            fill = Fill(cid, rec.side, delta, round(price, 6), ts, 0.0, rec.purpose, rec.symbol)
             if self.store.add_fill(f"{cid}:{order.filled_qty:g}", fill):
                 fills.append(fill)
         self.store.update_order(

@@ -186,7 +186,9 @@ class AlpacaFeed:
                 again = self._bar_of(day)
                 if again is not None and again != bar:
                     LOG.warning("revised bar for %s: %s replaces %s", day, again, bar)
-                    revised = ev.BarRevised(day=day.isoformat(), first=bar, final=again)
+                    revised = ev.BarRevised(
+                        day=day.isoformat(), first=bar, final=again, symbol=again.symbol or None
+                    )
                     self.events.publish(revised)
                     bar = again
                 return bar

@@ -43,7 +43,9 @@ def session_date(day: int) -> date:
 
 class Bar(NamedTuple):
     """One closed OHLCV bar. `ts` is the bar's open time in UTC nanoseconds;
-    `session` is the US/Eastern trading date as a day number (see `session_day`)."""
+    `session` is the US/Eastern trading date as a day number (see `session_day`);
+    `symbol` is whose bar it is (set by the loader or the feed; "" only in tests that
+    build bars by hand). Last, so the seven market fields keep their positions."""
 
     ts: int
     open: float
@@ -52,6 +54,7 @@ class Bar(NamedTuple):
     close: float
     volume: float
     session: int
+    symbol: str = ""
 
     @property
     def time(self) -> datetime:
@@ -101,6 +104,7 @@ class Signal:
     reason: str
     strategy: str  # the registry name of the strategy that gave it
     id_prefix: str  # first part of its client order ids, short
+    symbol: str = ""  # whose bar confirmed it (the bar's `symbol`)
 
     @property
     def time(self) -> datetime:
@@ -185,6 +189,7 @@ class Fill:
     ts: int  # bar time at which it filled (UTC ns)
     commission: float = 0.0
     purpose: str = "entry"
+    symbol: str = ""  # the order's symbol
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +218,7 @@ class Trade:
     entry_reason: str
     exit_reason: str
     level: str  # the tag of the entry signal (the `level` column of trades.csv)
+    symbol: str = ""  # the symbol of its fills
 
     @property
     def entry_time(self) -> datetime:

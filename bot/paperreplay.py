@@ -46,7 +46,7 @@ def emulator_keys(s: Settings) -> tuple[str, str]:
 
 def _replay_series(s: Settings) -> BarSeries:
     path = resolve_data_path(s.paper.replay_data)
-    loaded = load_csv(path, s.data.regular_hours_only)
+    loaded = load_csv(path, s.data.regular_hours_only, s.symbol)
     mismatch = symbol_warning(path, s.symbol)
     if mismatch:
         LOG.warning(mismatch)  # the console and bot.log

@@ -69,6 +69,7 @@ class Portfolio:
             entry_reason=lot.reason,
             exit_reason=reason,
             level=lot.level,
+            symbol=fill.symbol,
         )
         self.trades.append(trade)
         self.qty += signed

@@ -75,7 +75,8 @@ def adopt_position(engine: Engine, qty: float, avg_price: float, ts: int) -> Non
     side = Side.BUY if qty > held else Side.SELL
     delta = abs(qty - held)
     if delta > 0:
-        engine.on_fill(Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted"))
+        adopted = Fill("adopted", side, delta, avg_price, ts, 0.0, "adopted", engine.symbol)
+        engine.on_fill(adopted)
         engine.entry_tag = engine.entry_tag or "adopted"
 
 

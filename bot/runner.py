@@ -109,7 +109,7 @@ class PaperRunner:
         from bot.state import StateError
 
         try:
-            store = StateStore(self.state_dir / "state.sqlite")
+            store = StateStore(self.state_dir / "state.sqlite", self.settings.symbol)
         except StateError as exc:
             raise RunnerError(
                 f"{exc}. Move it aside to start fresh, or restore a backup."
@@ -152,7 +152,8 @@ class PaperRunner:
                 StateSink(store),
                 QueuedSink(ConsoleSink(self.console), CONSOLE_QUEUE),
                 *self.sinks,
-            ]
+            ],
+            symbol=self.settings.symbol,  # one symbol a run: its feed's events say it too
         )
 
     # -- the trading loop ----------------------------------------------------------

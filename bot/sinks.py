@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import events as ev
@@ -74,13 +75,31 @@ class _Failures:
 
 class Publisher:
     """Fans each event out to its sinks, in order. With no sinks (backtests, the sweep)
-    a publish is one empty loop."""
+    a publish is one empty loop.
 
-    def __init__(self, sinks: Iterable[Sink] = ()) -> None:
+    `for_symbol` gives the publisher of one symbol's engine (and broker): the same sinks,
+    and a `SymbolEvent` made without a symbol gets that one. So several engines over one
+    account share the journal and the state, and every line says whose it is; the code
+    that makes an event (an order status, a guard) need not pass the symbol around."""
+
+    def __init__(self, sinks: Iterable[Sink] = (), symbol: str = "") -> None:
         self.sinks: list[Sink] = list(sinks)
+        self.symbol = symbol
         self._failures: dict[int, _Failures] = {}
 
+    def for_symbol(self, symbol: str) -> Publisher:
+        """This publisher's sinks, speaking for `symbol` (itself if it already does)."""
+        if symbol == self.symbol:
+            return self
+        view = Publisher(symbol=symbol)
+        view.sinks, view._failures = self.sinks, self._failures  # shared, not copied
+        return view
+
     def publish(self, event: ev.Event) -> None:
+        if not self.sinks:
+            return
+        if self.symbol and isinstance(event, ev.SymbolEvent) and event.symbol is None:
+            event = replace(event, symbol=self.symbol)
         for sink in self.sinks:
             try:
                 sink.handle(event)
@@ -241,7 +260,7 @@ class StateSink:
         if isinstance(event, ev.Signal):
             # The row keeps the signal's own keys: its bar time is `time` there.
             body = {("time" if k == "bar_time" else k): v for k, v in event.as_dict().items()}
-            self.store.add_signal(event.ts, event.tag, event.signal_kind, body)
+            self.store.add_signal(event.ts, event.tag, event.signal_kind, body, event.symbol or "")
 
     def close(self) -> None:
         return None  # the runner closes the store after the last bar's state

@@ -3,7 +3,10 @@ duplicating or forgetting an order.
 
 Holds order intents (written *before* an order is sent), orders and their broker
 status, fills (keyed so a fill is never booked twice), processed bars, signals,
-equity snapshots and small facts (halted, last bar, schema version). Every write is
+equity snapshots and small facts (halted, initial cash, schema version). Every row of
+a symbol's trading carries its symbol (bot/stateschema.py: the schema and the upgrade of
+older files): a store opened for a symbol reads and writes that symbol's rows only, so
+one file can hold several engines over one account. Every write is
 one transaction with `synchronous=FULL`, so a `kill -9` leaves either the old or the
 new state, never half of one. A file that is not a readable database of this schema
 raises `StateError` naming the file: the bot never treats a damaged file as "flat".
@@ -14,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.models import Bar, Fill, OrderIntent, OrderType, Side, ns_to_et, session_day
+from bot.stateschema import SCHEMA_VERSION, UPGRADES, create, upgrade
+from bot.stateschema import crc as _crc
+from bot.stateschema import put as _put
 
-SCHEMA_VERSION = "1"
 OPEN_STATUSES = (
     "fill_pending",
     "intent",
@@ -40,28 +44,10 @@ OPEN_STATUSES = (
     "done_for_day",
 )
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS orders (
-    client_order_id TEXT PRIMARY KEY, parent TEXT, purpose TEXT NOT NULL, symbol TEXT NOT NULL,
-    side TEXT NOT NULL, qty REAL NOT NULL, type TEXT NOT NULL, stop_price REAL, limit_price REAL,
-    status TEXT NOT NULL, broker_id TEXT, filled_qty REAL NOT NULL DEFAULT 0, avg_price REAL,
-    signal_ts INTEGER NOT NULL DEFAULT 0, reason TEXT NOT NULL DEFAULT '',
-    level TEXT NOT NULL DEFAULT '',
-    stop_loss REAL, take_profit REAL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    crc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS fills (
-    fill_id TEXT PRIMARY KEY, client_order_id TEXT NOT NULL, side TEXT NOT NULL, qty REAL NOT NULL,
-    price REAL NOT NULL, ts INTEGER NOT NULL, commission REAL NOT NULL, purpose TEXT NOT NULL,
-    seq INTEGER NOT NULL, crc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS bars (
-    ts INTEGER PRIMARY KEY, open REAL, high REAL, low REAL, close REAL, volume REAL,
-    session INTEGER);
-CREATE TABLE IF NOT EXISTS signals (
-    ts INTEGER NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (ts, level, kind));
-CREATE TABLE IF NOT EXISTS equity (ts INTEGER PRIMARY KEY, equity REAL, cash REAL, qty REAL);
-"""
+
+# The rows of the store's symbol (every row when it is opened for none), with the symbol
+# as its two parameters.
+_MINE = "(? = '' OR symbol = ?)"
 
 
 class StateError(Exception):
@@ -121,8 +107,11 @@ def _now() -> str:
 
 
 class StateStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, symbol: str = "") -> None:
+        """Open (or create) the state at `path` for `symbol`'s engine; "" reads every
+        symbol's rows and writes each row under its own (the order's, the bar's)."""
         self.path = path
+        self.symbol = symbol
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists() and path.stat().st_size == 0:
             # An empty file is not a fresh start: something truncated it.
@@ -137,11 +126,14 @@ class StateStore:
             if check != "ok":
                 raise StateError(f"state file {path} is corrupt: {check}")
             version = self.get_meta("schema_version")
-            if version != SCHEMA_VERSION:
+            if version != SCHEMA_VERSION and version not in UPGRADES:
                 raise StateError(
                     f"state file {path} has schema version {version!r}, expected {SCHEMA_VERSION!r}"
                 )
-            self._verify()
+            self._verify()  # before an upgrade, which writes new checksums
+            if version != SCHEMA_VERSION:
+                with self.tx() as cur:
+                    upgrade(cur, symbol)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             raise StateError(f"state file {path} is not a readable state database: {exc}") from None
 
@@ -215,10 +207,12 @@ class StateStore:
         return None if row is None else _record(row)
 
     def orders(self, open_only: bool = False) -> list[OrderRecord]:
-        sql = "SELECT * FROM orders"
+        sql = f"SELECT * FROM orders WHERE {_MINE}"
+        args: tuple[str, ...] = (self.symbol, self.symbol)
         if open_only:
-            sql += f" WHERE status IN ({','.join('?' * len(OPEN_STATUSES))})"
-        rows = self.db.execute(sql + " ORDER BY rowid", OPEN_STATUSES if open_only else ())
+            sql += f" AND status IN ({','.join('?' * len(OPEN_STATUSES))})"
+            args += OPEN_STATUSES
+        rows = self.db.execute(sql + " ORDER BY rowid", args)
         return [_record(r) for r in rows.fetchall()]
 
     # -- fills ---------------------------------------------------------------------
@@ -236,50 +230,67 @@ class StateStore:
                 float(fill.commission),
                 fill.purpose,
                 seq,
+                self.symbol or fill.symbol,
             )
             return _put(cur, "fills", row, ignore=True)
 
     def fills(self) -> list[Fill]:
         rows = self.db.execute(
-            "SELECT client_order_id, side, qty, price, ts, commission, purpose "
-            "FROM fills ORDER BY seq"
+            "SELECT client_order_id, side, qty, price, ts, commission, purpose, symbol "
+            f"FROM fills WHERE {_MINE} ORDER BY seq",
+            (self.symbol, self.symbol),
         ).fetchall()
-        return [Fill(r[0], Side(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return [Fill(r[0], Side(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in rows]
 
     # -- bars, signals, equity -----------------------------------------------------
+    def _bar_row(self, bar: Bar) -> tuple[Any, ...]:
+        return (self.symbol or bar.symbol, *bar[:7])
+
     def add_bar_result(self, bar: Bar, equity: float, cash: float, qty: float) -> None:
+        """A processed bar with the account at its close (its equity row is the mark of
+        a processed bar: `last_bar_ts`)."""
+        row = self._bar_row(bar)
         with self.tx() as cur:
-            cur.execute("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?)", tuple(bar))
+            cur.execute("INSERT OR REPLACE INTO bars VALUES (?,?,?,?,?,?,?,?)", row)
             cur.execute(
-                "INSERT OR REPLACE INTO equity VALUES (?,?,?,?)", (bar[0], equity, cash, qty)
+                "INSERT OR REPLACE INTO equity VALUES (?,?,?,?,?)", (*row[:2], equity, cash, qty)
             )
-            _put(cur, "meta", ("last_bar_ts", str(bar[0])))
 
     def add_history(self, bars: list[Bar]) -> None:
         """Bars seen during warm-up, so `bot status` can rebuild levels without the feed."""
         with self.tx() as cur:
             cur.executemany(
-                "INSERT OR IGNORE INTO bars VALUES (?,?,?,?,?,?,?)", [tuple(b) for b in bars]
+                "INSERT OR IGNORE INTO bars VALUES (?,?,?,?,?,?,?,?)", map(self._bar_row, bars)
             )
 
     def bars(self) -> list[Bar]:
-        rows = self.db.execute("SELECT * FROM bars ORDER BY ts").fetchall()
+        rows = self.db.execute(
+            f"SELECT ts, open, high, low, close, volume, session, symbol FROM bars WHERE {_MINE} "
+            "ORDER BY ts",
+            (self.symbol, self.symbol),
+        ).fetchall()
         return [Bar(*r) for r in rows]
 
-    def add_signal(self, ts: int, level: str, kind: str, body: dict[str, Any]) -> None:
+    def add_signal(
+        self, ts: int, level: str, kind: str, body: dict[str, Any], symbol: str = ""
+    ) -> None:
         with self.tx() as cur:
             cur.execute(
-                "INSERT OR IGNORE INTO signals VALUES (?,?,?,?)",
-                (ts, level, kind, json.dumps(body)),
+                "INSERT OR IGNORE INTO signals VALUES (?,?,?,?,?)",
+                (self.symbol or symbol, ts, level, kind, json.dumps(body)),
             )
 
     def signals(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT body FROM signals ORDER BY ts").fetchall()
+        rows = self.db.execute(
+            f"SELECT body FROM signals WHERE {_MINE} ORDER BY ts", (self.symbol, self.symbol)
+        ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
     def last_bar_ts(self) -> int | None:
-        v = self.get_meta("last_bar_ts")
-        return None if v is None else int(v)
+        row = self.db.execute(
+            f"SELECT MAX(ts) FROM equity WHERE {_MINE}", (self.symbol, self.symbol)
+        ).fetchone()
+        return None if row[0] is None else int(row[0])
 
     def orders_in_session(self, session: int) -> int:
         """Orders the bot sent (not broker-made legs) for signals of one session."""
@@ -291,19 +302,25 @@ class StateStore:
 
     def session_start_equity(self, session: int) -> float | None:
         """Equity at the last traded bar before `session` began, or None if none."""
+        mine = (self.symbol, self.symbol)
         row = self.db.execute(
-            "SELECT e.equity FROM equity e WHERE e.ts < "
-            "(SELECT MIN(b.ts) FROM bars b WHERE b.session = ?) ORDER BY e.ts DESC LIMIT 1",
-            (session,),
+            f"SELECT equity FROM equity WHERE {_MINE} AND ts < "
+            f"(SELECT MIN(ts) FROM bars WHERE {_MINE} AND session = ?) ORDER BY ts DESC LIMIT 1",
+            (*mine, *mine, session),
         ).fetchone()
         return None if row is None else float(row[0])
 
     def bar_session(self, ts: int) -> int | None:
-        row = self.db.execute("SELECT session FROM bars WHERE ts = ?", (ts,)).fetchone()
+        row = self.db.execute(
+            f"SELECT session FROM bars WHERE {_MINE} AND ts = ?", (self.symbol, self.symbol, ts)
+        ).fetchone()
         return None if row is None else int(row[0])
 
     def equity_rows(self) -> list[tuple[int, float, float, float]]:
-        return self.db.execute("SELECT ts, equity, cash, qty FROM equity ORDER BY ts").fetchall()
+        return self.db.execute(
+            f"SELECT ts, equity, cash, qty FROM equity WHERE {_MINE} ORDER BY ts",
+            (self.symbol, self.symbol),
+        ).fetchall()
 
 
 def _create(path: Path) -> None:
@@ -316,9 +333,7 @@ def _create(path: Path) -> None:
         db.execute("PRAGMA journal_mode=WAL")
         cur = db.cursor()
         cur.execute("BEGIN")
-        for stmt in _SCHEMA.strip().split(";"):
-            if stmt.strip():
-                cur.execute(stmt)
+        create(cur)
         _put(cur, "meta", ("schema_version", SCHEMA_VERSION))
         cur.execute("COMMIT")
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -332,20 +347,6 @@ def _create(path: Path) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
-
-
-def _crc(values: tuple[Any, ...]) -> int:
-    # Numbers as floats: SQLite gives back 100.0 for an int written to a REAL column.
-    canon = tuple(float(v) if isinstance(v, int | float) else v for v in values)
-    return zlib.crc32(repr(canon).encode("utf-8"))
-
-
-def _put(cur: sqlite3.Cursor, table: str, row: tuple[Any, ...], ignore: bool = False) -> bool:
-    """Insert (or replace) a row with its checksum; False if `ignore` and it existed."""
-    verb = "INSERT OR IGNORE" if ignore else "INSERT OR REPLACE"
-    marks = ",".join("?" * (len(row) + 1))
-    cur.execute(f"{verb} INTO {table} VALUES ({marks})", (*row, _crc(row)))
-    return cur.rowcount == 1
 
 
 def _record(r: tuple[Any, ...]) -> OrderRecord:

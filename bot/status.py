@@ -56,7 +56,7 @@ def read_status(settings: Settings) -> Status:
     path = Path(settings.paper.state_dir) / "state.sqlite"
     if not path.exists():
         raise StateError(f"no state at {path}: the paper bot has not run with this state_dir yet")
-    store = StateStore(path)
+    store = StateStore(path, settings.symbol)
     try:
         initial = float(store.get_meta("initial_cash") or settings.broker.initial_cash)
         p = Portfolio(initial)

@@ -375,6 +375,7 @@ class LevelBreakout:
             reason=reason,
             strategy=self.name,
             id_prefix=self.id_prefix,
+            symbol=bar.symbol,
             level_value=level,
             distance_pct=(bar.close / level - 1.0) * 100.0,
             volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,

@@ -175,6 +175,7 @@ class SmaCross:
             reason=reason,
             strategy=self.name,
             id_prefix=self.id_prefix,
+            symbol=bar.symbol,
             fast=cfg.fast,
             slow=cfg.slow,
             fast_sma=f,

@@ -29,7 +29,8 @@ def test_a_breakout_bar_gives_a_signal_and_an_intent_the_next_bar_the_fill() -> 
     assert (buy.side, buy.qty, buy.purpose, buy.signal_ts) == (Side.BUY, 10, "entry", b[1].ts)
     assert r1.fills == () and (r1.cash, r1.position, r1.equity) == (10_000.0, 0.0, 10_000.0)
     assert r2.signals == () and r2.intents == ()
-    assert r2.fills == (Fill(buy.client_order_id, Side.BUY, 10, 101.0, b[2].ts, 0.0, "entry"),)
+    fill = Fill(buy.client_order_id, Side.BUY, 10, 101.0, b[2].ts, 0.0, "entry", buy.symbol)
+    assert r2.fills == (fill,) and fill.symbol == "BABA"
     # cash 10,000 - 10 x 101 = 8,990; equity 8,990 + 10 x 103 (b2's close) = 10,020
     assert (r2.cash, r2.position, r2.equity) == (8_990.0, 10.0, 10_020.0)
     assert len(r1.intents) == 1 and r1.fills == ()  # a result never changes afterwards

@@ -61,7 +61,7 @@ def settings(tmp: Path, **paper: Any) -> Settings:
 
 
 def series_of(bars: list[Bar], timeframe: str) -> BarSeries:
-    ts, o, h, lo, c, v, sess = (list(col) for col in zip(*bars, strict=True))
+    ts, o, h, lo, c, v, sess = (list(col) for col in zip(*(b[:7] for b in bars), strict=True))
     f = np.array
     return BarSeries(f(ts, dtype="int64"), f(o), f(h), f(lo), f(c), f(v),
                      f(sess, dtype="int64"), timeframe, "test")  # fmt: skip

@@ -143,7 +143,7 @@ def test_readers_never_see_a_partial_write(tmp_path: Path) -> None:
             )
             with w.tx() as cur:  # one transaction: the order and its fill together
                 _put(cur, "orders", row)
-                _put(cur, "fills", (cid + ":1", cid, "buy", 1.0, 1.0, 0, 0.0, "entry", i))
+                _put(cur, "fills", (cid + ":1", cid, "buy", 1.0, 1.0, 0, 0.0, "entry", i, "BABA"))
             i += 1
         w.close()
 

@@ -71,7 +71,8 @@ def execute(
     price = with_slippage(raw, order.side, order.type, state.slippage_bps)
     fee = commission(qty, state.commission_per_share, state.commission_min)
     state.account.apply(
-        order.symbol, Fill(order.client_order_id, order.side, qty, price, bar.ts, fee)
+        order.symbol,
+        Fill(order.client_order_id, order.side, qty, price, bar.ts, fee, symbol=order.symbol),
     )
     before, avg = order.filled_qty, order.filled_avg_price or 0.0
     order.filled_qty = before + qty

@@ -42,7 +42,7 @@ def find_series(data_dir: Path) -> dict[str, dict[str, BarSeries]]:
         m = _FILE.match(path.name)
         if m is None or (m["tf"] == "1d" and path.stem != f"{m['sym']}_1d"):
             continue
-        bars = load_csv(path, regular_hours_only=True).bars
+        bars = load_csv(path, regular_hours_only=True, symbol=m["sym"]).bars
         found.setdefault(m["sym"], {}).setdefault(m["tf"], []).append(bars)
     return {sym: {tf: _concat(parts) for tf, parts in tfs.items()} for sym, tfs in found.items()}
 
@@ -88,7 +88,7 @@ def _concat(parts: list[BarSeries]) -> BarSeries:
     order = order[keep]
     ts, o, h, lo, c, v, sess = (col[order] for col in cols)
     source = "+".join(p.source for p in parts)
-    return BarSeries(ts, o, h, lo, c, v, sess, parts[0].timeframe, source)
+    return BarSeries(ts, o, h, lo, c, v, sess, parts[0].timeframe, source, parts[0].symbol)
 
 
 @dataclass
@@ -113,6 +113,7 @@ class Track:
             float(b.close[i]),
             float(b.volume[i]),
             int(b.session[i]),
+            b.symbol,
         )
 
 

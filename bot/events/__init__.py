@@ -8,12 +8,15 @@ exactly the JSON object of a line (the journal adds `time`, `run_id` and `event`
 same as before these types existed (tests/fixtures/events_before.jsonl). An optional
 field that is None is left out of the line, as the keyword call it replaced left it out.
 `kind` is the line's `event` (two types may share one: `risk`, `error`); `KINDS` lists
-every kind, and `bot logs --event` accepts those. Modules: base.py (the base type),
+every kind, and `bot logs --event` accepts those. A `SymbolEvent` (every event of one
+symbol's trading) carries its `symbol`, filled in by the engine's publisher
+(`Publisher.for_symbol`); lines written before symbols have none, and events rebuilt from
+them write none. Modules: base.py (the base types),
 run.py (a run and its broker link), trading.py (decisions and orders). Imports only
 bot.models (and the settings' type, for the config hash).
 """
 
-from bot.events.base import Event
+from bot.events.base import Event, SymbolEvent
 from bot.events.run import (
     Bar,
     BarRevised,
@@ -74,6 +77,7 @@ __all__ = [
     "RunStart",
     "Signal",
     "Stream",
+    "SymbolEvent",
     "Trade",
     "WarmUp",
     "config_hash",

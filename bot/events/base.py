@@ -39,3 +39,18 @@ class Event:
 
 def optional_fields(*names: str) -> frozenset[str]:
     return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SymbolEvent(Event):
+    """An event of one symbol's trading: `symbol` leads its fields. An engine's publisher
+    (`Publisher.for_symbol`) fills it in when the maker left it None; None stays only in
+    events rebuilt from lines written before symbols, and is left out of the line."""
+
+    symbol: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out = Event.as_dict(self)
+        if self.symbol is None:
+            del out["symbol"]
+        return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from bot import models as m
-from bot.events.base import Event, optional_fields
+from bot.events.base import Event, SymbolEvent, optional_fields
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -58,14 +58,14 @@ class RunEnd(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class WarmUp(Event):
+class WarmUp(SymbolEvent):
     kind: ClassVar[str] = "warm_up"
     bars: int
     last_processed: str | None  # the last bar a previous run processed (null: none)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Reconcile(Event):
+class Reconcile(SymbolEvent):
     kind: ClassVar[str] = "reconcile"
     broker_qty: float
     local_qty: float
@@ -73,12 +73,14 @@ class Reconcile(Event):
 
     def as_dict(self) -> dict[str, object]:
         # A list, as the line (and the console's "notes=..." text) always had.
-        return {"broker_qty": self.broker_qty, "local_qty": self.local_qty, "notes": [*self.notes]}
+        out: dict[str, object] = {} if self.symbol is None else {"symbol": self.symbol}
+        out.update(broker_qty=self.broker_qty, local_qty=self.local_qty, notes=[*self.notes])
+        return out
 
 
 # -------------------------------------------------------------------- bars
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Bar(Event):
+class Bar(SymbolEvent):
     """A bar the paper runner traded, with the equity and position at its close."""
 
     kind: ClassVar[str] = "bar"
@@ -90,17 +92,29 @@ class Bar(Event):
     @classmethod
     def of(cls, bar: m.Bar, equity: float, position: float) -> Bar:
         time = m.ns_to_et(bar.ts).isoformat()
-        return cls(bar_time=time, close=bar.close, equity=round(equity, 2), position=position)
+        return cls(
+            bar_time=time,
+            close=bar.close,
+            equity=round(equity, 2),
+            position=position,
+            symbol=bar.symbol or None,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BarRevised(Event):
+class BarRevised(SymbolEvent):
     """A live daily bar that changed between two reads; the second read wins."""
 
     kind: ClassVar[str] = "bar_revised"
     day: str
-    first: m.Bar  # written as a JSON list, in the field order of `Bar`
+    first: m.Bar  # written as a JSON list of the seven market fields of `Bar`
     final: m.Bar
+
+    def as_dict(self) -> dict[str, object]:
+        # The bar's symbol is the event's: the lists keep the seven values they always had.
+        out = SymbolEvent.as_dict(self)
+        out.update(first=list(self.first[:7]), final=list(self.final[:7]))
+        return out
 
 
 # -------------------------------------------------------------------- the broker link

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from bot import models as m
-from bot.events.base import Event, Value, optional_fields
+from bot.events.base import Event, SymbolEvent, Value, optional_fields
 
 
 # -------------------------------------------------------------------- decisions
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Signal(Event):
+class Signal(SymbolEvent):
     """A strategy's signal; `details` are its display fields (`Signal.details()`)."""
 
     kind: ClassVar[str] = "signal"
@@ -37,10 +37,12 @@ class Signal(Event):
             strategy=sig.strategy,
             tag=sig.tag,
             label=sig.label(),
+            symbol=sig.symbol or None,
         )
 
     def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {"bar_time": self.bar_time, "ts": self.ts}
+        out: dict[str, object] = {} if self.symbol is None else {"symbol": self.symbol}
+        out.update(bar_time=self.bar_time, ts=self.ts)
         out["kind"] = self.signal_kind
         out.update(self.details)
         out.update(reason=self.reason, strategy=self.strategy, tag=self.tag, label=self.label)
@@ -48,7 +50,7 @@ class Signal(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RiskApproved(Event):
+class RiskApproved(SymbolEvent):
     """Risk turned a signal into an order (`risk` with decision "approve")."""
 
     kind: ClassVar[str] = "risk"
@@ -64,14 +66,15 @@ class RiskApproved(Event):
             client_order_id=intent.client_order_id,
             side=str(intent.side),
             qty=intent.qty,
+            symbol=intent.symbol or None,
         )
 
     def as_dict(self) -> dict[str, object]:
-        return {"decision": "approve", **Event.as_dict(self)}
+        return {"decision": "approve", **SymbolEvent.as_dict(self)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class RiskRejected(Event):
+class RiskRejected(SymbolEvent):
     """A signal or order refused, by risk, a guard or the broker (decision "reject")."""
 
     kind: ClassVar[str] = "risk"
@@ -85,14 +88,14 @@ class RiskRejected(Event):
         return cls(what=rej.what, reason=rej.reason, signal_time=time)
 
     def as_dict(self) -> dict[str, object]:
-        return {"decision": "reject", **Event.as_dict(self)}
+        return {"decision": "reject", **SymbolEvent.as_dict(self)}
 
 
 RiskDecision = RiskApproved | RiskRejected
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Guard(Event):
+class Guard(SymbolEvent):
     """A guard refused an order (with its id), or halted trading after a bar (without)."""
 
     kind: ClassVar[str] = "guard"
@@ -102,7 +105,7 @@ class Guard(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Halt(Event):
+class Halt(SymbolEvent):
     kind: ClassVar[str] = "halt"
     reason: str
 
@@ -122,7 +125,7 @@ class PositionMismatch(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Late(Event):
+class Late(SymbolEvent):
     """An exit sent for a bar older than the stale limit (missed while the bot was down)."""
 
     kind: ClassVar[str] = "late"
@@ -164,7 +167,7 @@ class OrderIntent(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Order(Event):
+class Order(SymbolEvent):
     """An order's status changed (submitted, adopted, replaced, in doubt, cancelled...);
     the optional fields say how or why, as each status needs."""
 
@@ -187,7 +190,7 @@ class Order(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Fill(Event):
+class Fill(SymbolEvent):
     kind: ClassVar[str] = "fill"
     client_order_id: str
     side: str
@@ -207,11 +210,12 @@ class Fill(Event):
             bar_time=m.ns_to_et(f.ts).isoformat(),
             commission=f.commission,
             position=position,
+            symbol=f.symbol or None,
         )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Trade(Event):
+class Trade(SymbolEvent):
     kind: ClassVar[str] = "trade"
     side: str
     qty: float
@@ -231,4 +235,5 @@ class Trade(Event):
             exit_time=t.exit_time.isoformat(),
             exit_price=round(t.exit_price, 4),
             pnl=round(t.pnl, 2),
+            symbol=t.symbol or None,
         )

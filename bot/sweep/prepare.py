@@ -124,7 +124,7 @@ def prepare(path: str | Path) -> Prepared:
             f"{spec.path}: data.path not set and the base config's data.path {data_path} "
             "does not exist"
         )
-    loaded = load_csv(data_path, base.data.regular_hours_only)
+    loaded = load_csv(data_path, base.data.regular_hours_only, base.symbol)
     series = loaded.bars
     lo, hi = _span(series, spec)
     try:
