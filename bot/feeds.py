@@ -1,112 +1,53 @@
-"""The replay feed of the paper runner, and the emulator's clock control.
+"""The feed contract of the paper runner (`Feed`), and the replay feed.
 
 A feed gives the runner its history (for warm-up), the bars to trade, and the clock.
 `ReplayFeed` replays a bundled or user CSV at any speed. The replay clock stands at
 each bar's end (a daily bar ends at its session's close, early closes included, from
 the NYSE calendar). When the broker is our emulator, the feed moves the emulator's
-replay clock to that time first, so the broker fills orders against the same bar the
-engine is about to see, exactly as the backtest's SimBroker does. The emulator's admin
-calls go through the one retry path (bot/retry.py), as the broker's do, and carry the
-account's keys (the admin routes require them). Live bars: bot/livefeed.py.
+replay clock to that time first (`EmulatorAdmin`, bot/emulator/client.py), so the
+broker fills orders against the same bar the engine is about to see, exactly as the
+backtest's SimBroker does. Live bars: bot/livefeed.py.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Protocol
 
-import requests
-
-from bot.broker import BrokerError, InDoubt
 from bot.calendar import MarketCalendar
 from bot.data import BarSeries
-from bot.models import Bar, ns_to_et, session_date
-from bot.retry import Retrier, transient_http
+from bot.models import Bar, session_date
 from bot.sinks import Publisher
 
-LOG = logging.getLogger("bot.feeds")
+if TYPE_CHECKING:
+    from bot.emulator.client import EmulatorAdmin
 
 
-class EmulatorClockError(Exception):
-    """The emulator refused to move its clock where the replay needs it."""
+class Feed(Protocol):
+    """Where closed bars come from, and the clock that goes with them.
 
+    `ReplayFeed` below; live bars: `AlpacaFeed` in bot/livefeed.py."""
 
-class EmulatorAdmin:
-    """The emulator's replay-clock control (its /_emulator admin routes)."""
+    interval_ns: int
 
-    def __init__(
-        self,
-        base_url: str,
-        timeout_s: float = 30.0,
-        keys: tuple[str, str] = ("emulator-key", "emulator-secret"),
-        retrier: Retrier | None = None,
-    ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout_s
-        self.headers = {"APCA-API-KEY-ID": keys[0], "APCA-API-SECRET-KEY": keys[1]}
-        self.retrier = retrier or Retrier()
+    def history(self) -> BarSeries:
+        """Bars up to now, for warm-up (a replay: the whole file)."""
+        ...
 
-    def _call(self, method: str, route: str, body: dict[str, str] | None = None) -> Any:
-        """One admin request through the retry path; a 422 comes back as the response."""
+    def before_bar(self, bar: Bar) -> None:
+        """Called just before the engine sees `bar` (a replay moves the broker's clock)."""
+        ...
 
-        def once() -> requests.Response:
-            try:
-                resp = requests.request(
-                    method,
-                    f"{self.base_url}/_emulator/{route}",
-                    json=body,
-                    headers=self.headers,
-                    timeout=self.timeout,
-                )
-            except requests.RequestException as exc:
-                raise InDoubt(type(exc).__name__) from None
-            if resp.status_code == 429 or resp.status_code >= 500:
-                raise transient_http(resp.status_code, resp.text[:200], resp.headers)
-            if resp.status_code in (401, 403):
-                raise BrokerError(resp.status_code, 0, "the emulator refused the keys")
-            return resp
+    def regular_hours(self, ts: int) -> bool: ...
 
-        return self.retrier.call(once, f"emulator {route}")
+    def attach_events(self, events: Publisher) -> None:
+        """The run's events, for the feed's own retries and warnings."""
+        ...
 
-    def reset(self, now_ns: int) -> None:
-        """Fresh account and order book, clock at `now_ns` (a new replay)."""
-        resp = self._call("POST", "reset", {"now": ns_to_et(now_ns).isoformat()})
-        resp.raise_for_status()
-
-    def fingerprint(self, symbol: str, start_ns: int, end_ns: int) -> dict[str, Any]:
-        """What the emulator fills `symbol`'s orders on, stamped in [start_ns, end_ns]:
-        {"timeframe", "bars", "digest"} (`BarSeries.digest`)."""
-        query = f"fingerprint?symbol={symbol}&start_ns={start_ns}&end_ns={end_ns}"
-        resp = self._call("GET", query)
-        resp.raise_for_status()
-        return dict(resp.json())
-
-    def now(self) -> datetime:
-        resp = self._call("GET", "state")
-        resp.raise_for_status()
-        return datetime.fromisoformat(str(resp.json()["now"]).replace("Z", "+00:00"))
-
-    def advance(self, until_ns: int) -> None:
-        """Move the clock to `until_ns`. A clock already past it is left alone: the market
-        moved on while the bot was down (those bars are history now, as they would be
-        at Alpaca, and the stale-data guard keeps entries off them)."""
-        when = ns_to_et(until_ns).isoformat()
-        resp = self._call("POST", "advance", {"until": when})
-        if resp.status_code == 422:
-            now = self.now()
-            if now.timestamp() * 1e9 >= until_ns:
-                LOG.info("the emulator's clock is at %s, past %s: not moved", now, when)
-                return
-            try:
-                why = str(resp.json().get("message", resp.text))
-            except ValueError:
-                why = resp.text
-            raise EmulatorClockError(
-                f"the emulator at {self.base_url} cannot move its clock to {when}: {why}"
-            )
-        resp.raise_for_status()
+    def trading_bars(self, first: int) -> Iterator[Bar]:
+        """The bars to trade, from history index `first` on (live feeds keep polling)."""
+        ...
 
 
 class ReplayFeed:

@@ -24,7 +24,7 @@ from rich.console import Console
 from bot import lifecycle
 from bot.alpaca import AlpacaApi, AlpacaMarketData, LiveTradingRefused
 from bot.broker import BrokerError
-from bot.feeds import EmulatorClockError
+from bot.emulator.client import EmulatorClockError
 from bot.journal import secret_values_of, setup_logging
 from bot.livefeed import AlpacaFeed, FeedRefused, FeedTooShort
 from bot.paperreplay import open_state, run_replay

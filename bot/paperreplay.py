@@ -18,7 +18,8 @@ from rich.console import Console
 from bot import retry
 from bot.alpaca import AlpacaApi
 from bot.data import BarSeries, load_csv, symbol_warning
-from bot.feeds import EmulatorAdmin, ReplayFeed
+from bot.emulator.client import EmulatorAdmin
+from bot.feeds import ReplayFeed
 from bot.halts import Halt, save_halt, saved_halt
 from bot.models import ns_to_et
 from bot.ratelimit import RateLimiter

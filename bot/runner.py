@@ -33,6 +33,7 @@ from bot import lifecycle, retry
 from bot.broker import AccountBroker
 from bot.engine import Engine
 from bot.execution import LiveBroker
+from bot.feeds import Feed
 from bot.journal import Journal
 from bot.livestream import StreamPump, start_stream
 from bot.models import Bar
@@ -48,7 +49,7 @@ from bot.sinks import (
     Sink,
     StateSink,
 )
-from bot.startup import BrokerFactory, Feed, start_engine
+from bot.startup import BrokerFactory, start_engine
 from bot.state import StateStore
 from bot.statelock import RunnerError, take_lock, write_heartbeat
 

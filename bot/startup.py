@@ -16,15 +16,15 @@ a test's recording fake at the same interface otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from bot import events as ev
 from bot.backtest import build_risk
 from bot.broker import AccountBroker
 from bot.data import BarSeries
 from bot.engine import Engine
+from bot.feeds import Feed
 from bot.guards import Guards
 from bot.halts import kill_switch, loss_halt_of, save_loss_halt
 from bot.livestep import Live
@@ -38,30 +38,6 @@ from strategies import build_strategy
 
 # The state store, the run's events and the retry path -> the broker the engine trades on.
 BrokerFactory = Callable[[StateStore, Publisher, Retrier], AccountBroker]
-
-
-class Feed(Protocol):
-    """Where closed bars come from, and the clock that goes with them (bot.feeds)."""
-
-    interval_ns: int
-
-    def history(self) -> BarSeries:
-        """Bars up to now, for warm-up (a replay: the whole file)."""
-        ...
-
-    def before_bar(self, bar: Bar) -> None:
-        """Called just before the engine sees `bar` (a replay moves the broker's clock)."""
-        ...
-
-    def regular_hours(self, ts: int) -> bool: ...
-
-    def attach_events(self, events: Publisher) -> None:
-        """The run's events, for the feed's own retries and warnings."""
-        ...
-
-    def trading_bars(self, first: int) -> Iterator[Bar]:
-        """The bars to trade, from history index `first` on (live feeds keep polling)."""
-        ...
 
 
 class BrokerClock:
@@ -145,4 +121,4 @@ def _resume_session(trading: TradingState, store: StateStore, last: int, cash: f
     trading.resume_session(session, cash if start is None else start, loss_halt_of(store, session))
 
 
-__all__ = ["BrokerClock", "BrokerFactory", "Feed", "first_trade_index", "start_engine"]
+__all__ = ["BrokerClock", "BrokerFactory", "first_trade_index", "start_engine"]

@@ -28,8 +28,9 @@ from bot.alpaca import AlpacaApi
 from bot.broker import BrokerError
 from bot.data import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
+from bot.emulator.client import EmulatorAdmin
 from bot.execution import LiveBroker, ReconcileError
-from bot.feeds import EmulatorAdmin, ReplayFeed
+from bot.feeds import ReplayFeed
 from bot.models import OrderIntent, Side
 from bot.ratelimit import RateLimiter
 from bot.runner import PaperRunner

@@ -16,7 +16,8 @@ from bot.alpaca import AlpacaApi
 from bot.backtest import run_backtest
 from bot.data import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
-from bot.feeds import EmulatorAdmin, ReplayFeed
+from bot.emulator.client import EmulatorAdmin
+from bot.feeds import ReplayFeed
 from bot.ratelimit import RateLimiter
 from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings

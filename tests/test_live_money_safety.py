@@ -28,7 +28,8 @@ from alpaca.trading.requests import ClosePositionRequest, MarketOrderRequest
 from bot.alpaca import AlpacaApi
 from bot.data import BarSeries, load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
-from bot.feeds import EmulatorAdmin, ReplayFeed
+from bot.emulator.client import EmulatorAdmin
+from bot.feeds import ReplayFeed
 from bot.models import Bar, ns_to_et
 from bot.ratelimit import RateLimiter
 from bot.runner import PaperRunner, RunSummary

@@ -9,6 +9,8 @@ today's bar and late prints, the free data plan, rate limits, day orders that en
 their session); each strictness has a knob on `EmulatorState` (and
 `POST /_emulator/config`) to turn it off: see bot/emulator/knobs.py.
 `Faults.reject_next` rejects orders after they were accepted.
+The bot's side of the admin routes (replay clock, fingerprint): `EmulatorAdmin` in
+bot/emulator/client.py.
 """
 
 from bot.emulator.errors import ApiError
