@@ -89,6 +89,10 @@ class BarSeries:
     def interval_ns(self) -> int:
         return self.timeframe.interval_ns
 
+    def bar(self, i: int) -> Bar:
+        """Row `i` as a `Bar` (one row of what `iter_bars` yields)."""
+        return next(self.iter_bars(i, i + 1))
+
     def iter_bars(self, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
         """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap."""
         stop = len(self) if stop is None else stop

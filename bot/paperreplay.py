@@ -91,9 +91,7 @@ def _replay_locked(
         raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
     feed = ReplayFeed(series)
     # The emulator's clock starts at the close of the last warm-up bar.
-    start_ns = (
-        feed.bar_end(next(series.iter_bars(first - 1, first))) if first else int(series.ts[0])
-    )
+    start_ns = feed.bar_end(series.bar(first - 1)) if first else int(series.ts[0])
     resuming = _has_traded(state_dir)
     server = None
     url = opts.emulator_url

@@ -13,12 +13,38 @@ The bot's side of the admin routes (replay clock, fingerprint): `EmulatorAdmin` 
 bot/emulator/client.py.
 """
 
-from bot.emulator.errors import ApiError
-from bot.emulator.faults import Faults
-from bot.emulator.server import EmulatorServer, build_state, serve
-from bot.emulator.state import EmulatorState
-from bot.emulator.stream import StreamHub
-from bot.emulator.streamfaults import StreamFaults
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bot.emulator.errors import ApiError
+    from bot.emulator.faults import Faults
+    from bot.emulator.server import EmulatorServer, build_state, serve
+    from bot.emulator.state import EmulatorState
+    from bot.emulator.stream import StreamHub
+    from bot.emulator.streamfaults import StreamFaults
+
+# Loaded on first use (PEP 562): `bot paper` imports bot.emulator.client for its error
+# type, and must not pay for FastAPI and uvicorn when it trades Alpaca.
+_WHERE = {
+    "ApiError": "errors",
+    "EmulatorServer": "server",
+    "EmulatorState": "state",
+    "Faults": "faults",
+    "StreamFaults": "streamfaults",
+    "StreamHub": "stream",
+    "build_state": "server",
+    "serve": "server",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'bot.emulator' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"bot.emulator.{_WHERE[name]}"), name)
+
 
 __all__ = [
     "ApiError",

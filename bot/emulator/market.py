@@ -104,17 +104,7 @@ class Track:
         return bisect_right(self.starts, ns)
 
     def bar(self, i: int) -> Bar:
-        b = self.bars
-        return Bar(
-            int(b.ts[i]),
-            float(b.open[i]),
-            float(b.high[i]),
-            float(b.low[i]),
-            float(b.close[i]),
-            float(b.volume[i]),
-            int(b.session[i]),
-            b.symbol,
-        )
+        return self.bars.bar(i)
 
 
 class Market:
