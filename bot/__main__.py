@@ -1,5 +1,5 @@
 """`python -m bot` is the same as the `bot` command."""
 
-from bot.entry import main
+from bot.cli.entry import main
 
 main()

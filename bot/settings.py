@@ -37,7 +37,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.config_models import StrictModel, validate_without_mixups
-from bot.journal import register_secrets
+from bot.events.journal import register_secrets
 from bot.strategy import StrategyConfig
 from strategies import UnknownStrategy, any_config, config_model_for, default_config
 

@@ -39,12 +39,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.backtest import BacktestResult, build_engine, run_backtest  # noqa: E402
-from bot.data import BarSeries, load_csv  # noqa: E402
-from bot.journal import Journal  # noqa: E402
+from bot.data.load import BarSeries, load_csv  # noqa: E402
+from bot.engine.backtest import BacktestResult, build_engine, run_backtest  # noqa: E402
+from bot.events.journal import Journal  # noqa: E402
+from bot.events.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink  # noqa: E402
 from bot.models import Bar  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
-from bot.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink  # noqa: E402
 from scripts.plainloop import (  # noqa: E402
     PlainResult,
     bar_lists,
@@ -285,7 +285,7 @@ def bench_second_instance(runs: int = 5) -> None:
     import os
     import tempfile
 
-    from bot.statelock import take_lock
+    from bot.store.lock import take_lock
 
     state = Path(tempfile.mkdtemp()) / "state"
     lock = take_lock(state)  # this process plays the running bot

@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.data import BarSeries
+from bot.data.load import BarSeries
 from bot.models import Trade
 from bot.settings import Settings
 from strategies.level_breakout import LevelBreakoutConfig

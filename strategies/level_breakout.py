@@ -45,7 +45,7 @@ from bot.strategy import PlotSeries, StatusRow, StrategyConfig, StrategyStatus
 from strategies.level_signal import DIRECTION, INTENT, LevelSignal, SignalKind
 
 if TYPE_CHECKING:
-    from bot.data import BarSeries
+    from bot.data.load import BarSeries
 
 __all__ = ["LevelBreakout", "LevelBreakoutConfig", "LevelSignal", "SignalKind", "describe_rules"]
 

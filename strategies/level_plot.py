@@ -20,7 +20,7 @@ from bot.indicators import SessionPeak
 from bot.strategy import PlotSeries
 
 if TYPE_CHECKING:
-    from bot.data import BarSeries
+    from bot.data.load import BarSeries
     from strategies.level_breakout import LevelBreakoutConfig
 
 

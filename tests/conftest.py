@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.data import BarSeries, LoadResult, load_csv
+from bot.data.load import BarSeries, LoadResult, load_csv
 from bot.models import ET, Bar, Signal, et_to_ns, ns_to_et, session_day
 from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig
 
@@ -168,7 +168,7 @@ def daily_bars(daily_series: BarSeries) -> list[Bar]:
 
 @pytest.fixture(scope="session")
 def daily_df() -> pd.DataFrame:
-    """The daily CSV read straight with pandas (not through bot.data), indexed by date."""
+    """The daily CSV read straight with pandas (not through bot.data.load), indexed by date."""
     df = pd.read_csv(DAILY_CSV)
     df["timestamp"] = pd.to_datetime(df["timestamp"])
     return df.set_index("timestamp")

@@ -1,6 +1,6 @@
 """A recording fake at the Broker interface, so that runner scenarios run in-process.
 
-As nautilus_trader's MockExecutionClient: `FakeBroker` implements `bot.broker.AccountBroker`
+As nautilus_trader's MockExecutionClient: `FakeBroker` implements `bot.broker.sim.AccountBroker`
 (the Broker protocol plus the account, the clock, the recorded book and the start-up
 reconciliation), records every call in `calls`, and matches orders with the real
 `SimBroker` rules (market orders at the next bar's open). A test scripts what a real
@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from bot.broker import Book, BrokerError, OrderState, SimBroker
+from bot.broker.sim import Book, BrokerError, OrderState, SimBroker
+from bot.live.reconcile import ReconcileError, Reconciliation
 from bot.models import Bar, Fill, OrderIntent, Side
-from bot.reconcile import ReconcileError, Reconciliation
 from bot.settings import BrokerConfig
 
 

@@ -24,18 +24,18 @@ import pytest
 import requests
 from alpaca.trading.client import TradingClient
 
-from bot.alpaca import AlpacaApi
-from bot.broker import BrokerError
-from bot.data import load_csv
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi
+from bot.broker.live import LiveBroker, ReconcileError
+from bot.broker.sim import BrokerError
+from bot.data.load import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
-from bot.execution import LiveBroker, ReconcileError
-from bot.feeds import ReplayFeed
+from bot.live.feeds import ReplayFeed
+from bot.live.runner import PaperRunner
 from bot.models import OrderIntent, Side
-from bot.ratelimit import RateLimiter
-from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings
-from bot.state import StateStore
+from bot.store.state import StateStore
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"
@@ -335,7 +335,7 @@ def test_secret_never_in_logs_state_or_output(
 ) -> None:
     monkeypatch.setenv("ALPACA_API_KEY", KEY)
     monkeypatch.setenv("ALPACA_SECRET_KEY", SECRET)
-    from bot.journal import setup_logging
+    from bot.events.journal import setup_logging
 
     setup_logging(tmp_path / "logs", level="DEBUG")  # urllib3 and our DEBUG lines included
     logging.getLogger("bot.test").error("forced error with the secret %s inside", SECRET)

@@ -12,16 +12,16 @@ from typing import Any
 import pytest
 import requests
 
-from bot.alpaca import AlpacaApi
-from bot.backtest import run_backtest
-from bot.data import load_csv
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi
+from bot.data.load import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
-from bot.feeds import ReplayFeed
-from bot.ratelimit import RateLimiter
-from bot.runner import PaperRunner
+from bot.engine.backtest import run_backtest
+from bot.live.feeds import ReplayFeed
+from bot.live.runner import PaperRunner
 from bot.settings import Settings, load_settings
-from bot.state import StateStore
+from bot.store.state import StateStore
 
 pytestmark = pytest.mark.slow  # whole replays against the emulator, and the `bot` command
 

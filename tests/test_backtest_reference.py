@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import run_backtest
-from bot.data import load_csv
+from bot.data.load import load_csv
+from bot.engine.backtest import run_backtest
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

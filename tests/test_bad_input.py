@@ -1,4 +1,4 @@
-"""Bad input: data files (bot.data), configuration (bot.settings) and the CLI's handling.
+"""Bad input: data files (bot.data.load), configuration (bot.settings) and the CLI's handling.
 
 Row numbers are 1-based file lines with the header as line 1, so the first data row
 is row 2.
@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.data import load_csv
+from bot.data.load import load_csv
+from bot.engine.scan import scan
 from bot.models import ET, DataError
-from bot.scan import scan
 from bot.settings import ConfigError, load_settings
 from strategies import build_strategy
 from strategies.level_breakout import LevelBreakoutConfig
@@ -175,7 +175,7 @@ def test_out_of_order_rows_are_sorted_and_reported(tmp_path):
 
 @pytest.fixture(scope="module")
 def minute_raw() -> list[tuple[int, dict[str, str]]]:
-    """(file line, row) straight from the CSV, independent of bot.data."""
+    """(file line, row) straight from the CSV, independent of bot.data.load."""
     with MINUTE_CSV.open(newline="", encoding="utf-8") as fh:
         return [(i, row) for i, row in enumerate(csv.DictReader(fh), start=2)]
 

@@ -21,7 +21,7 @@ import pytest
 from annotated_types import Le, Lt
 from pydantic import BaseModel
 
-from bot.data import BarSeries, load_csv, validate_columns
+from bot.data.load import BarSeries, load_csv, validate_columns
 from bot.models import DataError
 from bot.settings import ConfigError, Settings, load_settings
 from strategies import REGISTRY, config_model

@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import BacktestResult, run_backtest
-from bot.chart import MAX_POINTS, build_figure, write_chart
-from bot.data import BarSeries, load_csv
-from bot.engine import EngineRecord
+from bot.data.load import BarSeries, load_csv
+from bot.engine.backtest import BacktestResult, run_backtest
+from bot.engine.core import EngineRecord
+from bot.report.chart import MAX_POINTS, build_figure, write_chart
 from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

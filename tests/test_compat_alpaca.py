@@ -1,6 +1,6 @@
 """Compatibility suite (issue 11, item 13): the emulator against Alpaca's documented responses.
 
-For every endpoint the bot uses (bot/alpaca.py), the real alpaca-py SDK drives the emulator
+For every endpoint the bot uses (bot/alpaca/trading.py), the real alpaca-py SDK drives the emulator
 over HTTP; the raw JSON the SDK received (kept by a response hook on its own session) is
 compared, field by field, with the example response of Alpaca's API reference, kept with its
 source in tests/fixtures/alpaca/ (see the README there):
@@ -336,7 +336,7 @@ def cid() -> str:
     return f"lb-compat-{uuid.uuid4().hex[:12]}"
 
 
-# The requests the bot builds (bot/alpaca.py AlpacaApi.submit), one per order kind.
+# The requests the bot builds (bot/alpaca/trading.py AlpacaApi.submit), one per order kind.
 ORDER_KINDS: dict[str, Callable[[], Any]] = {
     "market": lambda: MarketOrderRequest(
         symbol=SYMBOL,

@@ -422,7 +422,7 @@ def test_injected_position_is_reported(server: EmulatorServer, client: TradingCl
 
 
 def csv_rows(first: date, last: date) -> list[tuple[str, float, float, float, float, float]]:
-    """The daily CSV rows between two dates, read with the csv module (not bot.data)."""
+    """The daily CSV rows between two dates, read with the csv module (not bot.data.load)."""
     with (DATA_DIR / "BABA_1d.csv").open(newline="") as fh:
         return [
             (

@@ -11,9 +11,9 @@ from array import array
 import numpy as np
 import pytest
 
-from bot.backtest import build_engine
+from bot.engine.backtest import build_engine
+from bot.engine.record import EngineRecord, StepResult
 from bot.models import Fill, Side
-from bot.record import EngineRecord, StepResult
 from tests.test_engine_trades import OHLC, bars, settings
 
 

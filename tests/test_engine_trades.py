@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.backtest import build_engine
+from bot.engine.backtest import build_engine
 from bot.models import Bar, session_day
 from bot.settings import Settings, load_settings
 

@@ -25,21 +25,21 @@ import pytest
 from rich.console import Console
 
 from bot import events as ev
-from bot.backtest import build_engine, run_backtest, run_folder_events
-from bot.data import BarSeries, load_csv
-from bot.journal import EVENTS, Journal
+from bot.data.load import BarSeries, load_csv
+from bot.engine.backtest import build_engine, run_backtest, run_folder_events
+from bot.engine.scan import scan
+from bot.events.journal import EVENTS, Journal
+from bot.events.sinks import JournalSink, Publisher, QueuedSink, Recorder
+from bot.live.paper import PaperOptions, run_paper
 from bot.models import Bar
-from bot.paper import PaperOptions, run_paper
-from bot.scan import scan
 from bot.settings import Settings, load_settings
-from bot.sinks import JournalSink, Publisher, QueuedSink, Recorder
 from strategies import build_strategy
 from tests.conftest import DAILY_CSV, DEFAULT_TOML
 from tests.test_sma_cross import sma_toml
 
 BEFORE = Path(__file__).parent / "fixtures" / "events_before.jsonl"
 _STAMP = ("time", "run_id", "event")
-# What the old run printed and wrote to bot.log for its decisions (bot.runner lines).
+# What the old run printed and wrote to bot.log for its decisions (bot.live.runner lines).
 CONSOLE_BEFORE = [
     "RECONCILE broker_qty=0.0 local_qty=0.0",
     "2026-01-13 SIGNAL breakout resistance_163.43 (163.43): 2 closes above 163.43 +1% "
@@ -219,7 +219,7 @@ def test_a_replay_writes_what_it_wrote_before(replay: tuple[Path, str]) -> None:
 
 
 def test_the_state_keeps_each_signal_as_before(replay: tuple[Path, str]) -> None:
-    from bot.state import StateStore
+    from bot.store.state import StateStore
 
     store = StateStore(replay[0] / "state" / "state.sqlite")
     rows = store.signals()

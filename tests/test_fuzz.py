@@ -14,7 +14,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.data import load_csv
+from bot.data.load import load_csv
 from bot.models import DataError
 from bot.settings import ConfigError, load_settings
 

@@ -12,17 +12,17 @@ from typing import Any
 
 import pytest
 
-from bot.backtest import build_risk
-from bot.broker import SimBroker
-from bot.calendar import MarketCalendar
-from bot.engine import Engine
-from bot.guards import Guards, GuardState
-from bot.journal import Journal
-from bot.livestep import Live
+from bot.broker.sim import SimBroker
+from bot.data.calendar import MarketCalendar
+from bot.engine.backtest import build_risk
+from bot.engine.core import Engine
+from bot.engine.guards import Guards, GuardState
+from bot.engine.livestep import Live
+from bot.engine.tradingstate import TradingState
+from bot.events.journal import Journal
+from bot.events.sinks import JournalSink, Publisher
 from bot.models import ET, Bar, OrderIntent, Side, et_to_ns, session_day
 from bot.settings import Settings, load_settings
-from bot.sinks import JournalSink, Publisher
-from bot.tradingstate import TradingState
 from strategies import build_strategy
 
 DAY = 86_400 * 1_000_000_000

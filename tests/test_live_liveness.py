@@ -25,17 +25,17 @@ import pytest
 import requests
 
 from bot import events as ev
-from bot.alpaca import AlpacaApi
-from bot.data import BarSeries, load_csv
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi
+from bot.data.load import BarSeries, load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
-from bot.feeds import ReplayFeed
+from bot.events.sinks import Publisher, Recorder
+from bot.live.feeds import ReplayFeed
+from bot.live.retry import Retrier
+from bot.live.runner import PaperRunner
 from bot.models import Bar, ns_to_et
-from bot.ratelimit import RateLimiter
-from bot.retry import Retrier
-from bot.runner import PaperRunner
 from bot.settings import Settings, load_settings
-from bot.sinks import Publisher, Recorder
 from tests.test_paper_support import BOT, bot_env, finish, stop_quietly, wait_for
 
 pytestmark = pytest.mark.slow  # the real `bot` command in subprocesses, minutes of faults
@@ -354,9 +354,9 @@ def test_a_body_cut_off_mid_way_is_retried_not_a_traceback() -> None:
     read is retried, and the third answer (a whole one) is used."""
     import socket
 
-    from bot.execution import LiveBroker
+    from bot.broker.live import LiveBroker
     from bot.settings import AlpacaConfig
-    from bot.state import StateStore
+    from bot.store.state import StateStore
 
     clock = (
         b'{"timestamp":"2026-02-10T12:00:00-05:00","is_open":true,'

@@ -25,14 +25,14 @@ from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import ClosePositionRequest, MarketOrderRequest
 
-from bot.alpaca import AlpacaApi
-from bot.data import BarSeries, load_csv
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi
+from bot.data.load import BarSeries, load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
-from bot.feeds import ReplayFeed
+from bot.live.feeds import ReplayFeed
+from bot.live.runner import PaperRunner, RunSummary
 from bot.models import Bar, ns_to_et
-from bot.ratelimit import RateLimiter
-from bot.runner import PaperRunner, RunSummary
 from bot.settings import Settings, load_settings
 
 pytestmark = pytest.mark.slow  # whole replays against the emulator, 2-7 s each
@@ -352,7 +352,7 @@ def protected_run(
     """The default replay with protection at the broker, the emulator made strict by
     `config`; real sleeps (the emulator's cancel latency is wall-clock time). Returns
     the bot's fills (side, qty, price, bar ts), its events and the broker's orders."""
-    from bot.state import StateStore
+    from bot.store.state import StateStore
 
     state = EmulatorState.from_dir(DATA, START, slippage_bps=0.0)
     with EmulatorServer(state, Faults(), api_key=KEY, secret_key=SECRET) as srv:
@@ -371,7 +371,7 @@ def protected_run(
 
 
 def backtest_fills(risk: dict[str, Any]) -> list[tuple[str, float, float, int]]:
-    from bot.backtest import run_backtest
+    from bot.engine.backtest import run_backtest
 
     s = load_settings(None, {"risk": risk, "broker": {"slippage_bps": 0.0}})
     series = load_csv(DATA / "BABA_1d.csv").bars

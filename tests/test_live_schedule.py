@@ -20,12 +20,12 @@ import pytest
 import requests
 
 from bot import lifecycle
-from bot.alpaca import AlpacaApi, AlpacaMarketData
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi, AlpacaMarketData
 from bot.emulator import EmulatorServer, EmulatorState, Faults
-from bot.livefeed import AlpacaFeed, FeedTooShort, Timer
-from bot.ratelimit import RateLimiter
-from bot.retry import Retrier
-from bot.runner import PaperRunner
+from bot.live.feed import AlpacaFeed, FeedTooShort, Timer
+from bot.live.retry import Retrier
+from bot.live.runner import PaperRunner
 from bot.settings import Settings, load_settings
 from strategies import build_strategy
 

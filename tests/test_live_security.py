@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from bot.emulator import EmulatorServer, EmulatorState, Faults
-from bot.journal import Journal, setup_logging
+from bot.events.journal import Journal, setup_logging
 from bot.settings import ConfigError, load_settings
 from tests.test_paper_support import BOT, bot_env
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alpaca import AlpacaApi, LiveTradingRefused, trading_base_url
+from bot.alpaca.trading import AlpacaApi, LiveTradingRefused, trading_base_url
 from bot.settings import AlpacaConfig
 
 LIVE = "https://api.alpaca.markets"

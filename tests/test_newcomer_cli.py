@@ -26,7 +26,7 @@ import pytest
 from rich.console import Console
 
 from bot.models import ET, Direction, Signal, Trade, et_to_ns
-from bot.views import signal_table, trades_table
+from bot.report.views import signal_table, trades_table
 from strategies.level_breakout import LevelSignal, SignalKind
 from tests.test_paper_support import DAILY_CSV, ROOT, bot_env, run_bot
 
@@ -235,7 +235,7 @@ def _written_kinds() -> set[str]:
 
 
 def test_the_list_of_event_names_is_complete() -> None:
-    from bot.journal import EVENTS
+    from bot.events.journal import EVENTS
 
     assert _written_kinds() == EVENT_NAMES
     assert set(EVENTS) == EVENT_NAMES
@@ -375,7 +375,7 @@ def test_no_warning_when_the_file_names_the_symbol(tmp_path: Path, env: dict[str
     ],
 )
 def test_the_symbol_a_file_name_gives(name: str, symbol: str | None) -> None:
-    from bot.data import symbol_in_name, symbol_warning
+    from bot.data.load import symbol_in_name, symbol_warning
 
     assert symbol_in_name(Path("somewhere") / name) == symbol
     assert symbol_warning(name, symbol or "XYZ") is None  # same symbol (any case) or none

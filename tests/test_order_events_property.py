@@ -22,11 +22,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.alpaca import BrokerOrder, StreamEvent
-from bot.execution import LiveBroker
+from bot.alpaca.trading import BrokerOrder, StreamEvent
+from bot.broker.live import LiveBroker
+from bot.live.reconcile import TERMINAL
 from bot.models import OrderIntent, Side
-from bot.reconcile import TERMINAL
-from bot.state import StateStore
+from bot.store.state import StateStore
 
 _SHM = "/dev/shm" if os.path.isdir("/dev/shm") else None  # fsync is cheap in memory
 STORE = StateStore(Path(tempfile.mkdtemp(dir=_SHM)) / "events.sqlite")

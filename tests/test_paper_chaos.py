@@ -279,7 +279,7 @@ def test_entry_left_in_doubt_by_a_crash_does_not_block_later_entries(
     it (its signal is stale) and must not count it as pending: the January breakout is
     still bought, and everything else equals the reference."""
     from bot.models import OrderIntent, Side
-    from bot.state import StateStore
+    from bot.store.state import StateStore
 
     url = chaos_emulator.url
     state, logs = tmp_path / "state", tmp_path / "logs"

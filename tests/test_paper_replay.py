@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from bot.backtest import run_backtest
-from bot.data import load_csv
+from bot.data.load import load_csv
 from bot.emulator import EmulatorServer
+from bot.engine.backtest import run_backtest
 from bot.settings import load_settings
 from tests.test_paper_support import (
     BUY,

@@ -243,9 +243,9 @@ class Snapshot:
 
 
 def snapshot(state_dir: Path) -> Snapshot:
-    """What the bot recorded (read with bot.state.StateStore, which checks every row)."""
-    from bot.halts import saved_halt
-    from bot.state import StateStore
+    """What the bot recorded (read with bot.store.state.StateStore, which checks every row)."""
+    from bot.store.halts import saved_halt
+    from bot.store.state import StateStore
 
     path = state_dir / "state.sqlite"
     assert path.exists(), f"no state database at {path}"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.alpaca import AlpacaApi, LiveTradingRefused, trading_base_url
-from bot.ratelimit import RateLimiter
+from bot.alpaca.ratelimit import RateLimiter
+from bot.alpaca.trading import AlpacaApi, LiveTradingRefused, trading_base_url
 from bot.settings import LIVE_TRADING_URL, PAPER_TRADING_URL, AlpacaConfig
 
 

@@ -7,7 +7,7 @@ drifts apart from the shared one fails here:
 - metrics: a backtest report and a sweep give the same figures for one run;
 - timeframes: a file's bar length means the same to the loader, the grid check, the
   annualising and the emulator's tracks, and Alpaca's spelling maps onto it;
-- client order ids: the brokers' leg ids and the engine's resends come from bot.orderids;
+- client order ids: the brokers' leg ids and the engine's resends come from bot.engine.orderids;
 - halt keys: what `bot halt`/`bot resume` save is what status, --fresh and the runner read;
 - one bar source per replay: `bot paper --data X` fills on X's prices (in-process
   emulator), and an external emulator whose bars differ from X is refused.
@@ -28,23 +28,23 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.broker import SimBroker
-from bot.calendar import MarketCalendar
-from bot.cli import app
-from bot.data import BarSeries, load_csv
+from bot.broker.sim import SimBroker
+from bot.cli.main import app
+from bot.data.calendar import MarketCalendar
+from bot.data.load import BarSeries, load_csv
+from bot.data.timeframe import DAILY, MINUTE, Timeframe
 from bot.emulator import EmulatorState
 from bot.emulator.market import Market
-from bot.halts import Halt, saved_halt
-from bot.metrics import FIGURES
+from bot.engine.orderids import MAX_LEN, client_order_id, leg_id, next_attempt, restored_stop_id
+from bot.live.replay import open_state
 from bot.models import ET, Bar, Fill, OrderIntent, OrderType, Side, Trade, et_to_ns, session_day
-from bot.orderids import MAX_LEN, client_order_id, leg_id, next_attempt, restored_stop_id
-from bot.paperreplay import open_state
-from bot.report import metrics_from_equity
+from bot.report.metrics import FIGURES
+from bot.report.runfolder import metrics_from_equity
+from bot.report.status import read_status
 from bot.settings import BrokerConfig, load_settings
-from bot.state import StateStore
-from bot.status import read_status
+from bot.store.halts import Halt, saved_halt
+from bot.store.state import StateStore
 from bot.sweep.metrics import COL, METRIC_KEYS, run_metrics
-from bot.timeframe import DAILY, MINUTE, Timeframe
 from tests.test_paper_support import (
     DAILY_CSV,
     DEFAULT_TOML,

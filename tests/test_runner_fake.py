@@ -17,15 +17,15 @@ import numpy as np
 import pytest
 
 from bot import events as ev
-from bot.data import BarSeries
-from bot.feeds import ReplayFeed
-from bot.halts import Halt, save_halt
+from bot.data.load import BarSeries
+from bot.events.sinks import Recorder
+from bot.live.feeds import ReplayFeed
+from bot.live.reconcile import ReconcileError
+from bot.live.runner import PaperRunner, RunSummary
 from bot.models import Bar
-from bot.reconcile import ReconcileError
-from bot.runner import PaperRunner, RunSummary
 from bot.settings import Settings, load_settings
-from bot.sinks import Recorder
-from bot.state import StateStore
+from bot.store.halts import Halt, save_halt
+from bot.store.state import StateStore
 from tests.conftest import make_bars, make_minute_bars
 from tests.fakebroker import FakeBroker
 

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.scan import scan
+from bot.cli.main import app
+from bot.engine.scan import scan
 from bot.settings import load_settings
 from strategies import build_strategy
 from strategies.level_breakout import LevelBreakoutConfig, SignalKind

@@ -24,12 +24,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bot.backtest import run_backtest
-from bot.chart import build_figure
-from bot.cli import app
-from bot.data import BarSeries, load_csv
+from bot.cli.main import app
+from bot.data.load import BarSeries, load_csv
+from bot.engine.backtest import run_backtest
 from bot.models import Direction
-from bot.report import compute_metrics
+from bot.report.chart import build_figure
+from bot.report.runfolder import compute_metrics
 from bot.settings import ConfigError, load_settings
 from bot.sweep.spec import load_sweep
 from strategies import build_strategy

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Fill, OrderIntent, Side
-from bot.state import StateError, StateStore, _put
+from bot.store.state import StateError, StateStore, _put
 
 
 def populated(path: Path) -> tuple[list[str], list[Fill]]:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from bot.models import Bar, Fill, Side
-from bot.state import StateError, StateStore
-from bot.stateschema import crc
+from bot.store.schema import crc
+from bot.store.state import StateError, StateStore
 
-# The schema of version 1, as bot/state.py had it before symbols.
+# The schema of version 1, as bot/store/state.py had it before symbols.
 V1_SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
 CREATE TABLE orders (

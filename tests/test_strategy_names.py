@@ -20,9 +20,9 @@ from types import ModuleType
 import pytest
 from typer.testing import CliRunner
 
-from bot.backtest import run_backtest
-from bot.cli import app
-from bot.data import load_csv
+from bot.cli.main import app
+from bot.data.load import load_csv
+from bot.engine.backtest import run_backtest
 from bot.settings import load_settings
 from strategies import REGISTRY, Registered
 from tests.conftest import DAILY_CSV, DEFAULT_TOML

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from bot.backtest import run_backtest
-from bot.cli import app
-from bot.data import load_csv
-from bot.report import compute_metrics
+from bot.cli.main import app
+from bot.data.load import load_csv
+from bot.engine.backtest import run_backtest
+from bot.report.runfolder import compute_metrics
 from bot.settings import DEFAULT_CONFIG, load_settings
 from bot.sweep.metrics import METRIC_KEYS
 from bot.sweep.run import Options, run_sweep, write_chosen_config

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.backtest import run_backtest
-from bot.data import BarSeries
-from bot.report import compute_metrics
+from bot.data.load import BarSeries
+from bot.engine.backtest import run_backtest
+from bot.report.runfolder import compute_metrics
 from bot.settings import ConfigError, Settings, load_settings
 from bot.sweep.evaluate import Evaluator, SweepJob
 from bot.sweep.metrics import METRIC_KEYS

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.sweep.store import RESULTS
 from tests.conftest import DAILY_CSV, DEFAULT_TOML, weekdays, write_csv
 from tests.test_sweep_cli import SWEEP

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.main import app
 from bot.settings import ConfigError
 from bot.sweep.params import expand_range, make_grid
 from bot.sweep.prepare import prepare

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.backtest import run_backtest
-from bot.data import load_csv
-from bot.report import compute_metrics
+from bot.data.load import load_csv
+from bot.engine.backtest import run_backtest
+from bot.report.runfolder import compute_metrics
 from bot.settings import load_settings
 from bot.sweep.run import Options, Outcome, run_sweep
 from bot.sweep.select import judge

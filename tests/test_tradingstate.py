@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.backtest import build_risk
-from bot.engine import Engine
-from bot.guards import Guards
-from bot.livestep import Live
+from bot.engine.backtest import build_risk
+from bot.engine.core import Engine
+from bot.engine.guards import Guards
+from bot.engine.livestep import Live
+from bot.engine.tradingstate import Halt, Mode, TradingState
 from bot.models import Bar, OrderIntent, Side, ns_to_et, session_day
-from bot.tradingstate import Halt, Mode, TradingState
 from strategies import build_strategy
 from tests.conftest import make_bars
 from tests.fakebroker import FakeBroker

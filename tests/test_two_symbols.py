@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from bot import events as ev
-from bot.backtest import BacktestResult, build_risk, run_backtest
-from bot.broker import BrokerError, SimBroker
-from bot.data import BarSeries
-from bot.engine import Engine
+from bot.broker.shared import SymbolBroker
+from bot.broker.sim import BrokerError, SimBroker
+from bot.data.load import BarSeries
+from bot.engine.backtest import BacktestResult, build_risk, run_backtest
+from bot.engine.core import Engine
+from bot.events.sinks import Publisher, Recorder, StateSink
 from bot.models import OrderIntent, Side
 from bot.settings import Settings, load_settings
-from bot.simaccount import SymbolBroker
-from bot.sinks import Publisher, Recorder, StateSink
-from bot.state import StateStore
+from bot.store.state import StateStore
 from strategies import build_strategy
 from tests.conftest import DEFAULT_TOML
 

@@ -1,4 +1,4 @@
-"""The emulated cash account: cash and positions, booked from fills by `bot.portfolio`.
+"""The emulated cash account: cash and positions, booked from fills by `bot.engine.portfolio`.
 
 One `Portfolio` per symbol, each started with zero cash, so the account's cash is the
 initial cash plus the sum of their cash movements; quantities, average entry prices
@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.emulator.jsonfmt import dec, utc_iso
 from bot.emulator.market import asset_id
+from bot.engine.portfolio import OpenLot, Portfolio
 from bot.models import Fill
-from bot.portfolio import OpenLot, Portfolio
 
 ACCOUNT_ID = str(uuid.uuid5(uuid.NAMESPACE_URL, "levelbot-emulator-account"))
 

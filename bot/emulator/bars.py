@@ -37,12 +37,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
+from bot.data.timeframe import DAILY, MINUTE, Timeframe
 from bot.emulator.barview import DailyView
 from bot.emulator.errors import FORBIDDEN, ApiError, invalid
 from bot.emulator.query import choice_param, int_param, list_param, time_param
 from bot.emulator.state import EmulatorState
 from bot.models import ET, et_to_ns
-from bot.timeframe import DAILY, MINUTE, Timeframe
 
 SERVED = (DAILY, MINUTE)  # the timeframes of the emulator's files (market.py)
 FEEDS = ("iex", "sip", "delayed_sip")

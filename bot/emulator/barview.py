@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from bot.data.timeframe import MINUTE
 from bot.emulator.market import Market, Track, bar_json
-from bot.timeframe import MINUTE
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from bot.calendar import MarketCalendar
+from bot.data.calendar import MarketCalendar
 from bot.emulator.errors import not_found
 from bot.emulator.market import asset_id
 from bot.emulator.orders import OPEN, PENDING, EmuOrder, OrderSpec

@@ -1,9 +1,9 @@
 """The emulator's admin client: its replay clock and bar fingerprint (/_emulator routes).
 
-`bot.feeds.ReplayFeed` moves the emulator's clock with it before each bar, and
+`bot.live.feeds.ReplayFeed` moves the emulator's clock with it before each bar, and
 `bot paper --emulator-url` checks with `fingerprint` that the emulator fills on the
-bars it replays (bot/paperreplay.py). The calls go through the one retry path
-(bot/retry.py), as the broker's do, and carry the account's keys (the admin routes
+bars it replays (bot/live/replay.py). The calls go through the one retry path
+(bot/live/retry.py), as the broker's do, and carry the account's keys (the admin routes
 require them). The routes themselves: bot/emulator/admin.py.
 """
 
@@ -15,9 +15,9 @@ from typing import Any
 
 import requests
 
-from bot.broker import BrokerError, InDoubt
+from bot.broker.sim import BrokerError, InDoubt
+from bot.live.retry import Retrier, transient_http
 from bot.models import ns_to_et
-from bot.retry import Retrier, transient_http
 
 LOG = logging.getLogger("bot.feeds")  # its name from before it moved here: log lines unchanged
 

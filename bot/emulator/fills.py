@@ -10,7 +10,7 @@ an order with more than one share left would fill at a bar, a seeded draw
 matching order, so a replay is reproducible) decides: with probability
 `partial_fill_rate` only floor(U(0.2, 0.8) x what is left) shares fill (at least 1, never
 all), and the order is `partially_filled`. The rest meets later bars only, each at most
-once per bar, by the same rules (bot/matching.py): a market order at the next open, a
+once per bar, by the same rules (bot/broker/matching.py): a market order at the next open, a
 limit when the bar reaches it; a stop that has traded is elected, i.e. a market order
 from then on ("Once the order is elected, the stop order becomes a market order",
 https://docs.alpaca.markets/docs/orders-at-alpaca, stop orders), so its rest fills at
@@ -39,9 +39,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.broker.matching import commission, with_slippage
 from bot.emulator.jsonfmt import utc_iso
 from bot.emulator.model import EmuOrder
-from bot.matching import commission, with_slippage
 from bot.models import Bar, Fill, OrderType, et_to_ns
 
 if TYPE_CHECKING:

@@ -18,7 +18,7 @@ Alpaca); each can be turned off. Where each is modelled, and the Alpaca doc it f
   group (lifecycle.py).
 - `held_stop_leg` (True): the stop leg of a filled bracket/OTO entry shows `held`, as
   Alpaca does, while it still triggers (fills.py). The bot tells such an armed leg from
-  one waiting for its entry (bot/protection.py).
+  one waiting for its entry (bot/broker/protection.py).
 - `order_refusals` (True): sub-penny prices, `extended_hours` on an advanced order, a
   bracket/OTO used as an exit, and stop legs checked against the current price too
   (bot/emulator/orders.py, bot/emulator/checks.py).

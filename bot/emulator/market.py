@@ -1,7 +1,7 @@
 """What the emulated market knows: assets and bars from CSV files, and when each bar is "live".
 
 Files in the data directory named `<SYMBOL>_1d.csv` (daily) and `<SYMBOL>_1m_*.csv`
-(one or more 1-minute files) are read with `bot.data.load_csv`. Each bar gets a start
+(one or more 1-minute files) are read with `bot.data.load.load_csv`. Each bar gets a start
 and an end time (UTC ns): a minute bar spans [ts, ts + 1 min); a daily bar spans its
 session, 09:30 ET to the calendar's real close (13:00 on early-close days).
 The start decides when the replay clock processes the bar (fills); the end decides
@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from bot.calendar import MarketCalendar
-from bot.data import BarSeries, load_csv
+from bot.data.calendar import MarketCalendar
+from bot.data.load import BarSeries, load_csv
+from bot.data.timeframe import DAILY
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.models import Bar, session_date
-from bot.timeframe import DAILY
 
 _FILE = re.compile(r"^(?P<sym>[A-Z][A-Z.]*)_(?P<tf>1d|1m)(?:_.*)?\.csv$")
 # Stable ids derived from the symbol, so that restarts keep the same asset ids.

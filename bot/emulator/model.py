@@ -2,7 +2,7 @@
 
 `EmuOrder.to_json` is the `Order` shape alpaca-py parses (shared/ref/alpaca-api.md
 section 2.2). Legs point to their parent and OCO sibling. Imports nothing from the
-rest of the emulator but its JSON helpers (and `bot.matching`'s view of an order).
+rest of the emulator but its JSON helpers (and `bot.broker.matching`'s view of an order).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.broker.matching import Terms
 from bot.emulator.jsonfmt import dec, ns_to_utc, opt_dec, utc_iso
-from bot.matching import Terms
 from bot.models import OrderType, Side
 
 # Not terminal. `pending_cancel` / `pending_replace` exist only while a cancel or replace
@@ -92,7 +92,7 @@ class EmuOrder:
         return self.status in WORKING or (self.status == "held" and self.armed)
 
     def terms(self) -> Terms | None:
-        """What `bot.matching.match_bar` needs, while the order works. An elected stop
+        """What `bot.broker.matching.match_bar` needs, while the order works. An elected stop
         with shares left is a market order now (bot/emulator/fills.py)."""
         if not self.working:
             return None

@@ -4,7 +4,7 @@ For every symbol, each bar of its matching track (daily by default) whose start 
 <= `until` and not processed yet is taken, all symbols merged in time order. Before a
 bar: `day` orders whose session closed by its start expire. At the bar: `accepted`
 orders that have reached the market become `new`, then the open orders of that symbol
-are matched by `bot.matching.match_bar`, the loop SimBroker.on_bar uses too: orders met
+are matched by `bot.broker.matching.match_bar`, the loop SimBroker.on_bar uses too: orders met
 at the open first (a gap reaches them before anything inside the bar), then placement
 order (so a stop beats a take-profit on the same bar); bracket legs activated by a fill
 are checked against the rest of the same bar; a filled leg cancels its OCO sibling. An
@@ -29,12 +29,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.broker.matching import match_bar
 from bot.emulator.errors import invalid
 from bot.emulator.fills import activate_legs, execute
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.emulator.lifecycle import settle
 from bot.emulator.model import PENDING, EmuOrder
-from bot.matching import match_bar
 from bot.models import Bar, et_to_ns
 
 if TYPE_CHECKING:

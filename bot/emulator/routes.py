@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from bot.calendar import calendar_json
+from bot.data.calendar import calendar_json
 from bot.emulator.errors import invalid, not_found
 from bot.emulator.faults import Faults
 from bot.emulator.market import asset_id

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.data import BarSeries
+from bot.data.load import BarSeries
+from bot.data.timeframe import DAILY, Timeframe
 from bot.emulator import dayorders, knobs, lifecycle, positions, replay
 from bot.emulator.account import Account, Quote
 from bot.emulator.book import OrderBook
@@ -46,7 +47,6 @@ from bot.emulator.ratelimit import RateLimits
 from bot.emulator.replace import replace_order
 from bot.emulator.submit import submit_order
 from bot.models import ET, Side, et_to_ns
-from bot.timeframe import DAILY, Timeframe
 
 HISTORY_LEFT = 60  # sessions left to replay when no start time is given
 DATA_PLANS = knobs.DATA_PLANS

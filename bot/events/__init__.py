@@ -1,7 +1,7 @@
 """Typed events: what a run reports, one frozen type per kind of event.
 
 The engine, the broker adapter, the feeds and the drivers build these and hand them to a
-`bot.sinks.Publisher`; the sinks (the JSONL journal, the state store, the console lines)
+`bot.events.sinks.Publisher`; the sinks (the JSONL journal, the state store, the console lines)
 decide what to do with them. Fields hold the values as `logs/events.jsonl` writes them:
 times as ISO strings in US/Eastern, prices rounded as people read them, so `as_dict()` is
 exactly the JSON object of a line (the journal adds `time`, `run_id` and `event`), the

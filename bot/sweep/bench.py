@@ -22,9 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.backtest import run_backtest
-from bot.data import load_csv
-from bot.report import compute_metrics
+from bot.data.load import load_csv
+from bot.engine.backtest import run_backtest
+from bot.report.runfolder import compute_metrics
 from bot.settings import PROJECT_ROOT, load_settings
 from bot.sweep.combo import settings_for
 from bot.sweep.evaluate import ComboResult, SweepJob

@@ -1,6 +1,6 @@
 """Equity curves for the report, from `run_backtest` itself, and a cross-check.
 
-The chosen sets are re-run through `bot.backtest.run_backtest` + `compute_metrics`
+The chosen sets are re-run through `bot.engine.backtest.run_backtest` + `compute_metrics`
 (the `bot backtest` path; a handful of runs): each walk-forward test window with the
 set chosen on its train window (stitched into one out-of-sample curve: each window
 starts from the equity the previous one ended with, so returns compound; a window
@@ -17,9 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from bot.backtest import BacktestResult, run_backtest
+from bot.engine.backtest import BacktestResult, run_backtest
 from bot.models import ET, Trade
-from bot.report import compute_metrics
+from bot.report.runfolder import compute_metrics
 from bot.sweep.combo import settings_for
 from bot.sweep.metrics import METRIC_KEYS, Row, run_metrics
 from bot.sweep.output import describe

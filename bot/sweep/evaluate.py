@@ -10,7 +10,7 @@ base config sections, parameter names, the spans to run). For one combination th
    instead of re-running the strategy over its warm-up. A strategy with the same
    config is reused across combinations (risk-only sweeps run it once);
 2. for each span [start, stop), builds an `Engine` with the risk manager and
-   `SimBroker` of `bot.backtest.build_engine`, whose only warm-up state is the ATR;
+   `SimBroker` of `bot.engine.backtest.build_engine`, whose only warm-up state is the ATR;
    the ATR is set to its state after bar start-1 (the same updates `run_backtest`
    makes over its warm-up), then `Engine.step` is driven over the span as
    `run_backtest` does, except over idle stretches (`Engine.idle` and `Engine.skip`,
@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.backtest import build_engine
-from bot.data import BarSeries
+from bot.data.load import BarSeries
+from bot.engine.backtest import build_engine
 from bot.indicators import ATR
 from bot.models import Bar, Signal, Trade
 from bot.settings import Settings

@@ -1,6 +1,6 @@
 """The metrics of one sweep run, and the objectives that rank runs.
 
-`run_metrics` is `bot.metrics.performance`, the figures a backtest report shows
+`run_metrics` is `bot.report.metrics.performance`, the figures a backtest report shows
 (definitions there), as one row per run, plus one figure of its own:
 return_over_max_drawdown = total_return_pct / |max_drawdown_pct| (None when equity
 never fell). Imports no engine code.
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from bot.metrics import FIGURES, performance
 from bot.models import Trade
+from bot.report.metrics import FIGURES, performance
 
 Row = list[float | int | None]  # one value per METRIC_KEYS entry
 METRIC_KEYS: tuple[str, ...] = (*FIGURES, "return_over_max_drawdown")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.data import BarSeries, load_csv
+from bot.data.load import BarSeries, load_csv
 from bot.models import DataError
 from bot.settings import ENV_PREFIX, ConfigError, Settings, load_settings, resolve_data_path
 from bot.sweep.evaluate import SweepJob

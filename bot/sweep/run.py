@@ -6,7 +6,7 @@ appended to results.jsonl as it finishes (so Ctrl-C keeps them and `--resume` sk
 them). Then the walk-forward choice, results.csv, report.html and, if asked, the
 config file: refused when the verdict (bot.sweep.verdict) finds the final choice lost
 money or collapsed, unless `--force`. An interrupt anywhere becomes SweepInterrupted
-(bot.sweep.options). The command-line layer (bot/cli.py) only parses options and
+(bot.sweep.options). The command-line layer (bot/cli/main.py) only parses options and
 prints.
 """
 
@@ -93,7 +93,7 @@ def run_sweep(path: str | Path, opts: Options, console: Console | None = None) -
     except KeyboardInterrupt as exc:
         code = exc.exit_code if isinstance(exc, lifecycle.Interrupted) else 130
         raise SweepInterrupted(interrupted(path, opts, stage), code) from None
-    # Only printing is left: a signal now ends the command with this line (bot.entry).
+    # Only printing is left: a signal now ends the command with this line (bot.cli.entry).
     lifecycle.set_hint(f"the sweep had finished; its outputs are in {outcome.out_dir}")
     return outcome
 

@@ -1,0 +1,1 @@
+"""The `bot` command: its entry point (entry) and the typer commands (main)."""
