@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     # numpy is heavy (strategies import it where they draw).
     import numpy as np
 
-    from bot.data.load import BarSeries
+    from bot.data.series import BarSeries
 
 
 class StrategyConfig(BaseModel):

@@ -39,12 +39,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.data.load import BarSeries, load_csv  # noqa: E402
+from bot.config_load import load_settings  # noqa: E402
+from bot.data.load import load_csv  # noqa: E402
+from bot.data.series import BarSeries  # noqa: E402
 from bot.engine.backtest import BacktestResult, build_engine, run_backtest  # noqa: E402
 from bot.events.journal import Journal  # noqa: E402
-from bot.events.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink  # noqa: E402
+from bot.events.outputs import JOURNAL_QUEUE, JournalSink  # noqa: E402
+from bot.events.sinks import Publisher, QueuedSink  # noqa: E402
 from bot.models import Bar  # noqa: E402
-from bot.settings import Settings, load_settings  # noqa: E402
+from bot.settings import Settings  # noqa: E402
 from scripts.plainloop import (  # noqa: E402
     PlainResult,
     bar_lists,

@@ -39,10 +39,10 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.models import Trade
 from bot.settings import Settings
-from strategies.level_breakout import LevelBreakoutConfig
+from strategies.level_config import LevelBreakoutConfig
 
 # Level sides and signal kinds, as small ints (cheap to compare in the loop).
 UNSET, BELOW, ABOVE = 0, 1, 2

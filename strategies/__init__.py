@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from bot.strategy import Strategy, StrategyConfig
-from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig
+from strategies.level_breakout import LevelBreakout
+from strategies.level_config import LevelBreakoutConfig
 from strategies.sma_cross import SmaCross, SmaCrossConfig
 
 

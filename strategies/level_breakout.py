@@ -25,8 +25,9 @@ same either way.
 
 Bars arrive one at a time; all indicators are incremental (bounded windows), so this
 same object serves backtests and live trading. It emits signals and never calls a broker.
-Its signals (`strategies.level_signal`) carry the level as their tag and details; its
-chart series are in `strategies.level_plot`.
+Its thresholds are `strategies.level_config`'s, each level's state and the status table
+`strategies.level_state`'s; its signals (`strategies.level_signal`) carry the level as
+their tag and details; its chart series are in `strategies.level_plot`.
 """
 
 from __future__ import annotations
@@ -34,90 +35,21 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Literal
-
-from pydantic import Field, model_validator
+from typing import TYPE_CHECKING
 
 from bot.indicators import ADX, RSI, RollingMean, SessionPeak
-from bot.models import Bar, Rejection, Signal, ns_to_et
-from bot.strategy import PlotSeries, StatusRow, StrategyConfig, StrategyStatus
+from bot.models import Bar, Rejection, Signal
+from bot.strategy import PlotSeries, StrategyStatus
+from strategies.level_config import PEAK_LEVEL, LevelBreakoutConfig, describe_rules, level_name
 from strategies.level_signal import DIRECTION, INTENT, LevelSignal, SignalKind
+from strategies.level_state import LevelState, level_status
 
 if TYPE_CHECKING:
-    from bot.data.load import BarSeries
+    from bot.data.series import BarSeries
 
-__all__ = ["LevelBreakout", "LevelBreakoutConfig", "LevelSignal", "SignalKind", "describe_rules"]
+__all__ = ["LevelBreakout", "LevelSignal", "SignalKind"]
 
-PEAK_LEVEL = "peak_52w"
 _NO_SIGNALS: tuple[Signal, ...] = ()
-
-
-class LevelBreakoutConfig(StrategyConfig):
-    """Thresholds of the level breakout rules (the [strategy] table of the config)."""
-
-    name: Literal["level_breakout"] = "level_breakout"
-    levels: list[Annotated[float, Field(gt=0, le=1e7, allow_inf_nan=False)]] = Field(
-        default_factory=lambda: [163.43], max_length=100
-    )
-    use_52w_peak: bool = True
-    peak_lookback_sessions: int = Field(252, ge=2, le=2520)
-    breakout_buffer_pct: float = Field(1.0, ge=0, le=50)
-    breakdown_buffer_pct: float = Field(1.0, ge=0, le=50)
-    confirm_closes: int = Field(2, ge=1, le=50)
-    volume_multiple: float = Field(1.5, ge=0, le=100)
-    volume_lookback: int = Field(20, ge=1, le=1000)
-    rsi_filter: bool = False
-    rsi_period: int = Field(14, ge=2, le=200)
-    rsi_max: float = Field(70.0, gt=0, le=100)
-    adx_filter: bool = False
-    adx_period: int = Field(14, ge=2, le=200)
-    adx_min: float = Field(20.0, ge=0, lt=100)
-
-    @model_validator(mode="after")
-    def _some_level(self) -> LevelBreakoutConfig:
-        if not self.levels and not self.use_52w_peak:
-            raise ValueError("no level to watch: set levels or use_52w_peak = true")
-        return self
-
-
-def describe_rules(cfg: LevelBreakoutConfig) -> str:
-    """The rules in one line, for people reading a report."""
-    levels = ", ".join(f"{v:g}" for v in cfg.levels)
-    if cfg.use_52w_peak:
-        levels += f" + 52-week peak ({cfg.peak_lookback_sessions} sessions)"
-    text = (
-        f"levels {levels}; {cfg.confirm_closes} confirming close(s), buffers "
-        f"+{cfg.breakout_buffer_pct:g}%/-{cfg.breakdown_buffer_pct:g}%"
-    )
-    if cfg.volume_multiple > 0:
-        text += f", volume >= {cfg.volume_multiple:g}x the {cfg.volume_lookback}-bar mean"
-    if cfg.rsi_filter:
-        text += f", RSI({cfg.rsi_period}) < {cfg.rsi_max:g}"
-    if cfg.adx_filter:
-        text += f", ADX({cfg.adx_period}) > {cfg.adx_min:g}"
-    return text
-
-
-def level_name(value: float) -> str:
-    return f"resistance_{value:g}"
-
-
-@dataclass(slots=True)
-class LevelState:
-    """What the strategy knows about one level; read by `bot signals` and `bot status`."""
-
-    name: str
-    fixed: float | None  # None for the moving peak
-    state: Literal["BELOW", "ABOVE"] | None = None
-    frozen: float = math.nan  # the level a breakdown is tested against while ABOVE
-    current: float = math.nan  # the level as of the last bar (moving for the peak)
-    current_ts: int = 0  # for the peak: bar time of the high that made it
-    above_run: int = 0
-    below_run: int = 0
-    # The level as of each of the last `confirm_closes` closes above it: refs[0] is the
-    # level the first confirming close broke when a breakout fires.
-    refs: deque[float] = field(default_factory=deque)
 
 
 class LevelBreakout:
@@ -383,24 +315,4 @@ class LevelBreakout:
 
     def status(self) -> StrategyStatus:
         """Each level: value, side, distance of the last close, and the peak's date."""
-        last = self.last_bar
-        rows: list[StatusRow] = []
-        for lv in self.levels:
-            value = lv.frozen if lv.state == "ABOVE" and lv.fixed is None else lv.current
-            note = ""
-            if lv.fixed is None:
-                now = None if lv.current != lv.current else round(lv.current, 4)
-                day = ns_to_et(lv.current_ts).date().isoformat() if lv.current_ts else None
-                note = f"52-week peak now {now} made on {day}" if now else "warming up"
-            rows.append(
-                StatusRow(
-                    lv.name,
-                    None if value != value else round(value, 4),
-                    lv.state or "WARMING_UP",
-                    None
-                    if last is None or value != value
-                    else round((last.close / value - 1) * 100, 2),
-                    note,
-                )
-            )
-        return StrategyStatus("level", tuple(rows))
+        return level_status(self.levels, self.last_bar)

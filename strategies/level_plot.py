@@ -20,8 +20,8 @@ from bot.indicators import SessionPeak
 from bot.strategy import PlotSeries
 
 if TYPE_CHECKING:
-    from bot.data.load import BarSeries
-    from strategies.level_breakout import LevelBreakoutConfig
+    from bot.data.series import BarSeries
+    from strategies.level_config import LevelBreakoutConfig
 
 
 def plot_series(cfg: LevelBreakoutConfig, bars: BarSeries) -> list[PlotSeries]:

@@ -31,7 +31,7 @@ from bot.models import Bar, Detail, Direction, Signal, ns_to_et
 from bot.strategy import PlotSeries, StatusRow, StrategyConfig, StrategyStatus
 
 if TYPE_CHECKING:
-    from bot.data.load import BarSeries
+    from bot.data.series import BarSeries
 
 _NONE: tuple[Signal, ...] = ()
 _SHIFT = 1074  # 2**-1074 is the smallest float step: every finite float is a whole number of them

@@ -15,9 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.data.load import BarSeries, LoadResult, load_csv
+from bot.data.load import LoadResult, load_csv
+from bot.data.series import BarSeries
 from bot.models import ET, Bar, Signal, et_to_ns, ns_to_et, session_day
-from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig
+from strategies.level_breakout import LevelBreakout
+from strategies.level_config import LevelBreakoutConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DAILY_CSV = PROJECT_ROOT / "data" / "BABA_1d.csv"

@@ -28,13 +28,14 @@ from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
 from bot.broker.live import LiveBroker, ReconcileError
 from bot.broker.sim import BrokerError
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
 from bot.live.feeds import ReplayFeed
 from bot.live.runner import PaperRunner
 from bot.models import OrderIntent, Side
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.store.state import StateStore
 
 ROOT = Path(__file__).resolve().parents[1]

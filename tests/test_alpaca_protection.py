@@ -14,13 +14,14 @@ import requests
 
 from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
 from bot.engine.backtest import run_backtest
 from bot.live.feeds import ReplayFeed
 from bot.live.runner import PaperRunner
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.store.state import StateStore
 
 pytestmark = pytest.mark.slow  # whole replays against the emulator, and the `bot` command

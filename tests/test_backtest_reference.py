@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import run_backtest
-from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DAILY = ROOT / "data" / "BABA_1d.csv"

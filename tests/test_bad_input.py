@@ -18,12 +18,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bot.config_load import ConfigError, load_settings
 from bot.data.load import load_csv
 from bot.engine.scan import scan
 from bot.models import ET, DataError
-from bot.settings import ConfigError, load_settings
 from strategies import build_strategy
-from strategies.level_breakout import LevelBreakoutConfig
+from strategies.level_config import LevelBreakoutConfig
 from tests.conftest import DEFAULT_TOML, MINUTE_CSV, sig_date, weekdays, write_csv
 
 GOOD = [

@@ -21,9 +21,12 @@ import pytest
 from annotated_types import Le, Lt
 from pydantic import BaseModel
 
-from bot.data.load import BarSeries, load_csv, validate_columns
+from bot.config_load import ConfigError, load_settings
+from bot.data.checks import validate_columns
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.models import DataError
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings
 from strategies import REGISTRY, config_model
 from tests.conftest import DEFAULT_TOML, daily_ts, write_csv
 

@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import load_settings
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.engine.backtest import BacktestResult, run_backtest
 from bot.engine.core import EngineRecord
 from bot.report.chart import MAX_POINTS, build_figure, write_chart
-from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = ROOT / "data" / "BABA_1d.csv"

@@ -1,6 +1,6 @@
 """Compatibility suite (issue 11, item 13): the emulator against Alpaca's documented responses.
 
-For every endpoint the bot uses (bot/alpaca/trading.py), the real alpaca-py SDK drives the emulator
+For every endpoint the bot uses (bot/alpaca), the real alpaca-py SDK drives the emulator
 over HTTP; the raw JSON the SDK received (kept by a response hook on its own session) is
 compared, field by field, with the example response of Alpaca's API reference, kept with its
 source in tests/fixtures/alpaca/ (see the README there):

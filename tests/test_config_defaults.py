@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, SecretStr
 
-from bot.settings import DEFAULT_CONFIG, Settings, load_settings
+from bot.config_load import DEFAULT_CONFIG, load_settings
+from bot.settings import Settings
 from tests.conftest import SHIPPED_TOML as DEFAULT_TOML
 
 KEY_LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=")

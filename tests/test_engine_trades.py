@@ -21,9 +21,10 @@ from typing import Any
 
 import pytest
 
+from bot.config_load import load_settings
 from bot.engine.backtest import build_engine
 from bot.models import Bar, session_day
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 
 OHLC = [
     (95, 96, 94, 95),

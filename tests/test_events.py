@@ -25,14 +25,17 @@ import pytest
 from rich.console import Console
 
 from bot import events as ev
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import load_settings
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.engine.backtest import build_engine, run_backtest, run_folder_events
 from bot.engine.scan import scan
 from bot.events.journal import EVENTS, Journal
-from bot.events.sinks import JournalSink, Publisher, QueuedSink, Recorder
+from bot.events.outputs import JournalSink
+from bot.events.sinks import Publisher, QueuedSink, Recorder
 from bot.live.paper import PaperOptions, run_paper
 from bot.models import Bar
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from strategies import build_strategy
 from tests.conftest import DAILY_CSV, DEFAULT_TOML
 from tests.test_sma_cross import sma_toml

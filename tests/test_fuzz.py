@@ -14,9 +14,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.config_load import ConfigError, load_settings
 from bot.data.load import load_csv
 from bot.models import DataError
-from bot.settings import ConfigError, load_settings
 
 FAST = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.broker.sim import SimBroker
+from bot.config_load import load_settings
 from bot.data.calendar import MarketCalendar
 from bot.engine.backtest import build_risk
 from bot.engine.core import Engine
@@ -20,9 +21,10 @@ from bot.engine.guards import Guards, GuardState
 from bot.engine.livestep import Live
 from bot.engine.tradingstate import TradingState
 from bot.events.journal import Journal
-from bot.events.sinks import JournalSink, Publisher
+from bot.events.outputs import JournalSink
+from bot.events.sinks import Publisher
 from bot.models import ET, Bar, OrderIntent, Side, et_to_ns, session_day
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from strategies import build_strategy
 
 DAY = 86_400 * 1_000_000_000

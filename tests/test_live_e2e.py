@@ -27,15 +27,17 @@ import pytest
 import requests
 
 from bot import lifecycle
+from bot.alpaca.marketdata import AlpacaMarketData
 from bot.alpaca.ratelimit import RateLimiter
-from bot.alpaca.trading import AlpacaApi, AlpacaMarketData
+from bot.alpaca.trading import AlpacaApi
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.engine.backtest import run_backtest
 from bot.live.feed import AlpacaFeed, Timer
 from bot.live.retry import Retrier
 from bot.live.runner import PaperRunner
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from strategies import build_strategy
 
 pytestmark = pytest.mark.slow

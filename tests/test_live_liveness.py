@@ -27,7 +27,9 @@ import requests
 from bot import events as ev
 from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import load_settings
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
 from bot.events.sinks import Publisher, Recorder
@@ -35,7 +37,7 @@ from bot.live.feeds import ReplayFeed
 from bot.live.retry import Retrier
 from bot.live.runner import PaperRunner
 from bot.models import Bar, ns_to_et
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from tests.test_paper_support import BOT, bot_env, finish, stop_quietly, wait_for
 
 pytestmark = pytest.mark.slow  # the real `bot` command in subprocesses, minutes of faults

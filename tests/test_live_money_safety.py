@@ -27,13 +27,15 @@ from alpaca.trading.requests import ClosePositionRequest, MarketOrderRequest
 
 from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import load_settings
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.emulator.client import EmulatorAdmin
 from bot.live.feeds import ReplayFeed
 from bot.live.runner import PaperRunner, RunSummary
 from bot.models import Bar, ns_to_et
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 
 pytestmark = pytest.mark.slow  # whole replays against the emulator, 2-7 s each
 

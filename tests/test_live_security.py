@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from bot.config_load import ConfigError, load_settings
 from bot.emulator import EmulatorServer, EmulatorState, Faults
 from bot.events.journal import Journal, setup_logging
-from bot.settings import ConfigError, load_settings
 from tests.test_paper_support import BOT, bot_env
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -182,7 +182,7 @@ def test_unknown_host_with_both_opt_ins_is_used_as_given() -> None:
 
 
 def test_refused_url_through_settings_names_the_opt_ins(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.settings import load_settings
+    from bot.config_load import load_settings
 
     monkeypatch.setenv("BOT_ALPACA__TRADING_URL", "https://API.alpaca.markets.")
     s = load_settings(None)

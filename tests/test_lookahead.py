@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bot.models import Bar
-from strategies.level_breakout import LevelBreakoutConfig
+from strategies.level_config import LevelBreakoutConfig
 from tests.conftest import run
 
 CONFIGS = {

@@ -12,7 +12,8 @@ import pytest
 import ta
 
 from bot.models import Rejection
-from strategies.level_breakout import LevelBreakout, LevelBreakoutConfig, SignalKind
+from strategies.level_breakout import LevelBreakout, SignalKind
+from strategies.level_config import LevelBreakoutConfig
 from tests.conftest import make_bars
 from tests.test_rules import HELD_CLOSES, HELD_HIGHS, HELD_VOLUMES, RSI_CLOSES, cfg, peak_cfg
 

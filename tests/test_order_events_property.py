@@ -22,7 +22,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.alpaca.trading import BrokerOrder, StreamEvent
+from bot.alpaca.orders import BrokerOrder
+from bot.alpaca.stream import StreamEvent
 from bot.broker.live import LiveBroker
 from bot.live.reconcile import TERMINAL
 from bot.models import OrderIntent, Side

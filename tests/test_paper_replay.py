@@ -25,10 +25,10 @@ from typing import Any
 
 import pytest
 
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.emulator import EmulatorServer
 from bot.engine.backtest import run_backtest
-from bot.settings import load_settings
 from tests.test_paper_support import (
     BUY,
     DAILY_CSV,

@@ -71,7 +71,7 @@ def test_live_url_in_config_without_opt_ins_is_refused() -> None:
 def test_env_spellings_never_switch_to_live_without_the_flag(
     value: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.settings import ConfigError, load_settings
+    from bot.config_load import ConfigError, load_settings
 
     monkeypatch.setenv("BOT_ALPACA__ALLOW_LIVE", value)
     try:

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import BacktestResult, run_backtest
 from bot.models import Trade
 from bot.report.runfolder import compute_metrics, metrics_from_equity, metrics_table, write_run
-from bot.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 ALL_KEYS = {

@@ -17,7 +17,8 @@ import pytest
 import ta
 
 from bot.indicators import SessionPeak
-from strategies.level_breakout import PEAK_LEVEL, LevelBreakout, LevelBreakoutConfig, SignalKind
+from strategies.level_breakout import LevelBreakout, SignalKind
+from strategies.level_config import PEAK_LEVEL, LevelBreakoutConfig
 from tests.conftest import make_bars, make_minute_bars, run, run_indexed
 
 OUT, DOWN = SignalKind.BREAKOUT, SignalKind.BREAKDOWN

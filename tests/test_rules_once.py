@@ -30,8 +30,10 @@ from typer.testing import CliRunner
 
 from bot.broker.sim import SimBroker
 from bot.cli.main import app
+from bot.config_load import load_settings
 from bot.data.calendar import MarketCalendar
-from bot.data.load import BarSeries, load_csv
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, MINUTE, Timeframe
 from bot.emulator import EmulatorState
 from bot.emulator.market import Market
@@ -41,7 +43,7 @@ from bot.models import ET, Bar, Fill, OrderIntent, OrderType, Side, Trade, et_to
 from bot.report.metrics import FIGURES
 from bot.report.runfolder import metrics_from_equity
 from bot.report.status import read_status
-from bot.settings import BrokerConfig, load_settings
+from bot.settings import BrokerConfig
 from bot.store.halts import Halt, saved_halt
 from bot.store.state import StateStore
 from bot.sweep.metrics import COL, METRIC_KEYS, run_metrics

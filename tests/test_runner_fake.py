@@ -17,13 +17,14 @@ import numpy as np
 import pytest
 
 from bot import events as ev
-from bot.data.load import BarSeries
+from bot.config_load import load_settings
+from bot.data.series import BarSeries
 from bot.events.sinks import Recorder
 from bot.live.feeds import ReplayFeed
 from bot.live.reconcile import ReconcileError
 from bot.live.runner import PaperRunner, RunSummary
 from bot.models import Bar
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.store.halts import Halt, save_halt
 from bot.store.state import StateStore
 from tests.conftest import make_bars, make_minute_bars

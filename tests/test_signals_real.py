@@ -17,10 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.config_load import load_settings
 from bot.engine.scan import scan
-from bot.settings import load_settings
 from strategies import build_strategy
-from strategies.level_breakout import LevelBreakoutConfig, SignalKind
+from strategies.level_breakout import SignalKind
+from strategies.level_config import LevelBreakoutConfig
 from tests.conftest import DEFAULT_TOML, run, sig_date
 
 LEVEL = 163.43

@@ -25,12 +25,13 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import ConfigError, load_settings
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.engine.backtest import run_backtest
 from bot.models import Direction
 from bot.report.chart import build_figure
 from bot.report.runfolder import compute_metrics
-from bot.settings import ConfigError, load_settings
 from bot.sweep.spec import load_sweep
 from strategies import build_strategy
 from strategies.sma_cross import SmaCross, SmaCrossConfig, SmaSignal

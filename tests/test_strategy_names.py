@@ -21,9 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import run_backtest
-from bot.settings import load_settings
 from strategies import REGISTRY, Registered
 from tests.conftest import DAILY_CSV, DEFAULT_TOML
 
@@ -36,7 +36,9 @@ SUFFIXES = {".py", ".toml", ".md", ".txt", ".cfg", ".ini", ".yml", ".yaml", ".js
 CODE = {
     "strategies/__init__.py",
     "strategies/level_breakout.py",
+    "strategies/level_config.py",  # its config model: `name` is the strategy's
     "strategies/level_plot.py",  # imports its config type
+    "strategies/level_state.py",  # says which strategy updates the level states
     "strategies/sma_cross.py",
 }
 # Besides tests/: documentation, the shipped config, the plain-loop reference of the

@@ -20,10 +20,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.config_load import DEFAULT_CONFIG, load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import run_backtest
 from bot.report.runfolder import compute_metrics
-from bot.settings import DEFAULT_CONFIG, load_settings
 from bot.sweep.metrics import METRIC_KEYS
 from bot.sweep.run import Options, run_sweep, write_chosen_config
 from tests.conftest import DAILY_CSV

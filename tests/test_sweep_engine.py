@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.data.load import BarSeries
+from bot.config_load import ConfigError, load_settings
+from bot.data.series import BarSeries
 from bot.engine.backtest import run_backtest
 from bot.report.runfolder import compute_metrics
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import Settings
 from bot.sweep.evaluate import Evaluator, SweepJob
 from bot.sweep.metrics import METRIC_KEYS
 from bot.sweep.params import SECTIONS

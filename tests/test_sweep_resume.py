@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.run import Options, SweepInterrupted, run_sweep
 from bot.sweep.store import RESULTS
 from tests.conftest import DAILY_CSV

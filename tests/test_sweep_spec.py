@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.params import expand_range, make_grid
 from bot.sweep.prepare import prepare
 from bot.sweep.run import Options, run_sweep

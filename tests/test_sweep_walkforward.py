@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bot.config_load import load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import run_backtest
 from bot.report.runfolder import compute_metrics
-from bot.settings import load_settings
 from bot.sweep.run import Options, Outcome, run_sweep
 from bot.sweep.select import judge
 from tests.conftest import DAILY_CSV

@@ -13,12 +13,14 @@ import pytest
 from bot import events as ev
 from bot.broker.shared import SymbolBroker
 from bot.broker.sim import BrokerError, SimBroker
-from bot.data.load import BarSeries
+from bot.config_load import load_settings
+from bot.data.series import BarSeries
 from bot.engine.backtest import BacktestResult, build_risk, run_backtest
 from bot.engine.core import Engine
-from bot.events.sinks import Publisher, Recorder, StateSink
+from bot.events.outputs import StateSink
+from bot.events.sinks import Publisher, Recorder
 from bot.models import OrderIntent, Side
-from bot.settings import Settings, load_settings
+from bot.settings import Settings
 from bot.store.state import StateStore
 from strategies import build_strategy
 from tests.conftest import DEFAULT_TOML

@@ -20,7 +20,7 @@ from bot.broker.sim import BrokerError
 from bot.engine.orderids import oco_id
 from bot.live.reconcile import TERMINAL
 from bot.models import OrderIntent, OrderType, Side
-from bot.store.state import OrderRecord
+from bot.store.records import OrderRecord
 
 if TYPE_CHECKING:
     from bot.broker.live import LiveBroker

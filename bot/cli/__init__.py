@@ -1,1 +1,6 @@
-"""The `bot` command: its entry point (entry) and the typer commands (main)."""
+"""The `bot` command.
+
+entry: the entry point (signals first, then the CLI); main: the assembled app, run_app;
+common: the typer app, user_errors, --config, read_settings; run: signals, backtest,
+paper, emulator; operate: logs, status, halt, resume; tools: config, sweep.
+"""

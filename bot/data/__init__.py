@@ -1,2 +1,3 @@
-"""Market data: bars from CSV files, validated (load), NYSE sessions (calendar) and
-bar lengths (timeframe)."""
+"""Market data: the columnar bar series (series), bars from CSV files (load), the
+plausibility rules shared by files and broker feeds (checks), NYSE sessions (calendar)
+and bar lengths (timeframe)."""

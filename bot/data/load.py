@@ -9,7 +9,8 @@ One documented rule for bad and irregular rows:
   `MAX_VOLUME`), `high < low`, open or close outside [low, high], a time off the bar
   grid (e.g. 10:45:01 on 1-minute bars), before `EARLIEST_BAR` or in the future is
   *rejected*: reported with its line number, field, value and reason, and never
-  traded on.
+  traded on. The limits and the price rules are bot/data/checks.py, shared with
+  broker feeds.
 - Rows are then sorted by time (a stable sort, so file order breaks ties) and rows
   found out of order are reported.
 - Among rows with the same timestamp the *last one in the file wins*: a later row is
@@ -19,163 +20,37 @@ One documented rule for bad and irregular rows:
   offset in one column) raises `DataError` naming the file, the row and the column.
 Naive timestamps are US/Eastern wall-clock times; a date alone is a daily bar; times
 with offsets may differ in offset (-05:00 in winter, -04:00 in summer).
+
+The series itself is bot/data/series.py; this module reads files into one.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import partial
-from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from bot.data.checks import out_of_range, price_problems
+from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, MINUTE, Timeframe
-from bot.models import ET, Bar, BarRejection, DataError
+from bot.models import ET, BarRejection, DataError
 
 REQUIRED = ("timestamp", "open", "high", "low", "close", "volume")
 _TIME_ALIASES = ("timestamp", "time", "date", "datetime")
 _NA_TEXT = {"", "nan", "na", "n/a", "null", "none"}
-_CHUNK = 65_536  # bars converted to Python floats at a time (bounds memory on big files)
-# A Bar from a row of 8 values without NamedTuple's Python-level _make (a million a backtest).
-_bar_of_row = partial(tuple.__new__, Bar)
 _NS_PER_MIN = 60_000_000_000
 # A UTC offset after the time of day ("T10:00:00-05:00", "T15:00Z"); a date alone has none.
 _UTC_OFFSET = r"[T ][\d:.]+(?:[zZ]|[+-]\d{2}(?::?\d{2})?)$"
 
-# Plausibility bounds, for files and broker feeds alike. The dearest US share (BRK.A) is
-# under $1e6 and sub-penny prices stop at $0.0001, so a price outside [1e-4, 1e7] is a
-# data error (1e308 in a field, a slipped decimal point), not a market; sizing divides
-# cash by the price, so a tiny one would overflow the share count. Whole-market US volume
-# is about 1e10 shares a day: no single bar comes near 1e13.
-MIN_PRICE = 1e-4
-MAX_PRICE = 1e7
-MAX_VOLUME = 1e13
-# The NYSE opened in 1792, so an earlier bar is a typo in the year (0019 for 2019).
-# Bars after LATEST_BAR are "in the future" like any bar past tomorrow, but must be
-# caught before times become int64 nanoseconds, which end in April 2262.
-EARLIEST_BAR = pd.Timestamp("1800-01-01")
-LATEST_BAR = pd.Timestamp("2200-01-01")
-
-
-@dataclass
-class BarSeries:
-    """Validated bars in time order, as numpy columns."""
-
-    ts: np.ndarray  # int64 UTC ns (bar open time; daily bars: midnight ET of the session)
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    session: np.ndarray  # int64 days since 1970-01-01 of the US/Eastern trading date
-    timeframe: Timeframe = DAILY
-    source: str = ""
-    symbol: str = ""  # whose bars: every `Bar` made from them carries it
-
-    def __post_init__(self) -> None:
-        # Callers may pass the text ("1m"); it is parsed, and refused if wrong, here.
-        self.timeframe = Timeframe(self.timeframe)
-
-    def __len__(self) -> int:
-        return len(self.ts)
-
-    @property
-    def interval_ns(self) -> int:
-        return self.timeframe.interval_ns
-
-    def bar(self, i: int) -> Bar:
-        """Row `i` as a `Bar` (one row of what `iter_bars` yields)."""
-        return next(self.iter_bars(i, i + 1))
-
-    def iter_bars(self, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
-        """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap."""
-        stop = len(self) if stop is None else stop
-        for lo in range(start, stop, _CHUNK):
-            hi = min(lo + _CHUNK, stop)
-            yield from map(
-                _bar_of_row,
-                zip(
-                    self.ts[lo:hi].tolist(),
-                    self.open[lo:hi].tolist(),
-                    self.high[lo:hi].tolist(),
-                    self.low[lo:hi].tolist(),
-                    self.close[lo:hi].tolist(),
-                    self.volume[lo:hi].tolist(),
-                    self.session[lo:hi].tolist(),
-                    repeat(self.symbol, hi - lo),
-                    strict=True,
-                ),
-            )
-
-    def index_of(self, when: pd.Timestamp | str, side: str = "left") -> int:
-        """Position of the first bar at/after `when` (a date or time, ET if naive)."""
-        try:
-            t = pd.Timestamp(when)
-        except ValueError:
-            raise DataError(f"{when!r} is not a date or time (use YYYY-MM-DD)") from None
-        t = t.tz_localize(ET) if t.tzinfo is None else t.tz_convert(ET)
-        return int(np.searchsorted(self.ts, t.value, side=side))  # type: ignore[call-overload]
-
-    def take(self, rows: np.ndarray) -> BarSeries:
-        """The bars at the given positions (a copy)."""
-        return BarSeries(
-            self.ts[rows],
-            self.open[rows],
-            self.high[rows],
-            self.low[rows],
-            self.close[rows],
-            self.volume[rows],
-            self.session[rows],
-            self.timeframe,
-            self.source,
-            self.symbol,
-        )
-
-    def slice(self, start: int, stop: int) -> BarSeries:
-        return BarSeries(
-            self.ts[start:stop],
-            self.open[start:stop],
-            self.high[start:stop],
-            self.low[start:stop],
-            self.close[start:stop],
-            self.volume[start:stop],
-            self.session[start:stop],
-            self.timeframe,
-            self.source,
-            self.symbol,
-        )
-
-    def digest(self) -> str:
-        """A fingerprint of the bars, bit for bit (times, OHLCV, timeframe): two sources
-        with the same digest serve the same bars (a replay and its emulator: bot/live/paper.py)."""
-        h = hashlib.sha256(str(self.timeframe).encode())
-        h.update(np.ascontiguousarray(self.ts, dtype="int64").tobytes())
-        for col in (self.open, self.high, self.low, self.close, self.volume):
-            h.update(np.ascontiguousarray(col, dtype="float64").tobytes())
-        return h.hexdigest()
-
-    def to_frame(self) -> pd.DataFrame:
-        idx = pd.DatetimeIndex(pd.to_datetime(self.ts, utc=True)).tz_convert(ET)
-        return pd.DataFrame(
-            {
-                "open": self.open,
-                "high": self.high,
-                "low": self.low,
-                "close": self.close,
-                "volume": self.volume,
-            },
-            index=idx.rename("time"),
-        )
-
 
 @dataclass
 class LoadResult:
+    """A file's bars with what was dropped or changed on the way, for the user to see."""
+
     bars: BarSeries
     rejected: list[BarRejection] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # duplicates, reordering, skipped hours
@@ -288,15 +163,6 @@ def _parse_times(path: Path, df: pd.DataFrame) -> tuple[pd.DatetimeIndex, bool]:
     return pd.DatetimeIndex(parsed), daily
 
 
-def _out_of_range(idx: pd.DatetimeIndex) -> list[tuple[np.ndarray, str]]:
-    """Rows too early or too late to be a bar (and to fit in int64 nanoseconds)."""
-    lo, hi = EARLIEST_BAR, LATEST_BAR
-    if idx.tz is not None:
-        lo, hi = lo.tz_localize("UTC"), hi.tz_localize("UTC")
-    early = f"before {lo:%Y-%m-%d} (older than any exchange data; a typo in the year?)"
-    return [(np.asarray(idx < lo), early), (np.asarray(idx > hi), "in the future")]
-
-
 def _localize(path: Path, idx: pd.DatetimeIndex) -> pd.DatetimeIndex:
     if idx.tz is None:
         try:
@@ -317,54 +183,6 @@ def _timeframe(ts: np.ndarray, daily: bool) -> Timeframe:
     return Timeframe.of_minutes(int(pd.Series(diffs // _NS_PER_MIN).mode().iloc[0]))
 
 
-Problem = tuple[np.ndarray, str, str, np.ndarray]  # (row mask, field, reason, values)
-_TOO_SMALL = f"implausible price (below {MIN_PRICE:g} USD per share)"
-_TOO_BIG = f"implausible price (above {MAX_PRICE:,.0f} USD per share)"
-_TOO_MANY = f"implausible volume (above {MAX_VOLUME:,.0f} shares in one bar)"
-
-
-def _price_problems(
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, v: np.ndarray
-) -> list[Problem]:
-    """The bad-bar rules shared by files and broker feeds, as row masks."""
-    out: list[Problem] = []
-    for name, arr in (("open", o), ("high", h), ("low", lo), ("close", c)):
-        finite = np.isfinite(arr)
-        out.append((~finite, name, "missing or not a finite number", arr))
-        out.append((finite & (arr <= 0), name, "price must be > 0", arr))
-        out.append((finite & (arr > 0) & (arr < MIN_PRICE), name, _TOO_SMALL, arr))
-        out.append((finite & (arr > MAX_PRICE), name, _TOO_BIG, arr))
-    out.append((~np.isfinite(v), "volume", "missing or not a finite number", v))
-    out.append((v < 0, "volume", "volume must be >= 0", v))
-    out.append((np.isfinite(v) & (v > MAX_VOLUME), "volume", _TOO_MANY, v))
-    out.append((h < lo, "high", "high is below low", h))
-    out.append(((o < lo) | (o > h), "open", "open outside the low-high range", o))
-    out.append(((c < lo) | (c > h), "close", "close outside the low-high range", c))
-    return out
-
-
-def validate_columns(series: BarSeries) -> tuple[BarSeries, list[BarRejection]]:
-    """Drop bad bars from a series built from a feed (same rules as files), sorted by time,
-    the last bar winning on a repeated timestamp."""
-    bad = np.zeros(len(series), dtype=bool)
-    rejected: list[BarRejection] = []
-    problems = _price_problems(series.open, series.high, series.low, series.close, series.volume)
-    for mask, fname, why, arr in problems:
-        for r in np.flatnonzero(mask & ~bad).tolist():
-            when = pd.Timestamp(int(series.ts[r]), tz="UTC").tz_convert(ET).isoformat()
-            rejected.append(
-                BarRejection(None, fname, f"{float(arr[r])!r} at {when}", why, series.source)
-            )
-        bad |= mask
-    keep = np.flatnonzero(~bad)
-    keep = keep[np.argsort(series.ts[keep], kind="stable")]
-    if len(keep) > 1:
-        last = np.ones(len(keep), dtype=bool)
-        last[:-1] = series.ts[keep][1:] != series.ts[keep][:-1]
-        keep = keep[last]
-    return series.take(keep), rejected
-
-
 def load_csv(
     path: str | Path, regular_hours_only: bool = True, symbol: str | None = None
 ) -> LoadResult:
@@ -381,7 +199,7 @@ def load_csv(
     # A time outside the bar range is rejected here, before anything else sees it: it
     # could not become int64 nanoseconds, and its prices belong to no usable bar.
     unusable = np.zeros(len(parsed), dtype=bool)
-    for mask, why in _out_of_range(parsed):
+    for mask, why in out_of_range(parsed):
         for r in np.flatnonzero(mask & ~unusable).tolist():
             raw = str(df["timestamp"].iloc[r]).strip()
             rejected.append(BarRejection(int(line[r]), "timestamp", raw, why, src))
@@ -396,7 +214,7 @@ def load_csv(
     o, h, lo, c, v = (cols[k] for k in ("open", "high", "low", "close", "volume"))
     timeframe = _timeframe(np.sort(ts), daily)
 
-    reasons = _price_problems(o, h, lo, c, v)
+    reasons = price_problems(o, h, lo, c, v)
     if not timeframe.daily:
         step = timeframe.interval_ns
         reasons.append((ts % step != 0, "timestamp", f"not on the {timeframe} bar grid", ts))

@@ -2,7 +2,7 @@
 
 The real alpaca-py SDK talks to it (`url_override=server.url`) in tests and offline
 runs. Fills use `bot.broker.matching` and the account uses `bot.engine.portfolio`, the same code as
-the backtest. This package must not import alpaca-py (only bot/alpaca/trading.py does).
+the backtest. This package must not import alpaca-py (only bot/alpaca does).
 By default it is as strict as Alpaca wherever it models Alpaca (asynchronous cancels
 and replaces, replace refusals, partial fills, bracket groups, Alpaca's refusals,
 today's bar and late prints, the free data plan, rate limits, day orders that end with

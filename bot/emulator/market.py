@@ -21,7 +21,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from bot.data.calendar import MarketCalendar
-from bot.data.load import BarSeries, load_csv
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY
 from bot.emulator.jsonfmt import ns_to_utc, utc_iso
 from bot.models import Bar, session_date

@@ -20,11 +20,12 @@ from typing import Any
 
 import uvicorn
 
-from bot.data.load import BarSeries
+from bot.config_load import resolve_data_path
+from bot.data.series import BarSeries
 from bot.emulator.app import DEFAULT_KEY, DEFAULT_SECRET, create_app
 from bot.emulator.faults import Faults
 from bot.emulator.state import EmulatorState
-from bot.settings import Settings, resolve_data_path
+from bot.settings import Settings
 from bot.store.lock import RunnerError
 
 

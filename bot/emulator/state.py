@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, Timeframe
 from bot.emulator import dayorders, knobs, lifecycle, positions, replay
 from bot.emulator.account import Account, Quote

@@ -17,11 +17,12 @@ import pandas as pd
 
 from bot import events as ev
 from bot.broker.sim import SimBroker
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.engine.core import Engine, EngineRecord
 from bot.engine.risk import RiskManager
 from bot.events.journal import Journal
-from bot.events.sinks import JOURNAL_QUEUE, JournalSink, Publisher, QueuedSink
+from bot.events.outputs import JOURNAL_QUEUE, JournalSink
+from bot.events.sinks import Publisher, QueuedSink
 from bot.models import ET, Trade
 from bot.settings import Settings
 from bot.strategy import SignalSource

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot import events as ev
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.events.sinks import Publisher
 from bot.models import Signal
 from bot.strategy import Strategy

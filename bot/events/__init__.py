@@ -14,6 +14,10 @@ symbol's trading) carries its `symbol`, filled in by the engine's publisher
 them write none. Modules: base.py (the base types),
 run.py (a run and its broker link), trading.py (decisions and orders). Imports only
 bot.models (and the settings' type, for the config hash).
+
+Beside the types: sinks.py (the Publisher, QueuedSink and Recorder), outputs.py (the sinks
+that write: journal, state store, console), journal.py (logging and the JSONL file),
+text.py (an event's readable line), logview.py (reading the journal back for `bot logs`).
 """
 
 from bot.events.base import Event, SymbolEvent

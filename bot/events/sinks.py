@@ -1,12 +1,12 @@
 """Where events go: a `Publisher` hands each event to a list of sinks.
 
 A sink is anything with `handle(event)` and `close()`: the JSONL journal, the state store
-(signal rows), the console lines, an in-memory `Recorder` (tests), and next the alert
-notifiers and the dashboard. A sink that raises is logged once (its later failures are
-counted) and never stops the run. A sink that does slow I/O sits behind a `QueuedSink`:
-its own thread and a bounded queue, so a slow disk or terminal never stalls the bar loop.
-This module imports the event types, the journal, the console text and bot.lifecycle,
-nothing of the engine.
+(signal rows), the console lines (bot.events.outputs), an in-memory `Recorder` (tests),
+and next the alert notifiers and the dashboard. A sink that raises is logged once (its
+later failures are counted) and never stops the run. A sink that does slow I/O sits
+behind a `QueuedSink`: its own thread and a bounded queue, so a slow disk or terminal
+never stalls the bar loop. This module imports the event types and bot.lifecycle,
+nothing of the engine nor of the outputs.
 """
 
 from __future__ import annotations
@@ -16,23 +16,12 @@ import queue
 import threading
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Protocol
 
 from bot import events as ev
 from bot import lifecycle
-from bot.events.journal import FILE_ONLY, Journal
-from bot.events.text import human
-
-if TYPE_CHECKING:
-    from bot.store.state import StateStore
 
 LOG = logging.getLogger("bot.sinks")
-# The journal's queue: about 200 bytes an event, so at most ~20 MB held. A paper run writes
-# a few events a bar and the writer keeps up by orders of magnitude (it fsyncs only after
-# decisions), so the queue fills only if the disk stops answering for a long time; the
-# journal is the audit record, so it is sized never to fill rather than to save memory.
-JOURNAL_QUEUE = 100_000
-CONSOLE_QUEUE = 10_000  # lines for people: if a terminal stops reading, dropping beats waiting
 
 
 class Sink(Protocol):
@@ -218,98 +207,4 @@ class Recorder:
         return None
 
 
-# Decisions are written through at once (fsync): after a crash, the journal still shows
-# every order the bot sent. Bars may wait in the buffer for the next flush.
-_FLUSH_AT_ONCE = frozenset(
-    {"signal", "order_intent", "fill", "trade", "guard", "error", "reconcile", "halt",
-     "position_mismatch", "late", "run_end"}
-)  # fmt: skip
-
-
-class JournalSink:
-    """Lines in `events.jsonl` (bot.events.journal.Journal), stamped with the time of writing."""
-
-    name = "journal"
-
-    def __init__(self, journal: Journal) -> None:
-        self.journal = journal
-        self._closed = False
-
-    def handle(self, event: ev.Event) -> None:
-        self.journal.write(event)
-        if self._closed or event.kind in _FLUSH_AT_ONCE:
-            self.journal.flush()
-
-    def close(self) -> None:
-        self._closed = True
-        self.journal.flush()
-
-
-class StateSink:
-    """The signals table of the state store (`bot status` shows the last signals).
-
-    Not queued: one SQLite insert per signal, on the connection the loop writes every
-    bar's state with (sqlite3 connections stay on their thread), rare beside those."""
-
-    name = "state"
-
-    def __init__(self, store: StateStore) -> None:
-        self.store = store
-
-    def handle(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Signal):
-            # The row keeps the signal's own keys: its bar time is `time` there.
-            body = {("time" if k == "bar_time" else k): v for k, v in event.as_dict().items()}
-            self.store.add_signal(event.ts, event.tag, event.signal_kind, body, event.symbol or "")
-
-    def close(self) -> None:
-        return None  # the runner closes the store after the last bar's state
-
-
-_HUMAN = frozenset(
-    {"signal", "order_intent", "fill", "trade", "guard", "error", "reconcile", "halt",
-     "position_mismatch", "late"}
-)  # fmt: skip
-_WARN = frozenset({"guard", "error", "halt", "position_mismatch", "late"})
-
-
-class ConsoleSink:
-    """One readable line per decision (bot.events.text.human): to bot.log through logging,
-    warnings also to the console's log handler, and printed on `console` if given."""
-
-    name = "console"
-
-    def __init__(self, console: Any = None, log: logging.Logger | None = None) -> None:
-        self.console = console
-        # The logger these lines have always had in bot.log.
-        self.log = log or logging.getLogger("bot.runner")
-
-    def handle(self, event: ev.Event) -> None:
-        kind = event.kind
-        if kind not in _HUMAN:
-            return
-        text = human(kind, event.as_dict())
-        if isinstance(event, ev.Error) and event.where == "runner":
-            # The error that ended the run: the command that ran it prints one message
-            # saying what went wrong and what to do; bot.log gets the details.
-            self.log.error("%s", text, extra=FILE_ONLY)
-            return
-        self.log.log(logging.WARNING if kind in _WARN else logging.INFO, "%s", text)
-        if self.console is not None:
-            self.console.print(text, markup=False, highlight=False)
-
-    def close(self) -> None:
-        return None
-
-
-__all__ = [
-    "CONSOLE_QUEUE",
-    "JOURNAL_QUEUE",
-    "ConsoleSink",
-    "JournalSink",
-    "Publisher",
-    "QueuedSink",
-    "Recorder",
-    "Sink",
-    "StateSink",
-]
+__all__ = ["Publisher", "QueuedSink", "Recorder", "Sink"]

@@ -35,7 +35,7 @@ from bot import events as ev
 from bot import lifecycle
 from bot.broker.sim import BrokerError
 from bot.data.calendar import MarketCalendar
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, Timeframe
 from bot.events.sinks import Publisher
 from bot.live.retry import Retrier

@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from bot.data.calendar import MarketCalendar
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.events.sinks import Publisher
 from bot.models import Bar, session_date
 

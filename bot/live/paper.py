@@ -22,7 +22,8 @@ from pathlib import Path
 from rich.console import Console
 
 from bot import lifecycle
-from bot.alpaca.trading import AlpacaApi, AlpacaMarketData, LiveTradingRefused
+from bot.alpaca.marketdata import AlpacaMarketData
+from bot.alpaca.trading import AlpacaApi, LiveTradingRefused
 from bot.broker.sim import BrokerError
 from bot.emulator.client import EmulatorClockError
 from bot.events.journal import secret_values_of, setup_logging

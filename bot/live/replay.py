@@ -17,7 +17,9 @@ from rich.console import Console
 
 from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
-from bot.data.load import BarSeries, load_csv, symbol_warning
+from bot.config_load import resolve_data_path
+from bot.data.load import load_csv, symbol_warning
+from bot.data.series import BarSeries
 from bot.emulator.client import EmulatorAdmin
 from bot.live import retry
 from bot.live.feeds import ReplayFeed
@@ -25,7 +27,7 @@ from bot.live.retry import Retrier
 from bot.live.runner import PaperRunner, RunSummary
 from bot.models import ns_to_et
 from bot.report.views import progress_bar
-from bot.settings import Settings, resolve_data_path
+from bot.settings import Settings
 from bot.store.halts import Halt, save_halt, saved_halt
 from bot.store.lock import RunnerError, take_lock
 from bot.store.state import StateError, StateStore

@@ -12,7 +12,7 @@ live feed and the replay's emulator admin calls alike, go through `Retrier.call`
   HTTP layer), so the whole start-up ends within it;
 - every wait is `bot.lifecycle.sleep` by default: Ctrl-C or SIGTERM end it at once.
 Order submission is NOT retried here: resending an order is only safe after the
-broker was asked about its client order id (bot/broker/live.py).
+broker was asked about its client order id (bot/broker/sending.py).
 """
 
 from __future__ import annotations

@@ -34,16 +34,8 @@ from bot.broker.live import LiveBroker
 from bot.broker.sim import AccountBroker
 from bot.engine.core import Engine
 from bot.events.journal import Journal
-from bot.events.sinks import (
-    CONSOLE_QUEUE,
-    JOURNAL_QUEUE,
-    ConsoleSink,
-    JournalSink,
-    Publisher,
-    QueuedSink,
-    Sink,
-    StateSink,
-)
+from bot.events.outputs import CONSOLE_QUEUE, JOURNAL_QUEUE, ConsoleSink, JournalSink, StateSink
+from bot.events.sinks import Publisher, QueuedSink, Sink
 from bot.live import retry
 from bot.live.feeds import Feed
 from bot.live.retry import Retrier

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bot import events as ev
 from bot.broker.sim import AccountBroker
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.engine.backtest import build_risk
 from bot.engine.core import Engine
 from bot.engine.guards import Guards

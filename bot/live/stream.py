@@ -2,7 +2,7 @@
 and logged at 10:02, not after the close.
 
 `StreamPump` is what a live run waits with. While the feed sleeps until the next close,
-`wait(seconds)` blocks on the trade-updates stream (bot.alpaca.trading.TradeUpdates) and hands
+`wait(seconds)` blocks on the trade-updates stream (bot.alpaca.stream.TradeUpdates) and hands
 every event to the engine at once:
 - an update is booked by `LiveBroker.apply_update` exactly as a REST read of that order
   would be (fills keyed by order + cumulative quantity, late or repeated events change
@@ -32,7 +32,7 @@ from bot.events import Stream as StreamStatus
 from bot.models import ET, et_to_ns
 
 if TYPE_CHECKING:
-    from bot.alpaca.trading import StreamEvent, TradeUpdates
+    from bot.alpaca.stream import StreamEvent, TradeUpdates
     from bot.broker.live import LiveBroker
     from bot.engine.core import Engine
     from bot.events.sinks import Publisher

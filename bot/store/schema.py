@@ -6,13 +6,16 @@ account; `meta` holds the account's facts (schema version, halts, initial cash).
 version 1 file (no symbol on fills, bars, signals, equity) is upgraded when it is opened:
 in one transaction its rows are copied into the new tables with the configured symbol
 (version 1 ran one symbol a file), fills with their checksums recomputed over the new
-row, so a kill mid-way leaves the old file as it was. Imports only the standard library.
+row, so a kill mid-way leaves the old file as it was. A new file is built aside and
+renamed into place (`create_file`). Imports only the standard library.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import zlib
+from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = "2"
@@ -57,6 +60,32 @@ def create(cur: sqlite3.Cursor) -> None:
     for stmt in SCHEMA.strip().split(";"):
         if stmt.strip():
             cur.execute(stmt)
+
+
+def create_file(path: Path) -> None:
+    """A new state database with its schema, written to a temporary file, fsynced, and
+    renamed into place (atomic on POSIX), so its path holds a whole database or nothing."""
+    tmp = path.with_name(path.name + ".new")
+    tmp.unlink(missing_ok=True)
+    db = sqlite3.connect(str(tmp), isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        cur = db.cursor()
+        cur.execute("BEGIN")
+        create(cur)
+        put(cur, "meta", ("schema_version", SCHEMA_VERSION))
+        cur.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+    with tmp.open("rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(str(path.parent), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def upgrade(cur: sqlite3.Cursor, symbol: str) -> None:

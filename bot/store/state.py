@@ -10,40 +10,24 @@ one file can hold several engines over one account. Every write is
 one transaction with `synchronous=FULL`, so a `kill -9` leaves either the old or the
 new state, never half of one. A file that is not a readable database of this schema
 raises `StateError` naming the file: the bot never treats a damaged file as "flat".
+Orders come back as `OrderRecord`s (bot/store/records.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.models import Bar, Fill, OrderIntent, OrderType, Side, ns_to_et, session_day
-from bot.store.schema import SCHEMA_VERSION, UPGRADES, create, upgrade
+from bot.models import Bar, Fill, OrderIntent, Side
+from bot.store.records import OPEN_STATUSES, OrderRecord, order_record, session_of
+from bot.store.schema import SCHEMA_VERSION, UPGRADES, create_file, upgrade
 from bot.store.schema import crc as _crc
 from bot.store.schema import put as _put
-
-OPEN_STATUSES = (
-    "fill_pending",
-    "intent",
-    "unknown",
-    "accepted",
-    "new",
-    "held",
-    "partially_filled",
-    "pending_new",
-    "pending_cancel",
-    "pending_replace",
-    "accepted_for_bidding",
-    "done_for_day",
-)
-
 
 # The rows of the store's symbol (every row when it is opened for none), with the symbol
 # as its two parameters.
@@ -52,54 +36,6 @@ _MINE = "(? = '' OR symbol = ?)"
 
 class StateError(Exception):
     """The state file cannot be trusted; the message names it."""
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    client_order_id: str
-    parent: str | None
-    purpose: str
-    symbol: str
-    side: Side
-    qty: float
-    type: OrderType
-    stop_price: float | None
-    limit_price: float | None
-    status: str
-    broker_id: str | None
-    filled_qty: float
-    avg_price: float | None
-    signal_ts: int
-    reason: str
-    level: str
-    stop_loss: float | None
-    take_profit: float | None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
-    def intent(self) -> OrderIntent:
-        return OrderIntent(
-            self.client_order_id,
-            self.symbol,
-            self.side,
-            self.qty,
-            self.type,
-            limit_price=self.limit_price,
-            stop_price=self.stop_price,
-            purpose=self.purpose,
-            signal_ts=self.signal_ts,
-            reason=self.reason,
-            stop_loss=self.stop_loss,
-            take_profit=self.take_profit,
-            level=self.level,
-        )
-
-
-def session_of(ts: int) -> int:
-    """The session day number of a bar time (its US/Eastern date)."""
-    return session_day(ns_to_et(ts).date())
 
 
 def _now() -> str:
@@ -117,7 +53,7 @@ class StateStore:
             # An empty file is not a fresh start: something truncated it.
             raise StateError(f"state file {path} is empty (truncated?); refusing to start as flat")
         if not path.exists():
-            _create(path)  # built aside and renamed in: a kill mid-way leaves no half file
+            create_file(path)  # built aside and renamed in: a kill mid-way leaves no half file
         try:
             self.db = sqlite3.connect(str(path), isolation_level=None, timeout=5.0)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -204,7 +140,7 @@ class StateStore:
         row = self.db.execute(
             "SELECT * FROM orders WHERE client_order_id = ?", (client_order_id,)
         ).fetchone()
-        return None if row is None else _record(row)
+        return None if row is None else order_record(row)
 
     def orders(self, open_only: bool = False) -> list[OrderRecord]:
         sql = f"SELECT * FROM orders WHERE {_MINE}"
@@ -213,7 +149,7 @@ class StateStore:
             sql += f" AND status IN ({','.join('?' * len(OPEN_STATUSES))})"
             args += OPEN_STATUSES
         rows = self.db.execute(sql + " ORDER BY rowid", args)
-        return [_record(r) for r in rows.fetchall()]
+        return [order_record(r) for r in rows.fetchall()]
 
     # -- fills ---------------------------------------------------------------------
     def add_fill(self, fill_id: str, fill: Fill) -> bool:
@@ -321,52 +257,3 @@ class StateStore:
             f"SELECT ts, equity, cash, qty FROM equity WHERE {_MINE} ORDER BY ts",
             (self.symbol, self.symbol),
         ).fetchall()
-
-
-def _create(path: Path) -> None:
-    """A new state database with its schema, written to a temporary file, fsynced, and
-    renamed into place (atomic on POSIX), so its path holds a whole database or nothing."""
-    tmp = path.with_name(path.name + ".new")
-    tmp.unlink(missing_ok=True)
-    db = sqlite3.connect(str(tmp), isolation_level=None)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        cur = db.cursor()
-        cur.execute("BEGIN")
-        create(cur)
-        _put(cur, "meta", ("schema_version", SCHEMA_VERSION))
-        cur.execute("COMMIT")
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
-    with tmp.open("rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(str(path.parent), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
-def _record(r: tuple[Any, ...]) -> OrderRecord:
-    return OrderRecord(
-        client_order_id=r[0],
-        parent=r[1],
-        purpose=r[2],
-        symbol=r[3],
-        side=Side(r[4]),
-        qty=r[5],
-        type=OrderType(r[6]),
-        stop_price=r[7],
-        limit_price=r[8],
-        status=r[9],
-        broker_id=r[10],
-        filled_qty=r[11],
-        avg_price=r[12],
-        signal_ts=r[13],
-        reason=r[14],
-        level=r[15],
-        stop_loss=r[16],
-        take_profit=r[17],
-    )

@@ -22,10 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.config_load import PROJECT_ROOT, load_settings
 from bot.data.load import load_csv
 from bot.engine.backtest import run_backtest
 from bot.report.runfolder import compute_metrics
-from bot.settings import PROJECT_ROOT, load_settings
 from bot.sweep.combo import settings_for
 from bot.sweep.evaluate import ComboResult, SweepJob
 from bot.sweep.execute import execute

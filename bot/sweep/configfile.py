@@ -21,7 +21,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.settings import DEFAULT_CONFIG, Settings, load_settings
+from bot.config_load import DEFAULT_CONFIG, load_settings
+from bot.settings import Settings
 from bot.sweep.params import Value, nested
 
 _LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s{2,}#\s?(.*)$")

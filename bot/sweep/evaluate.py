@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.engine.backtest import build_engine
 from bot.indicators import ATR
 from bot.models import Bar, Signal, Trade

@@ -34,7 +34,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.evaluate import (
     ComboResult,
     SweepJob,

@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.store import RESULTS
 
 

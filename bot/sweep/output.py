@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from bot.data.load import BarSeries
+from bot.data.series import BarSeries
 from bot.models import ns_to_et
 from bot.sweep.metrics import COL, METRIC_KEYS, OBJECTIVES
 from bot.sweep.params import Grid, Value

@@ -20,7 +20,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.settings import BrokerConfig, ConfigError, RiskConfig
+from bot.config_load import ConfigError
+from bot.settings import BrokerConfig, RiskConfig
 from strategies import REGISTRY
 
 Value = int | float

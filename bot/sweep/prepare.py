@@ -19,9 +19,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.data.load import BarSeries, load_csv
+from bot.config_load import ConfigError, load_settings, resolve_data_path
+from bot.data.load import load_csv
+from bot.data.series import BarSeries
 from bot.models import DataError
-from bot.settings import ENV_PREFIX, ConfigError, Settings, load_settings, resolve_data_path
+from bot.settings import ENV_PREFIX, Settings
 from bot.sweep.evaluate import SweepJob
 from bot.sweep.params import SECTIONS, Grid, make_grid, section_models
 from bot.sweep.spec import SweepSpec, load_sweep

@@ -6,7 +6,7 @@ appended to results.jsonl as it finishes (so Ctrl-C keeps them and `--resume` sk
 them). Then the walk-forward choice, results.csv, report.html and, if asked, the
 config file: refused when the verdict (bot.sweep.verdict) finds the final choice lost
 money or collapsed, unless `--force`. An interrupt anywhere becomes SweepInterrupted
-(bot.sweep.options). The command-line layer (bot/cli/main.py) only parses options and
+(bot.sweep.options). The command-line layer (bot/cli/tools.py) only parses options and
 prints.
 """
 
@@ -22,7 +22,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bot import lifecycle
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.configfile import chosen_settings, write_config
 from bot.sweep.curves import Rerun, full_curves, walk_forward_curve
 from bot.sweep.evaluate import ComboResult

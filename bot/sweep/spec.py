@@ -39,7 +39,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.settings import PROJECT_ROOT, ConfigError, load_settings, read_toml, resolve_config_path
+from bot.config_load import PROJECT_ROOT, ConfigError, load_settings, read_toml, resolve_config_path
 from bot.sweep.metrics import OBJECTIVES
 from bot.sweep.params import Models, Value, check_name, expand_values, numeric_keys, section_models
 from bot.sweep.windows import WalkForward

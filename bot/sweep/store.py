@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 from bot.sweep.evaluate import ComboResult
 
 RESULTS = "results.jsonl"

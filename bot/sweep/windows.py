@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.settings import ConfigError
+from bot.config_load import ConfigError
 
 Span = tuple[int, int]  # [start, stop) bar positions
 

@@ -1,0 +1,247 @@
+"""The commands that run the strategy: `bot signals`, `backtest`, `paper`, `emulator`.
+
+`signals` and `backtest` read a bar file (`_load_range`); `paper` trades through the
+engine against the emulator or an Alpaca paper account; `emulator` serves the local
+paper server that `paper --emulator-url` can use. Heavy modules are imported inside the
+commands (see bot.cli.common).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli.common import ConfigOpt, app, read_settings, user_errors
+from bot.config_load import ConfigError, resolve_data_path
+from bot.events.journal import FILE_ONLY, setup_logging
+from bot.models import DataError
+from bot.settings import Settings
+from bot.store.lock import RunnerError, check_dir, take_lock
+
+if TYPE_CHECKING:
+    from bot.data.load import LoadResult
+
+LOG = logging.getLogger("bot.cli")  # the logger name the log lines have always carried
+
+
+@app.command()
+@user_errors
+def signals(
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date used (inclusive).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="table or json (one object per signal).")
+    ] = "table",
+) -> None:
+    """Run the strategy over a bar file and print its signals and its current status."""
+    from bot.engine.scan import scan
+    from bot.report.views import (
+        make_console,
+        print_load_summary,
+        signal_table,
+        signals_jsonl,
+        status_table,
+    )
+    from strategies import build_strategy
+
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
+    settings = read_settings(config)
+    loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=fmt == "table")
+    bars = loaded.bars
+    strategy = build_strategy(settings.strategy)
+    result = scan(strategy, bars, lo, hi)
+    if fmt == "json":
+        if result.signals:
+            print(signals_jsonl(result.signals))
+        return
+    console = make_console()
+    print_load_summary(console, loaded, log_file)
+    console.print(f"{settings.symbol}: {strategy.describe()}", markup=False)
+    console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
+    last = hi - 1
+    console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
+
+
+def _load_range(
+    settings: Settings, data: Path | None, start: str | None, end: str | None, shown: bool
+) -> tuple[LoadResult, int, int, Path | None]:
+    """Load the bar file and the index range [lo, hi) asked for; also the log file that
+    holds every rejected row and loader note, when there are some (None: no log file).
+    `shown`: the caller prints a summary of them, so the console gets no copy per row."""
+    from bot.data.load import load_csv, symbol_warning
+
+    setup_logging(None)
+    path = resolve_data_path(data or settings.data.path)
+    loaded = load_csv(path, settings.data.regular_hours_only, settings.symbol)
+    mismatch = symbol_warning(path, settings.symbol)
+    log_file = _log_file(settings) if (loaded.rejected or loaded.notes or mismatch) else None
+    if mismatch:
+        LOG.warning(mismatch)
+    quiet = FILE_ONLY if shown else None  # the summary shows them all when log_file is None
+    for rej in loaded.rejected:
+        LOG.warning("rejected bar: %s", rej, extra=quiet)
+    for note in loaded.notes:
+        LOG.info("data note: %s", note, extra=quiet)
+    bars = loaded.bars
+    lo = bars.index_of(start) if start else 0
+    hi = bars.index_of(end_of_day(end), side="right") if end else len(bars)
+    if hi <= lo:
+        raise DataError(f"no bars in {bars.source} between {start or 'start'} and {end or 'end'}")
+    return loaded, lo, hi, log_file
+
+
+def _log_file(settings: Settings) -> Path | None:
+    """Start writing `bot.log` in the log folder; None if that folder cannot be used."""
+    from bot.events.journal import secret_values_of
+    from bot.store.lock import private_dir
+
+    log_dir = Path(settings.paper.log_dir)
+    try:
+        setup_logging(
+            private_dir(log_dir),
+            max_bytes=settings.paper.log_max_bytes,
+            backups=settings.paper.log_backups,
+            secrets=secret_values_of(settings),
+        )
+    except OSError:
+        setup_logging(None)
+        return None
+    return log_dir / "bot.log"
+
+
+def end_of_day(day: str) -> str:
+    """A date given alone means the whole day."""
+    return f"{day}T23:59:59.999" if len(day) <= 10 else day
+
+
+@app.command()
+@user_errors
+def backtest(
+    config: ConfigOpt = None,
+    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last date traded (inclusive).")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Run folder for metrics.json, trades.csv, equity.csv, chart.html."),
+    ] = None,
+    png: Annotated[bool, typer.Option("--png", help="Also write chart.png.")] = False,
+) -> None:
+    """Backtest the strategy on history through the same engine that trades paper."""
+    from bot.engine.backtest import run_backtest, run_folder_events
+    from bot.report.runfolder import compute_metrics, metrics_table, write_run
+    from bot.report.views import make_console, print_load_summary, progress_bar, trades_table
+
+    settings = read_settings(config)
+    folder = out or default_run_dir()
+    check_dir(folder, "output folder", "--out")  # before the run, not after it
+    loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=True)
+    bars = loaded.bars
+    console = make_console()
+    print_load_summary(console, loaded, log_file)
+    events = run_folder_events(folder)
+    try:
+        with progress_bar(console, hi - lo, "backtest") as advance:
+            result = run_backtest(settings, bars, lo, hi, events=events, progress=advance)
+    finally:
+        events.close()
+    metrics = compute_metrics(result)
+    console.print(trades_table(result.trades))
+    console.print(metrics_table(metrics))
+    files = {**write_run(result, folder, png=png), "events": folder / "events.jsonl"}
+    console.print(f"Wrote {len(files)} files to {folder}/:")
+    for name, path in files.items():
+        console.print(f"  {name:<15} {path}")
+
+
+def default_run_dir() -> Path:
+    from datetime import datetime
+
+    return Path("runs") / datetime.now().strftime("backtest-%Y%m%d-%H%M%S")
+
+
+@app.command()
+@user_errors
+def paper(
+    config: ConfigOpt = None,
+    broker: Annotated[
+        str, typer.Option(help="emulator (offline, default) or alpaca (your paper account).")
+    ] = "emulator",
+    emulator_url: Annotated[
+        str | None, typer.Option(help="Use a running `bot emulator` instead of an in-process one.")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Replay this CSV (default: paper.replay_data).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="First bar to trade in the replay.")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Last bar of the replay.")] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(help="Replay speed in bars per second (0 = as fast as possible)."),
+    ] = None,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="State directory (default: paper.state_dir).")
+    ] = None,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Emulator replays only: start from an empty state.")
+    ] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Take the broker's orders and position as the truth.")
+    ] = False,
+    live: Annotated[
+        bool,
+        typer.Option("--live", help="Second opt-in for live trading (needs alpaca.allow_live)."),
+    ] = False,
+) -> None:
+    """Paper-trade: replay bars against the emulator, or trade your Alpaca paper account."""
+    settings = read_settings(config)
+    lock_dir = Path(state_dir or settings.paper.state_dir)
+    try:
+        lock = take_lock(lock_dir)  # before the heavy imports: a second runner stops here
+    except RunnerError as exc:
+        print(str(exc), file=sys.stderr)
+        raise typer.Exit(exc.code) from None
+    try:
+        from bot.live.paper import PaperOptions, run_paper
+        from bot.report.views import make_console
+
+        opts = PaperOptions(
+            broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live
+        )
+        code = run_paper(settings, opts, make_console())
+    finally:
+        lock.release()
+    raise typer.Exit(code)
+
+
+@app.command()
+@user_errors
+def emulator(
+    config: ConfigOpt = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port on 127.0.0.1 (default: emulator.port).")
+    ] = None,
+) -> None:
+    """Run the local Alpaca-compatible paper server (127.0.0.1 only) until Ctrl-C."""
+    from bot.emulator import serve
+
+    settings = read_settings(config)
+    if port is not None:
+        settings.emulator.port = port
+    # Without keys in the environment it accepts emulator-key / emulator-secret.
+    key = settings.alpaca_api_key.get_secret_value() if settings.alpaca_api_key else None
+    secret = settings.alpaca_secret_key.get_secret_value() if settings.alpaca_secret_key else None
+    serve(settings, key, secret)
