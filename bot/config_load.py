@@ -158,3 +158,10 @@ def resolve_data_path(path: str | Path) -> Path:
         return p
     candidate = PROJECT_ROOT / p
     return candidate if candidate.exists() else p
+
+
+def store_path(path: str | Path) -> Path:
+    """The market-data store's folder: as given if absolute, else under the project root
+    (so `bot data` fills the same store from any working directory)."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else PROJECT_ROOT / p

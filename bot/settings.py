@@ -52,6 +52,10 @@ MAX_SHARES = 1_000_000
 class DataConfig(StrictModel):
     # Default bar file for `bot signals` / `bot backtest` (relative paths: cwd, then project root).
     path: str = "data/BABA_1d.csv"
+    # The market-data store of `bot data` (Parquet; relative paths: the project root).
+    store: str = "data/store"
+    # Which of the store's bars the commands read: "1d" (daily) or "1m" (minute).
+    timeframe: Literal["1d", "1m"] = "1d"
     # Intraday bars outside 09:30-16:00 ET are skipped when true (pre-market volume is tiny
     # and would make every opening bar look like a volume surge).
     regular_hours_only: bool = True

@@ -19,7 +19,7 @@ from bot.alpaca.session import harden
 from bot.data.checks import validate_columns
 from bot.data.series import BarSeries
 from bot.data.timeframe import Timeframe
-from bot.models import ET, et_to_ns, session_day
+from bot.models import ET, BarRejection, et_to_ns, session_day
 from bot.settings import AlpacaConfig
 
 LOG = logging.getLogger("bot.alpaca")
@@ -55,6 +55,16 @@ class AlpacaMarketData:
         self.delay = timedelta(seconds=delay)
 
     def bars(self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime) -> BarSeries:
+        """The valid bars (each refused one logged as a warning)."""
+        good, rejected = self.checked_bars(symbol, timeframe, start, end)
+        for rej in rejected:
+            LOG.warning("rejected bar from Alpaca: %s", rej)
+        return good
+
+    def checked_bars(
+        self, symbol: str, timeframe: Timeframe, start: datetime, end: datetime
+    ) -> tuple[BarSeries, list[BarRejection]]:
+        """The valid bars and the refused ones, by the rules bar files are read with."""
         if timeframe.daily:
             tf = TimeFrame.Day
         else:
@@ -89,10 +99,7 @@ class AlpacaMarketData:
             f"alpaca:{symbol}",
             symbol,
         )
-        good, rejected = validate_columns(series)
-        for rej in rejected:
-            LOG.warning("rejected bar from Alpaca: %s", rej)
-        return good
+        return validate_columns(series)
 
 
 __all__ = ["AlpacaMarketData"]

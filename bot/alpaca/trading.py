@@ -85,6 +85,16 @@ class AlpacaApi:
             "next_close": c.next_close,
         }
 
+    def asset(self, symbol: str) -> dict[str, Any] | None:
+        """The asset Alpaca knows by this symbol, or None when it knows none (404)."""
+        try:
+            a = self._call(self.client.get_asset, symbol)
+        except BrokerError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return {"symbol": a.symbol, "name": a.name, "status": str(a.status), "tradable": a.tradable}
+
     def calendar(self, start: date, end: date) -> list[tuple[date, datetime, datetime]]:
         days = self._call(self.client.get_calendar, GetCalendarRequest(start=start, end=end))
         # Calendar open/close are naive US/Eastern wall-clock times.

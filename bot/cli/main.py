@@ -1,6 +1,6 @@
 """The `bot` command assembled: imports the command modules, then runs the app.
 
-Importing bot.cli.run, bot.cli.operate and bot.cli.tools runs their @app.command
+Importing bot.cli.run, bot.cli.operate, bot.cli.tools and bot.cli.data runs their @app.command
 decorators, and typer lists the commands in `bot --help` in the order they were
 registered: the order of these imports. `app` here is the complete CLI, the one to use
 (tests, CliRunner); bot.cli.common's has no commands until these modules are imported.
@@ -23,7 +23,10 @@ from bot.cli import operate
 # isort: split
 from bot.cli import tools
 
-COMMAND_MODULES = (run, operate, tools)  # the order of the commands in `bot --help`
+# isort: split
+from bot.cli import data
+
+COMMAND_MODULES = (run, operate, tools, data)  # the order of the commands in `bot --help`
 
 __all__ = ["app", "main", "run_app"]
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.common import ConfigOpt, app, read_settings, user_errors
-from bot.config_load import ConfigError, resolve_data_path
+from bot.config_load import ConfigError
 from bot.events.journal import FILE_ONLY, setup_logging
 from bot.models import DataError
 from bot.settings import Settings
@@ -32,7 +32,10 @@ LOG = logging.getLogger("bot.cli")  # the logger name the log lines have always 
 @user_errors
 def signals(
     config: ConfigOpt = None,
-    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
     ] = None,
@@ -77,12 +80,13 @@ def _load_range(
     """Load the bar file and the index range [lo, hi) asked for; also the log file that
     holds every rejected row and loader note, when there are some (None: no log file).
     `shown`: the caller prints a summary of them, so the console gets no copy per row."""
-    from bot.data.load import load_csv, symbol_warning
+    from bot.data.load import symbol_warning
+    from bot.data.source import load_bars
 
     setup_logging(None)
-    path = resolve_data_path(data or settings.data.path)
-    loaded = load_csv(path, settings.data.regular_hours_only, settings.symbol)
-    mismatch = symbol_warning(path, settings.symbol)
+    source = load_bars(settings, settings.symbol, data)
+    loaded, path = source.loaded, source.path
+    mismatch = symbol_warning(path, settings.symbol) if path is not None else None
     log_file = _log_file(settings) if (loaded.rejected or loaded.notes or mismatch) else None
     if mismatch:
         LOG.warning(mismatch)
@@ -127,7 +131,10 @@ def end_of_day(day: str) -> str:
 @user_errors
 def backtest(
     config: ConfigOpt = None,
-    data: Annotated[Path | None, typer.Option(help="CSV of bars (default: data.path).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
     ] = None,
@@ -182,7 +189,8 @@ def paper(
         str | None, typer.Option(help="Use a running `bot emulator` instead of an in-process one.")
     ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Replay this CSV (default: paper.replay_data).")
+        Path | None,
+        typer.Option(help="Replay this CSV (default: the store, else paper.replay_data)."),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade in the replay.")

@@ -72,12 +72,21 @@ def validate_columns(series: BarSeries) -> tuple[BarSeries, list[BarRejection]]:
     bad = np.zeros(len(series), dtype=bool)
     rejected: list[BarRejection] = []
     problems = price_problems(series.open, series.high, series.low, series.close, series.volume)
+    # The two rules bot/data/load.py applies with a file's context: minute bars on their
+    # grid, and nothing more than a day ahead of now.
+    ts = series.ts
+    if not series.timeframe.daily:
+        step = series.timeframe.interval_ns
+        problems.append(
+            (ts % step != 0, "timestamp", f"not on the {series.timeframe} bar grid", ts)
+        )
+    future = pd.Timestamp.now(tz="UTC").value + 86_400 * 1_000_000_000
+    problems.append((ts > future, "timestamp", "in the future", ts))
     for mask, fname, why, arr in problems:
         for r in np.flatnonzero(mask & ~bad).tolist():
             when = pd.Timestamp(int(series.ts[r]), tz="UTC").tz_convert(ET).isoformat()
-            rejected.append(
-                BarRejection(None, fname, f"{float(arr[r])!r} at {when}", why, series.source)
-            )
+            value = when if fname == "timestamp" else f"{float(arr[r])!r} at {when}"
+            rejected.append(BarRejection(None, fname, value, why, series.source))
         bad |= mask
     keep = np.flatnonzero(~bad)
     keep = keep[np.argsort(series.ts[keep], kind="stable")]

@@ -17,9 +17,9 @@ from rich.console import Console
 
 from bot.alpaca.ratelimit import RateLimiter
 from bot.alpaca.trading import AlpacaApi
-from bot.config_load import resolve_data_path
-from bot.data.load import load_csv, symbol_warning
+from bot.data.load import symbol_warning
 from bot.data.series import BarSeries
+from bot.data.source import load_bars
 from bot.emulator.client import EmulatorAdmin
 from bot.live import retry
 from bot.live.feeds import ReplayFeed
@@ -47,10 +47,12 @@ def emulator_keys(s: Settings) -> tuple[str, str]:
     return EMULATOR_KEYS
 
 
-def _replay_series(s: Settings) -> BarSeries:
-    path = resolve_data_path(s.paper.replay_data)
-    loaded = load_csv(path, s.data.regular_hours_only, s.symbol)
-    mismatch = symbol_warning(path, s.symbol)
+def _replay_series(s: Settings, given: Path | None) -> BarSeries:
+    # `--data FILE` is read as given; without it the store's bars of the symbol come
+    # first, then `paper.replay_data` (bot/data/source.py).
+    source = load_bars(s, s.symbol, given, default_csv=s.paper.replay_data)
+    loaded, path = source.loaded, source.path
+    mismatch = symbol_warning(path, s.symbol) if path is not None else None
     if mismatch:
         LOG.warning(mismatch)  # the console and bot.log
     for rej in loaded.rejected:  # bot.log only (the console shows warnings and decisions)
@@ -87,7 +89,7 @@ def _replay_locked(
             store = StateStore(state_dir / "state.sqlite")
             save_halt(store, halt)
             store.close()
-    series = _replay_series(s)
+    series = _replay_series(s, opts.data)
     first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
     if first >= len(series):
         raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
