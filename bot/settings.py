@@ -24,6 +24,7 @@ from pydantic import (
     SecretStr,
     SerializeAsAny,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
@@ -33,6 +34,15 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from bot.config_models import StrictModel, validate_without_mixups
 from bot.strategy import StrategyConfig
+from bot.watchlist import (
+    SYMBOL,
+    Level,
+    WatchEntry,
+    WatchlistError,
+    check_watchlist,
+    merged_strategy,
+    merged_table,
+)
 from strategies import UnknownStrategy, any_config, config_model_for, default_config
 
 if TYPE_CHECKING:
@@ -188,6 +198,9 @@ class Settings(BaseSettings):
     alpaca: AlpacaConfig = AlpacaConfig()
     emulator: EmulatorConfig = EmulatorConfig()
     paper: PaperConfig = PaperConfig()
+    # Symbols with their own levels and overrides (bot/watchlist.py); empty: `symbol` alone.
+    # Declared after [strategy] and [risk]: its check merges over them.
+    watchlist: dict[str, WatchEntry] = Field(default_factory=dict)
     # Secrets: only from the environment or .env, never from a TOML file (no field name accepted).
     alpaca_api_key: SecretStr | None = Field(None, validation_alias="ALPACA_API_KEY")
     alpaca_secret_key: SecretStr | None = Field(None, validation_alias="ALPACA_SECRET_KEY")
@@ -218,6 +231,69 @@ class Settings(BaseSettings):
             detail = InitErrorDetails(type=error, loc=("name",), input=name)
             raise ValidationError.from_exception_data("strategy", [detail]) from None
         return validate_without_mixups(model, value, model.model_validate)
+
+    @field_validator("watchlist")
+    @classmethod
+    def _watchlist_merges(
+        cls, value: dict[str, WatchEntry], info: ValidationInfo
+    ) -> dict[str, WatchEntry]:
+        strategy, risk = info.data.get("strategy"), info.data.get("risk")
+        if strategy is not None and risk is not None:  # else their own errors are reported
+            check_watchlist(value, strategy, risk)
+        return value
+
+    @model_validator(mode="after")
+    def _symbol_in_watchlist(self) -> Settings:
+        # With a watchlist, `symbol` names the one single-symbol commands start with: one
+        # of the list (left unset: the first), never a stock the list gives no levels.
+        if self.watchlist and self.symbol not in self.watchlist:
+            if "symbol" in self.model_fields_set:
+                why = PydanticCustomError(
+                    "watchlist",
+                    "{symbol} is not in the watchlist ({listed}): add a "
+                    "[watchlist.{symbol}] table with its levels, or set symbol to one of them",
+                    {"symbol": self.symbol, "listed": ", ".join(self.watchlist)},
+                )
+                detail = InitErrorDetails(type=why, loc=("symbol",), input=self.symbol)
+                raise ValidationError.from_exception_data("Settings", [detail])
+            object.__setattr__(self, "symbol", next(iter(self.watchlist)))
+        return self
+
+    @property
+    def symbols(self) -> list[str]:
+        """The watched symbols, in the config's order."""
+        return list(self.watchlist) or [self.symbol]
+
+    def levels_of(self, symbol: str) -> list[Level]:
+        """The symbol's levels with their notes (the [strategy] prices without a watchlist)."""
+        if symbol in self.watchlist:
+            return list(self.watchlist[symbol].levels)
+        prices = getattr(self.strategy, "levels", [])
+        return [Level(price=p) for p in prices]
+
+    def for_symbol(self, symbol: str) -> Settings:
+        """These settings as one symbol sees them: `symbol`, and [strategy] and [risk] with
+        its overrides and levels. The watchlist stays, so any symbol can be asked for."""
+        symbol = symbol.strip().upper()
+        if not SYMBOL.match(symbol):
+            raise WatchlistError(f"{symbol!r} is not a stock symbol")
+        if not self.watchlist:
+            if symbol == self.symbol:
+                return self
+            return self.model_copy(update={"symbol": symbol})
+        entry = self.watchlist.get(symbol)
+        if entry is None:
+            raise WatchlistError(
+                f"{symbol} is not in the watchlist ({', '.join(self.watchlist)}): add a "
+                f"[watchlist.{symbol}] table with its levels"
+            )
+        return self.model_copy(
+            update={
+                "symbol": symbol,
+                "strategy": merged_strategy(self.strategy, entry),
+                "risk": merged_table(RiskConfig, self.risk, entry.risk),
+            }
+        )
 
     def redacted(self) -> dict[str, Any]:
         """The merged settings as plain data, secrets shown only as set/unset."""

@@ -27,11 +27,16 @@ def is_secret(field: Any) -> bool:
     return ann is SecretStr or SecretStr in typing.get_args(ann)
 
 
+# The watchlist is the user's list of stocks, not a setting with a code default: its
+# shipped entry is checked on its own (test_the_shipped_watchlist_is_babas_level).
+USER_TABLES = {"watchlist"}
+
+
 def code_defaults(model: type[BaseModel], instance: BaseModel | None = None) -> dict[str, Any]:
     """Dotted key -> default value; nested models are walked (their default instance)."""
     out: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        if is_secret(field):
+        if is_secret(field) or (model is Settings and name in USER_TABLES):
             continue
         if instance is not None:
             value = getattr(instance, name)
@@ -58,7 +63,20 @@ def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def toml_values() -> dict[str, Any]:
     with DEFAULT_TOML.open("rb") as fh:
-        return flatten(tomllib.load(fh))
+        table = tomllib.load(fh)
+    return flatten({k: v for k, v in table.items() if k not in USER_TABLES})
+
+
+def _setting_lines() -> list[tuple[int, str]]:
+    """(line number, line) of the key lines outside the user's tables."""
+    out, table = [], ""
+    for i, ln in enumerate(DEFAULT_TOML.read_text(encoding="utf-8").splitlines(), start=1):
+        t = TABLE_LINE.match(ln)
+        if t:
+            table = t.group(1).split(".")[0]
+        elif KEY_LINE.match(ln) and table not in USER_TABLES:
+            out.append((i, ln))
+    return out
 
 
 def test_default_config_path_is_the_bundled_file():
@@ -105,8 +123,7 @@ def test_default_toml_loads_to_the_code_defaults(in_tmp_dir):
 
 
 def test_every_key_line_has_a_comment():
-    lines = DEFAULT_TOML.read_text(encoding="utf-8").splitlines()
-    key_lines = [(i, ln) for i, ln in enumerate(lines, start=1) if KEY_LINE.match(ln)]
+    key_lines = _setting_lines()
     assert len(key_lines) == len(code_defaults(Settings))
     bare = []
     for i, line in key_lines:
@@ -129,3 +146,15 @@ def test_no_secret_in_default_toml(toml_values):
         "secret" in key.lower() or key.lower().startswith("alpaca_") or "api_key" in key.lower()
         for key in toml_values
     )
+
+
+def test_the_shipped_watchlist_is_babas_level(in_tmp_dir):
+    shipped = load_settings(DEFAULT_TOML)
+    assert shipped.symbols == ["BABA"]
+    (level,) = shipped.levels_of("BABA")
+    assert level.price == 163.43 and "2026-01-12 article" in level.source
+    assert level.review is not None and level.review.isoformat() == "2026-03-31"
+    # BABA watched through the watchlist trades on exactly what the [strategy] table says
+    # (the same level), so the shipped behaviour is the one before the watchlist.
+    assert shipped.for_symbol("BABA").strategy == shipped.strategy
+    assert shipped.for_symbol("BABA").risk == shipped.risk

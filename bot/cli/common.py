@@ -24,6 +24,7 @@ from bot.config_load import ConfigError, load_settings
 from bot.models import DataError
 from bot.settings import Settings
 from bot.store.lock import RunnerError
+from bot.watchlist import WatchlistError
 
 app = typer.Typer(
     help="Technical-analysis signal bot: signals, backtests and Alpaca paper trading.",
@@ -40,6 +41,11 @@ ConfigOpt = Annotated[
     ),
 ]
 
+SymbolOpt = Annotated[
+    str | None,
+    typer.Option("--symbol", "-s", help="Which watched symbol (default: the config's `symbol`)."),
+]
+
 
 def user_errors(func: F) -> F:
     """Turn expected user errors into one line on stderr and exit code 2."""
@@ -48,8 +54,8 @@ def user_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (ConfigError, DataError) as exc:
-            kind = "config" if isinstance(exc, ConfigError) else "data"
+        except (ConfigError, DataError, WatchlistError) as exc:
+            kind = "data" if isinstance(exc, DataError) else "config"
             print(f"{kind} error: {exc}", file=sys.stderr)
             raise typer.Exit(2) from None
         except RunnerError as exc:  # a folder or port that cannot be used, and why
@@ -65,6 +71,9 @@ def user_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def read_settings(config: Path | None) -> Settings:
-    """The settings of `--config` (or its default) with the BOT_* environment applied."""
-    return load_settings(config)
+def read_settings(config: Path | None, symbol: str | None = None) -> Settings:
+    """The settings of `--config` (or its default) with the BOT_* environment applied, as
+    `symbol` (default: the config's `symbol`) sees them: its watchlist levels and
+    overrides in [strategy] and [risk]."""
+    settings = load_settings(config)
+    return settings.for_symbol(symbol or settings.symbol)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import ConfigOpt, app, read_settings, user_errors
+from bot.cli.common import ConfigOpt, SymbolOpt, app, read_settings, user_errors
 from bot.config_load import ConfigError
 from bot.events.journal import FILE_ONLY, setup_logging
 from bot.models import DataError
@@ -32,6 +33,7 @@ LOG = logging.getLogger("bot.cli")  # the logger name the log lines have always 
 @user_errors
 def signals(
     config: ConfigOpt = None,
+    symbol: SymbolOpt = None,
     data: Annotated[
         Path | None,
         typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
@@ -53,11 +55,12 @@ def signals(
         signals_jsonl,
         status_table,
     )
+    from bot.watchlist import due_reviews
     from strategies import build_strategy
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
-    settings = read_settings(config)
+    settings = read_settings(config, symbol)
     loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=fmt == "table")
     bars = loaded.bars
     strategy = build_strategy(settings.strategy)
@@ -69,6 +72,12 @@ def signals(
     console = make_console()
     print_load_summary(console, loaded, log_file)
     console.print(f"{settings.symbol}: {strategy.describe()}", markup=False)
+    for lv in settings.levels_of(settings.symbol):
+        if lv.source or lv.note:  # where each level came from: the evidence beside the rules
+            console.print(f"  level {lv.describe()}", markup=False)
+    mine = {k: v for k, v in settings.watchlist.items() if k == settings.symbol}
+    for line in due_reviews(mine, date.today()):
+        console.print(f"  review due: {line}", style="yellow", markup=False)
     console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
     last = hi - 1
     console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
@@ -131,6 +140,7 @@ def end_of_day(day: str) -> str:
 @user_errors
 def backtest(
     config: ConfigOpt = None,
+    symbol: SymbolOpt = None,
     data: Annotated[
         Path | None,
         typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
@@ -150,7 +160,7 @@ def backtest(
     from bot.report.runfolder import compute_metrics, metrics_table, write_run
     from bot.report.views import make_console, print_load_summary, progress_bar, trades_table
 
-    settings = read_settings(config)
+    settings = read_settings(config, symbol)
     folder = out or default_run_dir()
     check_dir(folder, "output folder", "--out")  # before the run, not after it
     loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=True)
@@ -182,6 +192,7 @@ def default_run_dir() -> Path:
 @user_errors
 def paper(
     config: ConfigOpt = None,
+    symbol: SymbolOpt = None,
     broker: Annotated[
         str, typer.Option(help="emulator (offline, default) or alpaca (your paper account).")
     ] = "emulator",
@@ -215,7 +226,7 @@ def paper(
     ] = False,
 ) -> None:
     """Paper-trade: replay bars against the emulator, or trade your Alpaca paper account."""
-    settings = read_settings(config)
+    settings = read_settings(config, symbol)
     lock_dir = Path(state_dir or settings.paper.state_dir)
     try:
         lock = take_lock(lock_dir)  # before the heavy imports: a second runner stops here

@@ -8,24 +8,39 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot import lifecycle
-from bot.cli.common import ConfigOpt, app, read_settings, user_errors
-from bot.config_load import resolve_config_path
+from bot.cli.common import ConfigOpt, app, user_errors
+from bot.config_load import load_settings, resolve_config_path
 from bot.store.lock import check_dir
+from bot.watchlist import due_reviews
 
 
 @app.command("config")
 @user_errors
 def show_config(config: ConfigOpt = None) -> None:
-    """Print the merged settings (file + environment), secrets redacted."""
-    settings = read_settings(config)
+    """Print the merged settings (file + environment), secrets redacted, and what each
+    watched symbol trades on (its levels and thresholds)."""
+    settings = load_settings(config)
     print(f"# from {resolve_config_path(config)} with BOT_* environment overrides")
-    print(json.dumps(settings.redacted(), indent=2))
+    for line in due_reviews(settings.watchlist, date.today()):
+        print(f"# review due: {line}")
+    data = settings.redacted()
+    # What each symbol trades on: [strategy] and [risk] with its overrides and levels.
+    data["symbols"] = {
+        sym: {
+            "levels": [lv.model_dump(mode="json") for lv in settings.levels_of(sym)],
+            "strategy": (mine := settings.for_symbol(sym)).strategy.model_dump(mode="json"),
+            "risk": mine.risk.model_dump(mode="json"),
+        }
+        for sym in settings.symbols
+    }
+    print(json.dumps(data, indent=2))
 
 
 @app.command()

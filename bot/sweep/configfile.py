@@ -65,6 +65,10 @@ def toml_value(v: object) -> str:
         return v.isoformat()
     if isinstance(v, list | tuple):
         return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    if isinstance(v, BaseModel):  # a watchlist level: the keys it sets
+        v = v.model_dump(exclude_defaults=True)
+    if isinstance(v, Mapping):  # an inline table
+        return "{ " + ", ".join(f"{k} = {toml_value(x)}" for k, x in v.items()) + " }"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
@@ -79,8 +83,8 @@ def _lines(
         if key in _SECRETS:
             continue
         value = getattr(model, key)
-        if isinstance(value, BaseModel):
-            continue
+        if isinstance(value, BaseModel) or key == "watchlist":
+            continue  # tables of their own (render)
         comment = comments.get((table, key), "")
         if f"{table}.{key}" in swept:
             comment = f"[swept] {comment}".rstrip()
@@ -100,6 +104,13 @@ def render(settings: Settings, header: Sequence[str], swept: Sequence[str]) -> s
         section = getattr(settings, name)
         if isinstance(section, BaseModel):
             lines += ["", f"[{name}]", *_lines(name, section, comments, set(swept))]
+    for symbol, entry in settings.watchlist.items():
+        lines += ["", f"[watchlist.{symbol}]", f"levels = {toml_value(entry.levels)}"]
+        lines += [
+            f"{k} = {toml_value(v)}"
+            for k, v in (("strategy", entry.strategy), ("risk", entry.risk))
+            if v
+        ]
     return "\n".join(lines) + "\n"
 
 

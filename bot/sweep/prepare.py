@@ -115,10 +115,26 @@ def _fingerprint(series: BarSeries, base: Settings, plan: Plan, grid: Grid) -> s
     return h.hexdigest()[:24]
 
 
+def _as_symbol(base: Settings, spec: SweepSpec) -> Settings:
+    """The base config as its symbol sees it (watchlist levels and overrides). A key the
+    symbol overrides cannot be swept: the written config's [strategy] value would lose
+    to the override, and the figures would not be reproduced."""
+    entry = base.watchlist.get(base.symbol)
+    if entry is not None:
+        own = {f"strategy.{k}" for k in entry.strategy} | {f"risk.{k}" for k in entry.risk}
+        clash = sorted(set(spec.names) & own)
+        if clash:
+            raise ConfigError(
+                f"{spec.path}: parameters: {', '.join(clash)} overridden for {base.symbol} in "
+                f"[watchlist.{base.symbol}] of {spec.base_config}: remove them from one of the two"
+            )
+    return base.for_symbol(base.symbol)
+
+
 def prepare(path: str | Path) -> Prepared:
     """Read and check the sweep file and everything it names; ConfigError on a problem."""
     spec = load_sweep(path)
-    base = load_settings(spec.base_config)
+    base = _as_symbol(load_settings(spec.base_config), spec)
     _env_overrides(spec.names, str(spec.path))
     data_path = spec.data_path or resolve_data_path(base.data.path)
     if not data_path.is_file():
