@@ -97,6 +97,15 @@ class RiskConfig(StrictModel):
         return self
 
 
+class PortfolioConfig(StrictModel):
+    """Limits of one account shared by several symbols (a watchlist of two or more run
+    together): entries past them are refused with the reason (bot/engine/account.py)."""
+
+    max_open_positions: int = Field(10, ge=1, le=1000)
+    max_gross_exposure_pct: float = Field(100.0, gt=0, le=1000)
+    max_symbol_pct: float = Field(50.0, gt=0, le=1000)
+
+
 class BrokerConfig(StrictModel):
     initial_cash: float = Field(100_000.0, gt=0, le=MAX_CASH)
     commission_per_share: float = Field(0.0, ge=0, le=1)
@@ -198,6 +207,7 @@ class Settings(BaseSettings):
     alpaca: AlpacaConfig = AlpacaConfig()
     emulator: EmulatorConfig = EmulatorConfig()
     paper: PaperConfig = PaperConfig()
+    portfolio: PortfolioConfig = PortfolioConfig()
     # Symbols with their own levels and overrides (bot/watchlist.py); empty: `symbol` alone.
     # Declared after [strategy] and [risk]: its check merges over them.
     watchlist: dict[str, WatchEntry] = Field(default_factory=dict)

@@ -8,6 +8,7 @@ commands (see bot.cli.common).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from datetime import date
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from bot.cli.common import ConfigOpt, SymbolOpt, app, read_settings, user_errors
-from bot.config_load import ConfigError
+from bot.config_load import ConfigError, load_settings
 from bot.events.journal import FILE_ONLY, setup_logging
 from bot.models import DataError
 from bot.settings import Settings
@@ -160,9 +161,13 @@ def backtest(
     from bot.report.runfolder import compute_metrics, metrics_table, write_run
     from bot.report.views import make_console, print_load_summary, progress_bar, trades_table
 
-    settings = read_settings(config, symbol)
+    watched = load_settings(config)
     folder = out or default_run_dir()
     check_dir(folder, "output folder", "--out")  # before the run, not after it
+    if symbol is None and data is None and len(watched.symbols) > 1:
+        _portfolio_backtest(watched, start, end, folder, png)
+        return
+    settings = watched.for_symbol(symbol or watched.symbol)
     loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=True)
     bars = loaded.bars
     console = make_console()
@@ -178,6 +183,38 @@ def backtest(
     console.print(metrics_table(metrics))
     files = {**write_run(result, folder, png=png), "events": folder / "events.jsonl"}
     console.print(f"Wrote {len(files)} files to {folder}/:")
+    for name, path in files.items():
+        console.print(f"  {name:<15} {path}")
+
+
+def _portfolio_backtest(
+    settings: Settings, start: str | None, end: str | None, folder: Path, png: bool
+) -> None:
+    """Every watched symbol on one account (bot/engine/multirun.py)."""
+    from bot.engine.backtest import run_folder_events
+    from bot.engine.multirun import run_portfolio
+    from bot.report.portfolio import write_portfolio_run
+    from bot.report.runfolder import metrics_table
+    from bot.report.views import make_console, print_load_summary, progress_bar, symbols_table
+
+    console = make_console()
+    series, spans = {}, {}
+    for sym in settings.symbols:
+        loaded, lo, hi, log_file = _load_range(settings.for_symbol(sym), None, start, end, True)
+        print_load_summary(console, loaded, log_file)
+        series[sym], spans[sym] = loaded.bars, (lo, hi)
+    events = run_folder_events(folder)
+    total = sum(hi - lo for lo, hi in spans.values())
+    try:
+        with progress_bar(console, total, "backtest") as advance:
+            result = run_portfolio(settings, series, spans, events=events, progress=advance)
+    finally:
+        events.close()
+    files = write_portfolio_run(result, folder, png=png)
+    summary = json.loads(files["metrics"].read_text(encoding="utf-8"))
+    console.print(symbols_table(summary["symbols"]))
+    console.print(metrics_table(summary["portfolio"] | {"symbol": "portfolio"}))
+    console.print(f"Wrote {len(files)} files and folders to {folder}/:")
     for name, path in files.items():
         console.print(f"  {name:<15} {path}")
 

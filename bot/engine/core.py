@@ -45,6 +45,7 @@ from bot.strategy import SignalSource
 if TYPE_CHECKING:
     import numpy as np
 
+    from bot.engine.account import SharedAccount
     from bot.live.reconcile import Reconciliation
 
 LOG = logging.getLogger("bot.engine")
@@ -63,6 +64,7 @@ class Engine:
         events: Publisher | None = None,
         trailing: bool = False,
         live: Live | None = None,
+        account: SharedAccount | None = None,
     ) -> None:
         self.strategy = strategy
         self.risk = risk
@@ -75,6 +77,11 @@ class Engine:
         self.events = (events if events is not None else Publisher()).for_symbol(self.symbol)
         self.trailing = trailing
         self.live = live  # a run on a broker account (bot/engine/livestep.py); None in backtests
+        # An account shared with other symbols' engines (bot/engine/account.py): sizing
+        # sees its cash and equity, entries its limits. None: this engine's own account.
+        self.account = account
+        if account is not None:
+            account.add(self)
         self.trading = live.trading if live is not None else TradingState()
         self.now_ns = 0  # the clock at this bar's decision (live: the broker's)
         self.market_open: bool | None = None  # the broker's clock at that time, if known
@@ -199,12 +206,12 @@ class Engine:
     def _on_signal(self, sig: Signal, bar: Bar) -> None:
         self.record.signals.append(sig)
         self.events.publish(ev.Signal.of(sig))
-        p = self.portfolio
+        p, acct = self.portfolio, self.account
         view = PositionView(
             qty=p.qty,
             tag=self.entry_tag,
-            equity=self.equity(bar.close),
-            cash=p.cash,
+            equity=self.equity(bar.close) if acct is None else acct.equity(),
+            cash=p.cash if acct is None else acct.cash,
             pending_entry=self.pending_entry is not None,
         )
         decision = self.risk.decide(sig, view, bar)
@@ -213,6 +220,8 @@ class Engine:
             return
         if decision.purpose == "entry":
             blocked = self.entry_block()
+            if blocked is None and acct is not None:
+                blocked = acct.refusal(decision, bar.close)
             if blocked is not None:
                 self.reject(Rejection(sig.ts, f"{sig.kind} {sig.tag}", blocked))
                 return

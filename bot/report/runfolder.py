@@ -67,7 +67,7 @@ def compute_metrics(result: BacktestResult) -> Metrics:
     return {"symbol": result.settings.symbol, "timeframe": result.bars.timeframe, **metrics}
 
 
-def _iso(ts_ns: np.ndarray) -> list[str]:
+def iso_times(ts_ns: np.ndarray) -> list[str]:
     """ISO 8601 US/Eastern times with offset, vectorised: a per-row isoformat() or a
     strftime with %z takes seconds on a million 1-minute bars; there are only two offsets."""
     utc = pd.DatetimeIndex(pd.to_datetime(np.asarray(ts_ns, dtype="int64"), utc=True))
@@ -86,7 +86,7 @@ def _row(*values: object) -> list[object]:
     return [round(v, 6) if isinstance(v, float) else v for v in values]
 
 
-def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
+def write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Path:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow(header)
@@ -94,7 +94,7 @@ def _write_csv(path: Path, header: Sequence[str], rows: Sequence[Sequence[object
     return path
 
 
-def _trade_rows(trades: Sequence[Trade]) -> list[list[object]]:
+def trade_rows(trades: Sequence[Trade]) -> list[list[object]]:
     rows: list[list[object]] = []
     for t in trades:
         # Return on the capital put in at entry, after commissions; the same for shorts.
@@ -116,10 +116,10 @@ def write_run(result: BacktestResult, out_dir: Path, png: bool = False) -> dict[
     metrics_path = out_dir / "metrics.json"
     metrics_path.write_text(json.dumps(compute_metrics(result), indent=2) + "\n", encoding="utf-8")
     files["metrics"] = metrics_path
-    files["trades"] = _write_csv(out_dir / "trades.csv", TRADE_COLUMNS, _trade_rows(result.trades))
+    files["trades"] = write_csv(out_dir / "trades.csv", TRADE_COLUMNS, trade_rows(result.trades))
     equity = pd.DataFrame(
         {
-            "time": _iso(result.bars.ts),
+            "time": iso_times(result.bars.ts),
             "equity": result.equity,
             "position": result.position,
             "close": result.bars.close,
@@ -131,7 +131,7 @@ def write_run(result: BacktestResult, out_dir: Path, png: bool = False) -> dict[
     signals = result.record.signals
     # The strategy's details are its columns (one strategy per run: the first signal's).
     details = [d.key for d in signals[0].details()] if signals else ["close"]
-    files["signals"] = _write_csv(
+    files["signals"] = write_csv(
         out_dir / "signals.csv",
         ("time", "kind", *details, "reason"),
         [
@@ -139,7 +139,7 @@ def write_run(result: BacktestResult, out_dir: Path, png: bool = False) -> dict[
             for s in signals
         ],
     )
-    files["rejections"] = _write_csv(
+    files["rejections"] = write_csv(
         out_dir / "rejections.csv",
         ("time", "what", "reason"),
         [[ns_to_et(r.ts).isoformat(), r.what, r.reason] for r in result.record.rejections],

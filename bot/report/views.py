@@ -229,3 +229,23 @@ def _ts_of(iso: str | None) -> int:
     from bot.models import et_to_ns
 
     return 0 if iso is None else et_to_ns(datetime.fromisoformat(iso))
+
+
+def symbols_table(per_symbol: dict[str, dict[str, Any]]) -> Table:
+    """One row per symbol of a portfolio run: its trades and its share of the account's
+    P&L (its contribution curve's return)."""
+    table = Table(title="By symbol (one account)", title_justify="left")
+    for col in ("symbol", "trades", "win rate", "P&L", "contribution", "max drawdown"):
+        table.add_column(col, justify="left" if col == "symbol" else "right")
+    for sym, m in per_symbol.items():
+        pnl = float(m["final_equity"]) - float(m["initial_cash"])
+        win = m.get("win_rate_pct")
+        table.add_row(
+            sym,
+            f"{m['trades']:,}",
+            "n/a" if win is None else f"{win:.0f}%",
+            f"[{'green' if pnl >= 0 else 'red'}]{pnl:,.2f}[/]",
+            f"{m['total_return_pct']:+.2f}%",
+            f"{m['max_drawdown_pct']:+.2f}%",
+        )
+    return table
