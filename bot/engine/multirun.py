@@ -105,10 +105,10 @@ def run_portfolio(
     every = max(total // 100, 1)
     done = 0
     for _, group in groupby(_merged(series, spans), key=attrgetter("ts")):
-        bars = list(group)
-        for bar in bars:  # every close of this time, before anyone decides on it
+        at_once = list(group)
+        for bar in at_once:  # every close of this time, before anyone decides on it
             account.mark(bar.symbol, bar.close)
-        for bar in bars:
+        for bar in at_once:
             if progress is not None and done % every == 0:
                 progress(done)
             engines[bar.symbol].step(bar)
