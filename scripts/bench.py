@@ -15,6 +15,7 @@ pass` start.
 - paper mode: the work per new bar (bar in, decision and order intent out) with a
   journal attached, p99 <= 50 us, with little and with a million bars of history, beside
   the plain loop's mean time per bar;
+- several symbols on one account (issue 14): scripts/bench_portfolio.py;
 - live mode (issue 10): broker requests per simulated session of `bot paper --broker
   alpaca` against the emulator with its clock moved fast (target <= 20), and how long a
   second `bot paper` on a locked state takes to refuse (target < 1 s), beside a bare
@@ -325,6 +326,15 @@ def main() -> None:
     bench_paper_latency(1_000_000, plain_per_bar)
     bench_live_requests()
     bench_second_instance()
+    from scripts.bench_portfolio import (  # imported here: not timed above
+        bench_memory_per_symbol,
+        bench_paper_minute,
+        bench_portfolio_backtest,
+    )
+
+    bench_portfolio_backtest()
+    bench_paper_minute(plain_per_bar)
+    bench_memory_per_symbol()
     from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
 
     bench_sweep()

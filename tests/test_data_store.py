@@ -293,11 +293,11 @@ def test_commands_read_the_store_first_and_data_overrides_it(
     assert f"Read {len(_rows(DAILY_CSV))} 1d bars from {DAILY_CSV}" in out
 
 
-def test_a_symbol_with_no_bars_anywhere_is_refused_with_what_to_run(
+def test_a_symbol_missing_from_the_store_falls_back_to_the_bundled_file_with_a_warning(
     store_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BOT_SYMBOL", "AAPL")
     code, out, err = bot("signals")
-    assert code == 2
-    assert "no 1d bars of AAPL in the store" in err and "bot data fetch AAPL" in err
-    assert "Traceback" not in out + err
+    assert code == 0, err
+    assert "looks like BABA bars, but the symbol is AAPL" in out + err
+    assert "bot data fetch AAPL" in out + err

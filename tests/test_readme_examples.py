@@ -88,6 +88,15 @@ COVERED = {
     "bot backtest --config runs/s1/chosen.toml --from 2015-09-21 --to 2026-02-20": (
         "test_sweep_flow"
     ),
+    "bot data fetch AAPL MSFT --from 2024-01-01": "test_data_flow",
+    "bot data update": "test_data_flow",
+    "bot data list": "test_data_flow",
+    "bot data export AAPL --out aapl.csv": "test_data_flow",
+    "bot data import my_bars/XYZ_1d.csv": "test_data_flow",
+    "bot scan universe.txt": "test_scan_flow",
+    "bot scan universe.txt --bars 15 --out runs/scan1 --scheduler tcp://10.0.0.5:8786": (
+        "test_scan_flow"
+    ),
 }
 
 
@@ -350,3 +359,117 @@ def test_sweep_on_dask(user_dir: Path) -> None:
     assert "Dask" in out or address in out
     dask_csv = (user_dir / "runs" / "d" / "results.csv").read_bytes()
     assert dask_csv == (user_dir / "runs" / "local" / "results.csv").read_bytes()
+
+
+# ---------------------------------------------------------------- market data
+
+
+def test_data_flow(user_dir: Path) -> None:
+    """The `bot data` block, with the user's keys in `.env` and Alpaca played by the
+    emulator on 127.0.0.1 (serving AAPL and MSFT: BABA's bars scaled), its clock the
+    evening of 2026-02-20; the store in the user's folder."""
+    import csv
+    from datetime import UTC, datetime
+
+    from bot.emulator import EmulatorServer, EmulatorState
+
+    market = user_dir / "market"
+    market.mkdir()
+    with (ROOT / "data" / "BABA_1d.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for sym, k in (("AAPL", 1.5), ("MSFT", 2.5)):
+        with (market / f"{sym}_1d.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            for r in rows:
+                w.writerow(
+                    r
+                    | {c: repr(round(float(r[c]) * k, 4)) for c in ("open", "high", "low", "close")}
+                )
+    (user_dir / "my_bars").mkdir()
+    xyz = [r for r in rows if r["timestamp"] >= "2025-01-01"]
+    with (user_dir / "my_bars" / "XYZ_1d.csv").open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(xyz)
+    state = EmulatorState.from_dir(market, datetime(2026, 2, 20, 23, 0, tzinfo=UTC))
+    with EmulatorServer(state, api_key="user-key", secret_key="user-secret") as srv:
+        (user_dir / ".env").write_text(
+            "ALPACA_API_KEY=user-key\nALPACA_SECRET_KEY=user-secret\n"
+            f"BOT_ALPACA__TRADING_URL={srv.url}\nBOT_ALPACA__DATA_URL={srv.url}\n"
+            f"BOT_DATA__STORE={user_dir / 'store'}\n",
+            encoding="utf-8",
+        )
+        aapl_2024 = [r for r in rows if r["timestamp"] >= "2024-01-01"]
+        code, out, err = run(user_dir, "bot data fetch AAPL MSFT --from 2024-01-01")
+        assert code == 0, out + err
+        assert f"AAPL 1d: {len(aapl_2024)} new bar(s)" in out
+        assert f"MSFT 1d: {len(aapl_2024)} new bar(s)" in out
+        code, out, err = run(user_dir, "bot data update")
+        assert code == 0, out + err
+        assert "AAPL 1d: 0 new bar(s), 0 revised, 5 unchanged" in out
+    code, out, err = run(user_dir, "bot data list")
+    assert code == 0, out + err
+    assert "AAPL" in out and "MSFT" in out and "2026-02-20" in out
+    code, out, err = run(user_dir, "bot data export AAPL --out aapl.csv")
+    assert code == 0, out + err
+    with (user_dir / "aapl.csv").open(newline="") as fh:
+        exported = list(csv.DictReader(fh))
+    assert [float(r["close"]) for r in exported] == [
+        round(float(r["close"]) * 1.5, 4) for r in aapl_2024
+    ]
+    code, out, err = run(user_dir, "bot data import my_bars/XYZ_1d.csv")
+    assert code == 0, out + err
+    assert f"XYZ 1d: {len(xyz)} new bar(s)" in out
+
+
+# ---------------------------------------------------------------- scans
+
+
+def _scan_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_scan_flow(user_dir: Path) -> None:
+    """Both scan commands: BABA (the bundled file) against its 52-week peak, worked out
+    here from the file, and a symbol without data; the Dask run writes what a local run
+    writes, with the README's 2026-02-05 breakdown among the last 15 bars."""
+    import csv
+
+    distributed = pytest.importorskip("distributed")
+    (user_dir / "universe.txt").write_text("# watched, and one never fetched\nBABA, NOPEX\n")
+    with (ROOT / "data" / "BABA_1d.csv").open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    peak = max(float(r["high"]) for r in rows[-253:-1])  # the 252 sessions before the last
+    distance = (float(rows[-1]["close"]) / peak - 1) * 100
+
+    code, out, err = run(user_dir, "bot scan universe.txt")
+    assert code == 0, out + err
+    (folder,) = (user_dir / "runs").glob("scan-*")
+    baba, nopex = _scan_csv(folder / "scan.csv")
+    assert (baba["symbol"], baba["status"], nopex["status"]) == ("BABA", "ok", "no data")
+    assert float(baba["peak_52w"]) == peak
+    assert float(baba["peak_distance_pct"]) == pytest.approx(distance, abs=1e-4)
+    assert "bot data fetch NOPEX" in nopex["note"] and (folder / "scan.html").is_file()
+    assert f"{distance:+.2f}" in out and "1 symbol(s) without data: NOPEX" in out
+
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0",
+    ) as cluster:  # fmt: skip
+        address = str(cluster.scheduler_address)
+        command = "bot scan universe.txt --bars 15 --out runs/scan1 --scheduler tcp://10.0.0.5:8786"
+        code, out, err = run(user_dir, command, {"tcp://10.0.0.5:8786": address})
+    assert code == 0, out + err
+    assert f"on the Dask cluster at {address}" in out
+    code_local, out_local, err_local = run(
+        user_dir, "bot scan universe.txt --bars 15 --out runs/local --workers 1"
+    )
+    assert code_local == 0, out_local + err_local
+    dask_csv = (user_dir / "runs" / "scan1" / "scan.csv").read_bytes()
+    assert dask_csv == (user_dir / "runs" / "local" / "scan.csv").read_bytes()
+    baba = _scan_csv(user_dir / "runs" / "scan1" / "scan.csv")[0]
+    assert baba["signals"] == "2026-02-05 breakdown resistance_163.43 (163.43)"

@@ -326,7 +326,7 @@ def test_a_five_minute_file_means_five_minutes_to_every_user(tmp_path: Path) -> 
     assert loaded.bars.interval_ns == 5 * 60 * 10**9
     assert tf.periods_per_year == 252 * 78 and DAILY.periods_per_year == 252
     now = datetime(2024, 3, 4, 9, 0, tzinfo=ET)
-    track = EmulatorState.from_series("T", loaded.bars, now).track("T")
+    track = EmulatorState.from_series({"T": loaded.bars}, now).track("T")
     assert track.bars.timeframe == "5m" and len(track.starts) == 12
     assert {e - s for s, e in zip(track.starts, track.ends, strict=True)} == {5 * 60 * 10**9}
 

@@ -1,9 +1,10 @@
 """The `bot` command assembled: imports the command modules, then runs the app.
 
-Importing bot.cli.run, bot.cli.operate, bot.cli.tools and bot.cli.data runs their @app.command
-decorators, and typer lists the commands in `bot --help` in the order they were
-registered: the order of these imports. `app` here is the complete CLI, the one to use
-(tests, CliRunner); bot.cli.common's has no commands until these modules are imported.
+Importing bot.cli.run, bot.cli.operate, bot.cli.tools, bot.cli.data and bot.cli.scan runs
+their @app.command decorators, and typer lists the commands in `bot --help` in the order
+they were registered: the order of these imports. `app` here is the complete CLI, the
+one to use (tests, CliRunner); bot.cli.common's has no commands until these modules are
+imported.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from bot.cli import tools
 # isort: split
 from bot.cli import data
 
-COMMAND_MODULES = (run, operate, tools, data)  # the order of the commands in `bot --help`
+# isort: split
+from bot.cli import scan
+
+COMMAND_MODULES = (run, operate, tools, data, scan)  # the order of the commands in `bot --help`
 
 __all__ = ["app", "main", "run_app"]
 

@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from bot import lifecycle
-from bot.cli.common import ConfigOpt, app, read_settings, user_errors
+from bot.cli.common import ConfigOpt, SymbolOpt, app, read_settings, user_errors
+from bot.config_load import load_settings
 from bot.settings import Settings
 from bot.store.lock import check_dir
 
@@ -86,20 +87,29 @@ def _paper_settings(config: Path | None, state_dir: Path | None) -> Settings:
 
 @app.command()
 @user_errors
-def status(config: ConfigOpt = None, state_dir: StateDirOpt = None) -> None:
-    """Position, open orders, P&L, the strategy's status, last signals, halted or not."""
+def status(
+    config: ConfigOpt = None, state_dir: StateDirOpt = None, symbol: SymbolOpt = None
+) -> None:
+    """Position, open orders, P&L, the strategy's status, last signals, halted or not
+    (a watchlist of several: every symbol, and the account they share)."""
+    from bot.live.paper import PaperOptions, apply_options
     from bot.report.status import read_status
-    from bot.report.views import make_console, status_view
+    from bot.report.views import make_console, status_view, watchlist_status_view
     from bot.store.state import StateError
 
-    settings = _paper_settings(config, state_dir)
-    check_dir(Path(settings.paper.state_dir), "state directory", "--state-dir", write=False)
+    watched = apply_options(load_settings(config), PaperOptions(state_dir=state_dir))
+    check_dir(Path(watched.paper.state_dir), "state directory", "--state-dir", write=False)
+    symbols = watched.symbols if symbol is None else [symbol.upper()]
     try:
-        st = read_status(settings)
+        found = {sym: read_status(watched.for_symbol(sym)) for sym in symbols}
     except StateError as exc:
         print(f"status: {exc}", file=sys.stderr)
         raise typer.Exit(2) from None
-    status_view(make_console(), st, settings.symbol)
+    if len(found) > 1:
+        watchlist_status_view(make_console(), found)
+    else:
+        ((sym, st),) = found.items()
+        status_view(make_console(), st, sym)
 
 
 @app.command()

@@ -37,7 +37,7 @@ def signals(
     symbol: SymbolOpt = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
+        typer.Option(help="CSV of bars; else the store's, else the file (default: data.path)."),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
@@ -144,7 +144,7 @@ def backtest(
     symbol: SymbolOpt = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="CSV of bars (default: the symbol's bars in the store, else data.path)."),
+        typer.Option(help="CSV of bars; else the store's, else the file (default: data.path)."),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
@@ -238,7 +238,9 @@ def paper(
     ] = None,
     data: Annotated[
         Path | None,
-        typer.Option(help="Replay this CSV (default: the store, else paper.replay_data)."),
+        typer.Option(
+            help="Replay this CSV; else the store's bars, else (default: paper.replay_data)."
+        ),
     ] = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade in the replay.")
@@ -263,7 +265,10 @@ def paper(
     ] = False,
 ) -> None:
     """Paper-trade: replay bars against the emulator, or trade your Alpaca paper account."""
-    settings = read_settings(config, symbol)
+    watched = load_settings(config)
+    # A watchlist of several, with no --symbol: all of them on one account.
+    several = symbol is None and data is None and len(watched.symbols) > 1
+    settings = watched if several else watched.for_symbol(symbol or watched.symbol)
     lock_dir = Path(state_dir or settings.paper.state_dir)
     try:
         lock = take_lock(lock_dir)  # before the heavy imports: a second runner stops here
@@ -275,7 +280,7 @@ def paper(
         from bot.report.views import make_console
 
         opts = PaperOptions(
-            broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live
+            broker, emulator_url, data, start, end, speed, state_dir, fresh, adopt, live, several
         )
         code = run_paper(settings, opts, make_console())
     finally:

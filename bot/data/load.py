@@ -74,7 +74,8 @@ def symbol_warning(path: str | Path, symbol: str) -> str | None:
         return None
     return (
         f"{path} looks like {named} bars, but the symbol is {symbol}; "
-        "set `symbol` in the config or pass the right file with --data"
+        f"set `symbol` in the config, pass the right file with --data, or fetch its bars "
+        f"with `bot data fetch {symbol}`"
     )
 
 

@@ -3,8 +3,8 @@ market-data store (`bot data fetch`), else the bundled CSV of the config.
 
 The store comes before the bundled file because it is the fresher one: the bundled
 BABA file ends on 2026-02-20, and a status read from it is months old. A symbol the
-store lacks and the bundled file is not about is refused with what to run, never
-answered with another stock's bars.
+store lacks falls back to the bundled file, and the caller warns when that file's name
+says another symbol (`symbol_warning`): the warning says to run `bot data fetch`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from bot.config_load import resolve_data_path, store_path
-from bot.data.load import LoadResult, load_csv, symbol_in_name
+from bot.data.load import LoadResult, load_csv
 from bot.data.series import BarSeries
 from bot.data.store import BarStore
 from bot.data.timeframe import Timeframe
-from bot.models import ET, DataError
+from bot.models import ET
 from bot.settings import Settings
 
 
@@ -51,13 +51,9 @@ def load_bars(
         if store.has(symbol, tf):
             bars = store.read(symbol, tf)
             return Source(LoadResult(regular_hours(bars) if rth and not tf.daily else bars), None)
+        # The bundled file, even when its name says another symbol: the caller warns
+        # (symbol_warning), as it always has for a file of another stock.
         default = resolve_data_path(default_csv or settings.data.path)
-        named = symbol_in_name(default)
-        if named is not None and named != symbol.upper():
-            raise DataError(
-                f"no {tf} bars of {symbol} in the store ({store.root}) and the default file "
-                f"{default} holds {named}'s: run `bot data fetch {symbol}`, or give --data FILE"
-            )
         return Source(load_csv(default, rth, symbol), default)
     path = resolve_data_path(given)
     return Source(load_csv(path, rth, symbol), path)

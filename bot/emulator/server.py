@@ -14,6 +14,7 @@ import errno
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -110,12 +111,14 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 
 def build_state(
-    settings: Settings, now: datetime | None = None, series: BarSeries | None = None
+    settings: Settings,
+    now: datetime | None = None,
+    series: BarSeries | Mapping[str, BarSeries] | None = None,
 ) -> EmulatorState:
     """The emulator's state from the [emulator] and [broker] settings; without `now` the
     clock starts 60 sessions before the end of the data (see EmulatorState.from_dir).
-    The bars are the files in `emulator.data_dir`, or `series` as `settings.symbol`'s
-    (a replay's own bars: EmulatorState.from_series)."""
+    The bars are the files in `emulator.data_dir`, or `series` as `settings.symbol`'s, or
+    each symbol's of a mapping (a replay's own bars: EmulatorState.from_series)."""
     emu, broker = settings.emulator, settings.broker
     costs: dict[str, Any] = {
         "initial_cash": emu.initial_cash,
@@ -123,8 +126,10 @@ def build_state(
         "commission_per_share": broker.commission_per_share,
         "commission_min": broker.commission_min,
     }
+    if isinstance(series, BarSeries):
+        return EmulatorState.from_series({settings.symbol: series}, now, **costs)
     if series is not None:
-        return EmulatorState.from_series(settings.symbol, series, now, **costs)
+        return EmulatorState.from_series(dict(series), now, **costs)
     return EmulatorState.from_dir(resolve_data_path(emu.data_dir), now, **costs)
 
 

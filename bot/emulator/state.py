@@ -25,7 +25,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -132,12 +132,17 @@ class EmulatorState:
 
     @classmethod
     def from_series(
-        cls, symbol: str, series: BarSeries, now: datetime | None = None, **kwargs: Any
+        cls, series: Mapping[str, BarSeries], now: datetime | None = None, **kwargs: Any
     ) -> EmulatorState:
-        """A market of one symbol with these bars only, matched on their timeframe: the
-        emulator of a replay fills orders on the very bars the bot decides on."""
-        market, start = market_of({symbol: {series.timeframe: series}}, now, HISTORY_LEFT)
-        return cls(market, start, **{"match_timeframe": series.timeframe, **kwargs})
+        """A market of these symbols with these bars only, matched on their timeframe
+        (one for all): the emulator of a replay fills orders on the very bars the bot
+        decides on."""
+        frames = {s.timeframe for s in series.values()}
+        if len(frames) != 1:
+            raise ValueError(f"one timeframe for every replayed symbol, not {sorted(frames)}")
+        (tf,) = frames
+        market, start = market_of({sym: {tf: s} for sym, s in series.items()}, now, HISTORY_LEFT)
+        return cls(market, start, **{"match_timeframe": tf, **kwargs})
 
     # -- clock -----------------------------------------------------------------------
     def reset(

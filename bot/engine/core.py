@@ -199,6 +199,9 @@ class Engine:
         return self.trading.entry_block() or self.broker.entry_block()
 
     def equity(self, price: float) -> float:
+        """The account's equity with this symbol at `price` (a shared account: all of it)."""
+        if self.account is not None:
+            return self.account.equity()
         p = self.portfolio
         return p.cash + p.qty * price
 
@@ -210,7 +213,7 @@ class Engine:
         view = PositionView(
             qty=p.qty,
             tag=self.entry_tag,
-            equity=self.equity(bar.close) if acct is None else acct.equity(),
+            equity=self.equity(bar.close),
             cash=p.cash if acct is None else acct.cash,
             pending_entry=self.pending_entry is not None,
         )

@@ -20,11 +20,8 @@ in between.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import groupby
-from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -36,8 +33,9 @@ from bot.data.series import BarSeries
 from bot.engine.account import SharedAccount
 from bot.engine.backtest import BacktestResult, build_risk
 from bot.engine.core import Engine
+from bot.engine.timeline import by_time
 from bot.events.sinks import Publisher
-from bot.models import ET, Bar
+from bot.models import ET
 from bot.settings import Settings
 from strategies import build_strategy
 
@@ -58,16 +56,6 @@ class PortfolioResult:
     def equity_frame(self) -> pd.DataFrame:
         idx = pd.DatetimeIndex(pd.to_datetime(self.times, utc=True)).tz_convert(ET)
         return pd.DataFrame({"equity": self.equity, "gross": self.gross}, index=idx)
-
-
-def _merged(series: dict[str, BarSeries], spans: dict[str, tuple[int, int]]) -> Iterator[Bar]:
-    """Every traded bar of every symbol, by time, then by the symbols' order."""
-    order = {sym: k for k, sym in enumerate(series)}
-    streams = [
-        ((bar.ts, order[sym], bar) for bar in series[sym].iter_bars(*spans[sym])) for sym in series
-    ]
-    for _, _, bar in heapq.merge(*streams, key=lambda item: (item[0], item[1])):
-        yield bar
 
 
 def run_portfolio(
@@ -104,8 +92,8 @@ def run_portfolio(
     total = sum(hi - lo for lo, hi in spans.values())
     every = max(total // 100, 1)
     done = 0
-    for _, group in groupby(_merged(series, spans), key=attrgetter("ts")):
-        at_once = list(group)
+    streams = {sym: series[sym].iter_bars(*spans[sym]) for sym in series}
+    for at_once in by_time(streams):
         for bar in at_once:  # every close of this time, before anyone decides on it
             account.mark(bar.symbol, bar.close)
         for bar in at_once:

@@ -87,8 +87,11 @@ class ConsoleSink:
 
     name = "console"
 
-    def __init__(self, console: Any = None, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self, console: Any = None, log: logging.Logger | None = None, with_symbol: bool = False
+    ) -> None:
         self.console = console
+        self.with_symbol = with_symbol  # several symbols in one run: each line names its
         # The logger these lines have always had in bot.log.
         self.log = log or logging.getLogger("bot.runner")
 
@@ -96,7 +99,7 @@ class ConsoleSink:
         kind = event.kind
         if kind not in _HUMAN:
             return
-        text = human(kind, event.as_dict())
+        text = human(kind, event.as_dict(), self.with_symbol)
         if isinstance(event, ev.Error) and event.where == "runner":
             # The error that ended the run: the command that ran it prints one message
             # saying what went wrong and what to do; bot.log gets the details.

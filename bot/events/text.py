@@ -10,8 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 
-def human(kind: str, f: dict[str, Any]) -> str:
-    """One readable line per decision, for the console and bot.log."""
+def human(kind: str, f: dict[str, Any], with_symbol: bool = False) -> str:
+    """One readable line per decision, for the console and bot.log; `with_symbol`: a run
+    of several symbols, whose lines say which one after the date."""
+    line = _line(kind, f)
+    sym = f.get("symbol")
+    if with_symbol and sym:
+        if kind in ("signal", "fill", "late"):
+            return line.replace(" ", f" {sym} ", 1)
+        if kind == "trade":
+            return line.replace("TRADE  ", f"TRADE  {sym} ", 1)
+    return line
+
+
+def _line(kind: str, f: dict[str, Any]) -> str:
     day = str(f.get("time") or f.get("bar_time") or f.get("signal_time") or "")[:10]
     if kind == "signal":
         return f"{day} SIGNAL {f['label']}: {f['reason']}"
@@ -44,8 +56,8 @@ def human(kind: str, f: dict[str, Any]) -> str:
             f"{day} LATE   {f['purpose']} {f['client_order_id']} sent late for the bar of "
             f"{str(f['bar_time'])[:10]}: {f['why']}"
         )
-    # The symbol is left to the JSON line (and `bot logs`): a run trades one, named in
-    # its ORDER lines; lines for a watchlist of several are the next issue's.
+    # The symbol is left to the JSON line (and `bot logs`): a run of one names it in its
+    # ORDER lines, a run of several in every decision line (`with_symbol`).
     rest = " ".join(f"{k}={v}" for k, v in f.items() if v not in (None, "", []) and k != "symbol")
     return f"{kind.upper():<6} {rest}"
 

@@ -51,6 +51,7 @@ class PaperOptions:
     fresh: bool = False
     adopt: bool = False
     live: bool = False
+    several: bool = False  # every watched symbol on one account (settings: the config's)
 
 
 def apply_options(settings: Settings, o: PaperOptions) -> Settings:
@@ -93,6 +94,12 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
         return 2
     lifecycle.set_hint(_resume_hint(s, opts))
     try:
+        if opts.broker == "alpaca" and opts.several:
+            raise RunnerError(
+                f"several symbols ({', '.join(s.symbols)}) on an Alpaca account are not "
+                "traded together yet: run one with --symbol, or replay them all with "
+                "--broker emulator"
+            )
         if opts.broker == "alpaca":
             summary = _run_alpaca(s, opts, console)
         else:
@@ -208,7 +215,12 @@ def _print_summary(console: Console, r: RunSummary, opts: PaperOptions) -> None:
     console.print(
         f"\nDone: {r.bars} bar(s) traded, {r.signals} signal(s), {r.orders} order(s), "
         f"{r.fills} fill(s); "
-        f"position {r.position:g} shares, equity {r.equity:,.2f}"
+        + (
+            f"position {r.position:g} shares"
+            if r.positions is None
+            else "positions " + ", ".join(f"{sym} {q:g}" for sym, q in r.positions.items())
+        )
+        + f", equity {r.equity:,.2f}"
         + (f"; HALTED: {r.halted}" if r.halted else "")
     )
     console.print(

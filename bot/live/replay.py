@@ -89,13 +89,23 @@ def _replay_locked(
             store = StateStore(state_dir / "state.sqlite")
             save_halt(store, halt)
             store.close()
-    series = _replay_series(s, opts.data)
-    first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
-    if first >= len(series):
-        raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
-    feed = ReplayFeed(series)
-    # The emulator's clock starts at the close of the last warm-up bar.
-    start_ns = feed.bar_end(series.bar(first - 1)) if first else int(series.ts[0])
+    # One symbol, or (opts.several) every watched symbol on one account.
+    if opts.several:
+        replayed = {sym: _replay_series(s.for_symbol(sym), None) for sym in s.symbols}
+    else:
+        replayed = {s.symbol: _replay_series(s, opts.data)}
+    feeds: dict[str, ReplayFeed] = {}
+    firsts: dict[str, int] = {}
+    starts = []
+    for sym, series in replayed.items():
+        first = series.index_of(s.paper.replay_from.isoformat()) if s.paper.replay_from else 0
+        if first >= len(series):
+            raise RunnerError(f"no bars to replay in {series.source} from {s.paper.replay_from}")
+        feed = feeds[sym] = ReplayFeed(series)
+        # The emulator's clock starts at the close of the last warm-up bar.
+        starts.append(feed.bar_end(series.bar(first - 1)) if first else int(series.ts[0]))
+        firsts[sym] = first
+    start_ns = min(starts)
     resuming = _has_traded(state_dir)
     server = None
     url = opts.emulator_url
@@ -108,7 +118,7 @@ def _replay_locked(
                 "emulator that holds that account: `bot emulator` in another terminal and "
                 "--emulator-url."
             )
-        state = build_state(s, None, series)  # fills on the bars the bot decides on
+        state = build_state(s, None, replayed)  # fills on the bars the bot decides on
         state.reset(now_ns=start_ns)
         server = EmulatorServer(state, api_key=keys[0], secret_key=keys[1])
         server.start()
@@ -116,7 +126,8 @@ def _replay_locked(
     admin = EmulatorAdmin(url, keys=keys, retrier=Retrier(s.alpaca.backoff_base_s))
     if opts.emulator_url is not None:
         with retry.budget(s.alpaca.startup_timeout_s):
-            _check_bars(admin, s.symbol, series, url)
+            for sym, series in replayed.items():
+                _check_bars(admin, sym, series, url)
             if not resuming:
                 admin.reset(start_ns)  # a new replay: the emulator's account starts over
     try:
@@ -125,14 +136,27 @@ def _replay_locked(
         # Alpaca's 200/min limit is not the emulator's: a replay runs flat out, while the
         # same client, pointed at Alpaca, keeps to max_requests_per_minute.
         api = AlpacaApi(s.alpaca, *keys, live=False, limiter=RateLimiter(10**9))
-        feed.admin = admin
-        runner = PaperRunner(s, api, feed, f"emulator {url}", adopt=opts.adopt, console=console)
-        console.print(
-            f"Paper replay of {s.symbol} {series.source}: {len(series) - first} bar(s) from "
-            f"{s.paper.replay_from} to {s.paper.replay_to} ({first} earlier bar(s) warm up), "
-            f"orders through alpaca-py to the Alpaca emulator at {url}"
+        for feed in feeds.values():
+            feed.admin = admin
+        trading = {sym: len(series) - firsts[sym] for sym, series in replayed.items()}
+        runner = PaperRunner(
+            s,
+            api,
+            feeds if opts.several else feeds[s.symbol],
+            f"emulator {url}",
+            adopt=opts.adopt,
+            console=console,
         )
-        with progress_bar(console, len(series) - first, "replay", min_total=1) as advance:
+        for sym, series in replayed.items():
+            console.print(
+                f"Paper replay of {sym} {series.source}: {trading[sym]} bar(s) from "
+                f"{s.paper.replay_from} to {s.paper.replay_to} ({firsts[sym]} earlier bar(s) "
+                f"warm up), orders through alpaca-py to the Alpaca emulator at {url}"
+            )
+        if opts.several:
+            console.print(f"One account for {', '.join(replayed)}: bars stepped by time")
+        total = sum(trading.values())
+        with progress_bar(console, total, "replay", min_total=1) as advance:
             return runner.run(progress=advance)
     finally:
         if server is not None:

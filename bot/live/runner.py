@@ -23,7 +23,7 @@ test's fake at the Broker interface).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,9 @@ from bot import events as ev
 from bot import lifecycle
 from bot.broker.live import LiveBroker
 from bot.broker.sim import AccountBroker
+from bot.engine.account import SharedAccount
 from bot.engine.core import Engine
+from bot.engine.timeline import by_time
 from bot.events.journal import Journal
 from bot.events.outputs import CONSOLE_QUEUE, JOURNAL_QUEUE, ConsoleSink, JournalSink, StateSink
 from bot.events.sinks import Publisher, QueuedSink, Sink
@@ -60,6 +62,7 @@ class RunSummary:
     state_dir: Path
     log_dir: Path
     halted: str | None
+    positions: dict[str, float] | None = None  # each symbol's, when several share the run
 
 
 class PaperRunner:
@@ -67,7 +70,7 @@ class PaperRunner:
         self,
         settings: Settings,
         api: Any,
-        feed: Feed,
+        feed: Feed | Mapping[str, Feed],
         broker_name: str,
         adopt: bool = False,
         console: Any = None,
@@ -77,7 +80,13 @@ class PaperRunner:
     ) -> None:
         self.settings = settings
         self.api = api
-        self.feed = feed
+        # One feed per symbol. Several: the watchlist on one account (`settings` are the
+        # config's; each engine gets `settings.for_symbol`), stepped by time.
+        self.multi = isinstance(feed, Mapping)
+        self.feeds: dict[str, Feed] = (
+            dict(feed) if isinstance(feed, Mapping) else {settings.symbol: feed}
+        )
+        self.feed = next(iter(self.feeds.values()))
         self.broker_name = broker_name
         self.adopt = adopt
         self.console = console
@@ -102,26 +111,32 @@ class PaperRunner:
     def _run_locked(self, progress: Any) -> RunSummary:
         from bot.store.state import StateError
 
+        stores: dict[str, StateStore] = {}
         try:
-            store = StateStore(self.state_dir / "state.sqlite", self.settings.symbol)
+            for sym in self.feeds:  # one file; each symbol's rows under its name
+                stores[sym] = StateStore(self.state_dir / "state.sqlite", sym)
+            if self.multi:  # the signal rows of every symbol, each under its event's
+                stores[""] = StateStore(self.state_dir / "state.sqlite")
         except StateError as exc:
+            for opened in stores.values():
+                opened.close()
             raise RunnerError(
                 f"{exc}. Move it aside to start fresh, or restore a backup."
             ) from None
         journal = Journal(self.log_dir / "events.jsonl")
         self.journal = journal
-        events = self._publisher(journal, store)
+        events = self._publisher(journal, stores["" if self.multi else self.settings.symbol])
         s = self.settings
         events.publish(
             ev.RunStart(
                 config_hash=ev.config_hash(s),
                 broker=self.broker_name,
-                symbol=s.symbol,
+                symbol=",".join(self.feeds),
                 state_dir=str(self.state_dir),
             )
         )
         try:
-            return self._trade(store, events, progress)
+            return self._trade({k: v for k, v in stores.items() if k}, events, progress)
         except lifecycle.Interrupted as exc:
             events.publish(ev.RunEnd(stopped=True, interrupted=str(exc), bars=self.bars_done))
             raise
@@ -134,7 +149,8 @@ class PaperRunner:
             try:
                 events.close()  # the queued sinks write out what they hold
             finally:
-                store.close()  # even if a second Ctrl-C cuts the writing short
+                for opened in stores.values():  # even if a second Ctrl-C cuts the writing short
+                    opened.close()
 
     def _publisher(self, journal: Journal, store: StateStore) -> Publisher:
         """The run's sinks: the journal and the console lines do file and terminal I/O,
@@ -144,24 +160,48 @@ class PaperRunner:
             [
                 QueuedSink(JournalSink(journal), JOURNAL_QUEUE),
                 StateSink(store),
-                QueuedSink(ConsoleSink(self.console), CONSOLE_QUEUE),
+                QueuedSink(ConsoleSink(self.console, with_symbol=self.multi), CONSOLE_QUEUE),
                 *self.sinks,
             ],
-            symbol=self.settings.symbol,  # one symbol a run: its feed's events say it too
+            # One symbol a run: its feed's events say it too. Several: each engine's are
+            # stamped with its own (Publisher.for_symbol).
+            symbol="" if self.multi else self.settings.symbol,
         )
 
     # -- the trading loop ----------------------------------------------------------
-    def _trade(self, store: StateStore, events: Publisher, progress: Any) -> RunSummary:
+    def _trade(self, stores: dict[str, StateStore], events: Publisher, progress: Any) -> RunSummary:
         # Start-up has a time budget: a broker that cannot be reached stops the run with
         # one message (BrokerUnavailable) instead of retrying for ever before trading.
         with retry.budget(self.settings.alpaca.startup_timeout_s):
-            engine, first_trade = self._start(store, events)
+            seats = self._start_all(stores, events)
+        if self.multi:
+            return self._loop_all(stores, seats, events, progress)
+        ((engine, first_trade),) = seats.values()
+        (store,) = stores.values()
         stream = self._listen(engine, events)
         try:
             return self._loop(store, engine, events, progress, first_trade)
         finally:
             if stream is not None:
                 stream.stop()
+
+    def _start_all(
+        self, stores: dict[str, StateStore], events: Publisher
+    ) -> dict[str, tuple[Engine, int]]:
+        """Every symbol's engine, started as one symbol's is; several share an account."""
+        if not self.multi:
+            (store,) = stores.values()
+            return {self.settings.symbol: self._start(store, events)}
+        account = SharedAccount(0.0, self.settings.portfolio)  # its cash: the recorded
+        seats = {}
+        for sym, feed in self.feeds.items():
+            feed.attach_events(events)
+            broker = self.make_broker(stores[sym], events, self.retrier(events))
+            mine = self.settings.for_symbol(sym)
+            seats[sym] = start_engine(
+                mine, feed, stores[sym], events, broker, adopt=self.adopt, account=account
+            )
+        return seats
 
     def _listen(self, engine: Engine, events: Any) -> Any:
         """Live runs: book fills as the broker pushes them while the feed waits."""
@@ -216,6 +256,45 @@ class PaperRunner:
         )
         return summary
 
+    def _loop_all(
+        self,
+        stores: dict[str, StateStore],
+        seats: dict[str, tuple[Engine, int]],
+        events: Publisher,
+        progress: Any,
+    ) -> RunSummary:
+        """Several symbols: their bars by time, every close of a time marked first."""
+        engines = {sym: engine for sym, (engine, _) in seats.items()}
+        account = next(iter(engines.values())).account
+        assert account is not None
+        streams = {sym: self.feeds[sym].trading_bars(first) for sym, (_, first) in seats.items()}
+        for at_once in by_time(streams):
+            for bar in at_once:
+                account.mark(bar.symbol, bar.close)
+            for bar in at_once:
+                self._step(stores[bar.symbol], engines[bar.symbol], events, bar)
+            if progress is not None:
+                progress(self.bars_done)
+            if self.settings.paper.speed > 0:
+                lifecycle.sleep(1.0 / self.settings.paper.speed)
+        halted = [h.reason for e in engines.values() if (h := e.trading.switched())]
+        summary = RunSummary(
+            bars=self.bars_done,
+            signals=sum(len(e.record.signals) for e in engines.values()),
+            orders=sum(len(e.record.intents) for e in engines.values()),
+            fills=sum(len(stores[sym].fills()) for sym in engines),
+            position=sum(abs(e.portfolio.qty) for e in engines.values()),
+            equity=account.equity(),
+            state_dir=self.state_dir,
+            log_dir=self.log_dir,
+            halted=halted[0] if halted else None,
+            positions={sym: e.portfolio.qty for sym, e in engines.items()},
+        )
+        events.publish(
+            ev.RunEnd(bars=self.bars_done, equity=round(summary.equity, 2), stopped=False)
+        )
+        return summary
+
     def _start(self, store: StateStore, events: Any) -> tuple[Engine, int]:
         """Crash-only start (bot/live/startup.py): account, history, engine, reconciliation."""
         self.feed.attach_events(events)
@@ -224,19 +303,24 @@ class PaperRunner:
 
     def _live_broker(self, store: StateStore, events: Any, retrier: Retrier) -> AccountBroker:
         a = self.settings.alpaca
-        return LiveBroker(self.api, store, self.settings.symbol, events,
+        return LiveBroker(self.api, store, store.symbol or self.settings.symbol, events,
                           settle_lookups=a.settle_lookups, retrier=retrier,
                           cancel_wait_s=a.cancel_wait_s)  # fmt: skip
 
     def _step(self, store: StateStore, engine: Engine, events: Publisher, bar: Bar) -> None:
         """One closed bar through the engine, then into the state."""
         step = engine.step(bar)
+        # A shared account's rows hold the account's equity and cash (what a restart's
+        # loss limit and `bot status` read), with the symbol's own position.
+        acct = engine.account
+        equity = step.equity if acct is None else acct.equity()
+        cash = step.cash if acct is None else acct.cash
         # A signal here waits until the bar is saved and counted: run_end's `bars` is then
         # always the number of bars in the state, never one short.
         with lifecycle.deferred():
-            store.add_bar_result(bar, step.equity, step.cash, step.position)
+            store.add_bar_result(bar, equity, cash, step.position)
             self.bars_done += 1
-        events.publish(ev.Bar.of(bar, step.equity, step.position))
+        events.publish(ev.Bar.of(bar, equity, step.position))
         self._heartbeat("trading")
 
     def retrier(self, events: Any) -> Retrier:

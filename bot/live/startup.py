@@ -22,6 +22,7 @@ from pathlib import Path
 from bot import events as ev
 from bot.broker.sim import AccountBroker
 from bot.data.series import BarSeries
+from bot.engine.account import SharedAccount
 from bot.engine.backtest import build_risk
 from bot.engine.core import Engine
 from bot.engine.guards import Guards
@@ -60,13 +61,19 @@ def start_engine(
     events: Publisher,
     broker: AccountBroker,
     adopt: bool = False,
+    account: SharedAccount | None = None,
 ) -> tuple[Engine, int]:
-    """The engine, warmed up and reconciled; and the history index of the first bar to trade."""
+    """The engine, warmed up and reconciled; and the history index of the first bar to trade.
+    `account`: the account it shares with other symbols' engines (bot/engine/account.py):
+    the engine then books only its own symbol's cash flows, from zero."""
     s, paper = settings, settings.paper
-    account = broker.account()  # wrong or missing keys fail here, before anything else
+    shared = account
+    account_now = broker.account()  # wrong or missing keys fail here, before anything else
     if store.get_meta("initial_cash") is None:
-        store.set_meta("initial_cash", repr(account["cash"]))
-    initial_cash = float(store.get_meta("initial_cash") or account["cash"])
+        store.set_meta("initial_cash", repr(account_now["cash"]))
+    initial_cash = float(store.get_meta("initial_cash") or account_now["cash"])
+    if shared is not None:
+        shared.initial_cash = initial_cash
     history = feed.history()
     last = store.last_bar_ts()
     trading = TradingState(
@@ -86,10 +93,11 @@ def start_engine(
         build_strategy(s.strategy),
         build_risk(s),
         broker,
-        initial_cash,
+        initial_cash if shared is None else 0.0,
         events=events,
         trailing=s.risk.trailing_stop,
         live=live,
+        account=shared,
     )
     first_trade = first_trade_index(settings, feed, history, last)
     warm = list(history.iter_bars(0, first_trade))

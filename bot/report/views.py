@@ -167,16 +167,17 @@ def _stamp(ts: int, sep: str = " ") -> str:
 
 @contextmanager
 def progress_bar(
-    console: Console, total: int, what: str, min_total: int = 50_000
+    console: Console, total: int, what: str, min_total: int = 50_000, unit: str = "bars"
 ) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar for long runs; short runs get none (they finish before it draws)."""
+    """A rich progress bar for long runs; short runs get none (they finish before it draws).
+    It counts `unit`s; the callable it gives takes how many are done so far."""
     if total < min_total:
         yield None
         return
     with Progress(
         TextColumn(f"{what}"),
         BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} bars"),
+        TextColumn("{task.completed:,}/{task.total:,} " + unit),
         TimeRemainingColumn(),
         console=console,
         transient=True,
@@ -221,6 +222,68 @@ def status_view(console: Console, st: Any, symbol: str) -> None:
             str(sg.get("reason", "")),
         )
     console.print(sigs)
+
+
+def watchlist_status_view(console: Console, statuses: dict[str, Any]) -> None:
+    """`bot status` of a run of several symbols on one account: the account, then one row
+    per symbol (position, last close, where it stands against what its strategy watches,
+    its last signal), then every open order."""
+    first = next(iter(statuses.values()))
+    head = (
+        "[red]HALTED[/]: " + escape(first.halted) if first.halted else "[green]trading allowed[/]"
+    )
+    alive = first.runner.startswith("running")
+    console.print(
+        f"{', '.join(statuses)}: {head}; [{'green' if alive else 'yellow'}]"
+        f"{escape(first.runner)}[/]"
+    )
+    initial = first.initial_cash
+    cash = initial + sum(st.cash - initial for st in statuses.values())
+    latest = max(statuses.values(), key=lambda st: st.last_bar_time or "")
+    equity = latest.equity
+    console.print(
+        f"one account: cash {cash:,.2f}; equity "
+        + ("n/a" if equity is None else f"{equity:,.2f}; P&L {equity - initial:+,.2f}")
+        + f" (realised {sum(st.realized for st in statuses.values()):+,.2f})"
+    )
+    table = Table(title="By symbol", title_justify="left")
+    for col in ("symbol", "position", "last close", "watching (close vs it %)", "last signal"):
+        table.add_column(col, overflow="fold", justify="right" if col == "position" else "left")
+    for sym, st in statuses.items():
+        rows = [
+            f"{r.name} {'' if r.value is None else f'{r.value:.2f}'} "
+            + ("" if r.distance_pct is None else f"({r.distance_pct:+.2f}%)")
+            for r in st.strategy.rows
+        ]
+        last = st.signals[-1] if st.signals else None
+        said = (
+            f"{str(last['time'])[:10]} {last.get('label') or last.get('kind', '')}"
+            if last
+            else "none yet"
+        )
+        table.add_row(
+            sym,
+            f"{st.position:g}" + (f" @ {st.avg_price:.2f}" if st.position else ""),
+            "n/a"
+            if st.last_close is None
+            else f"{st.last_close:.2f} ({str(st.last_bar_time)[:10]})",
+            escape("\n".join(rows)),
+            escape(said),
+        )
+    console.print(table)
+    orders = Table(
+        title=f"{sum(len(st.open_orders) for st in statuses.values())} open order(s)",
+        title_justify="left",
+    )
+    for col in ("symbol", "client order id", "side", "qty", "type", "status", "purpose"):
+        orders.add_column(col, overflow="fold")
+    for sym, st in statuses.items():
+        for o in st.open_orders:
+            orders.add_row(
+                sym, o["client_order_id"], o["side"], f"{o['qty']:g}", o["type"], o["status"],
+                o["purpose"],
+            )  # fmt: skip
+    console.print(orders)
 
 
 def _ts_of(iso: str | None) -> int:

@@ -203,12 +203,7 @@ Chunk = Sequence[tuple[int, tuple[Value, ...]]]
 
 
 def evaluate_chunk(job: SweepJob, chunk: Chunk) -> list[ComboResult]:
-    """Score a chunk of (index, values) pairs; the unit of work sent to a Dask worker."""
+    """Score a chunk of (index, values) pairs: the unit of work sent to a pool or Dask
+    worker (a pool worker's initializer already built the Evaluator: a lookup here)."""
     ev = evaluator_for(job)
-    return [ev.evaluate(i, values) for i, values in chunk]
-
-
-def evaluate_known(token: str, chunk: Chunk) -> list[ComboResult]:
-    """The same for a pool worker, whose initializer already built the Evaluator."""
-    ev = _EVALUATORS[token]
     return [ev.evaluate(i, values) for i, values in chunk]
