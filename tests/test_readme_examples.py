@@ -97,6 +97,13 @@ COVERED = {
     "bot scan universe.txt --bars 15 --out runs/scan1 --scheduler tcp://10.0.0.5:8786": (
         "test_scan_flow"
     ),
+    "bot data fetch AAPL MSFT BABA --from 2015-01-01": "test_watchlist_flow",
+    "bot backtest --config watch.toml --out runs/watch": "test_watchlist_flow",
+    "bot paper --config watch.toml --fresh --state-dir state/watch": "test_watchlist_flow",
+    "bot status --config watch.toml --state-dir state/watch": "test_watchlist_flow",
+    "bot paper --config watch.toml --broker alpaca --state-dir state/watch-live": (
+        "test_watchlist_flow"
+    ),
 }
 
 
@@ -473,3 +480,90 @@ def test_scan_flow(user_dir: Path) -> None:
     assert dask_csv == (user_dir / "runs" / "local" / "scan.csv").read_bytes()
     baba = _scan_csv(user_dir / "runs" / "scan1" / "scan.csv")[0]
     assert baba["signals"] == "2026-02-05 breakdown resistance_163.43 (163.43)"
+
+
+def readme_toml_after(marker: str) -> str:
+    """The first ```toml block after the line that contains `marker`."""
+    lines = README.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if marker in line)
+    open_at = next(i for i in range(start, len(lines)) if lines[i].strip() == "```toml")
+    close_at = next(i for i in range(open_at + 1, len(lines)) if lines[i].strip() == "```")
+    return "\n".join(lines[open_at + 1 : close_at]) + "\n"
+
+
+def test_watchlist_flow(user_dir: Path) -> None:
+    """The whole flow for three stocks: fetch, backtest, paper replay, status, and the
+    Alpaca paper run (the emulator on 127.0.0.1 plays Alpaca, its clock the evening of
+    2026-02-20: the run warms up, reconciles every symbol, then waits for the next
+    session and is stopped with Ctrl-C)."""
+    import csv
+    from datetime import UTC, datetime
+
+    from bot.emulator import EmulatorServer, EmulatorState
+
+    market = user_dir / "market"
+    market.mkdir()
+    with (ROOT / "data" / "BABA_1d.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for sym, k in (("BABA", 1.0), ("AAPL", 1.5), ("MSFT", 2.5)):
+        with (market / f"{sym}_1d.csv").open("w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+            w.writeheader()
+            for r in rows:
+                prices = {
+                    c: repr(round(float(r[c]) * k, 4)) for c in ("open", "high", "low", "close")
+                }
+                w.writerow(r | prices)
+    config = (ROOT / "config" / "default.toml").read_text(encoding="utf-8")
+    (user_dir / "watch.toml").write_text(
+        config + "\n" + readme_toml_after("#### The whole flow"), encoding="utf-8"
+    )
+    state = EmulatorState.from_dir(market, datetime(2026, 2, 20, 23, 0, tzinfo=UTC))
+    with EmulatorServer(state, api_key="user-key", secret_key="user-secret") as srv:
+        (user_dir / ".env").write_text(
+            "ALPACA_API_KEY=user-key\nALPACA_SECRET_KEY=user-secret\n"
+            f"BOT_ALPACA__TRADING_URL={srv.url}\nBOT_ALPACA__DATA_URL={srv.url}\n"
+            f"BOT_DATA__STORE={user_dir / 'store'}\n",
+            encoding="utf-8",
+        )
+        code, out, err = run(user_dir, "bot data fetch AAPL MSFT BABA --from 2015-01-01")
+        assert code == 0, out + err
+        code, out, err = run(user_dir, "bot backtest --config watch.toml --out runs/watch")
+        assert code == 0, out + err
+        summary = json.loads((user_dir / "runs" / "watch" / "metrics.json").read_text())
+        assert list(summary["symbols"]) == ["BABA", "AAPL", "MSFT"]
+        code, out, err = run(
+            user_dir, "bot paper --config watch.toml --fresh --state-dir state/watch"
+        )
+        assert code == 0, out + err
+        assert "positions BABA 0, AAPL 0, MSFT 0" in done_line(out)
+        code, out, err = run(user_dir, "bot status --config watch.toml --state-dir state/watch")
+        assert code == 0, out + err
+        assert "BABA, AAPL, MSFT:" in out
+        for sym in ("BABA", "AAPL", "MSFT"):
+            assert any(line.startswith(f"│ {sym}") for line in out.splitlines()), out
+        live = subprocess.Popen(
+            words("bot paper --config watch.toml --broker alpaca --state-dir state/watch-live"),
+            cwd=user_dir, env=env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            journal = user_dir / "logs" / "events.jsonl"
+
+            def reconciled() -> bool:
+                if not journal.exists():
+                    return False
+                evs = [json.loads(x) for x in journal.read_text(encoding="utf-8").splitlines()]
+                live_run = [e for e in evs if e.get("state_dir", "").endswith("watch-live")]
+                if not live_run:
+                    return False
+                start = evs.index(live_run[-1])
+                done = {e.get("symbol") for e in evs[start:] if e["event"] == "reconcile"}
+                return done == {"BABA", "AAPL", "MSFT"}
+
+            wait_for("the live run to reconcile every symbol", reconciled, timeout=120)
+            live.send_signal(signal.SIGINT)
+            output, _ = live.communicate(timeout=60)
+        finally:
+            stop_quietly(live)
+    assert live.returncode == 130, output
+    assert "Trading BABA, AAPL, MSFT on" in output

@@ -43,7 +43,7 @@ from bot.models import ET, Bar, ns_to_et, session_date
 
 LOG = logging.getLogger("bot.livefeed")
 DAY_NS = 86_400 * 1_000_000_000
-_MISSING_WAIT_S = (60.0, 120.0, 240.0, 480.0, 900.0)  # a late bar: ask again after...
+MISSING_WAIT_S = (60.0, 120.0, 240.0, 480.0, 900.0)  # a late bar: ask again after...
 
 
 class FeedRefused(Exception):
@@ -147,25 +147,40 @@ class AlpacaFeed:
 
     # -- trading -------------------------------------------------------------------
     def trading_bars(self, first: int) -> Iterator[Bar]:
-        assert self._history is not None and self.calendar is not None
+        yield from self.missed_bars(first)
+        for day in self.due_days(self.last_day()):
+            bar = self._final_bar(day)
+            if bar is not None:
+                yield bar
+
+    def missed_bars(self, first: int) -> Iterator[Bar]:
+        """The history's bars from `first` on: those a restart missed while down."""
+        assert self._history is not None
+        return self._history.iter_bars(first, len(self._history))
+
+    def last_day(self) -> date:
+        """The session of the history's last bar."""
+        assert self._history is not None
         hist = self._history
-        yield from hist.iter_bars(first, len(hist))
-        last_day = session_date(int(hist.session[-1])) if len(hist) else date.min
+        return session_date(int(hist.session[-1])) if len(hist) else date.min
+
+    def due_days(self, last_day: date) -> Iterator[date]:
+        """Each session after `last_day` once its close (plus the settle delay) has
+        passed on the broker's clock, waiting for it when none is due."""
+        assert self.calendar is not None
         while True:
             now = self._read_clock()
             due = [
-                (d, close)
+                d
                 for d, _, close in self.calendar.sessions(last_day + timedelta(days=1), None)
                 if close + self.settle_ns <= now
             ]
             if not due:
                 self._wait_for_next(last_day)
                 continue
-            for d, _close in due:
-                bar = self._final_bar(d)
+            for d in due:
                 last_day = d
-                if bar is not None:
-                    yield bar
+                yield d
 
     def _wait_for_next(self, last_day: date) -> None:
         assert self.calendar is not None
@@ -178,29 +193,48 @@ class AlpacaFeed:
 
     def _final_bar(self, day: date) -> Bar | None:
         """The day's bar once it is there, read twice; the second read wins."""
-        for wait in (*_MISSING_WAIT_S, None):
+        for wait in (*MISSING_WAIT_S, None):
             bar = self._bar_of(day)
             if bar is not None:
                 # Read it again a little later: a late print revises the final bar.
-                self._sleep_until(self._estimate() + int(self.reread_s * 1e9), "re-reading")
-                again = self._bar_of(day)
-                if again is not None and again != bar:
-                    LOG.warning("revised bar for %s: %s replaces %s", day, again, bar)
-                    revised = ev.BarRevised(
-                        day=day.isoformat(), first=bar, final=again, symbol=again.symbol or None
-                    )
-                    self.events.publish(revised)
-                    bar = again
-                return bar
+                self.sleep_for(self.reread_s, "re-reading")
+                return self.reread(day, bar)
             if wait is None:
                 break
-            LOG.info("no %s bar of %s from Alpaca yet; asking again in %.0f s", day,
-                     self.symbol, wait)  # fmt: skip
-            self._sleep_until(self._estimate() + int(wait * 1e9), f"waiting for the {day} bar")
-        LOG.warning("no %s bar of %s from Alpaca after %.0f min: skipped", day, self.symbol,
-                    sum(_MISSING_WAIT_S) / 60)  # fmt: skip
-        self.events.publish(ev.Error(where="feed", error=f"no bar of {self.symbol} for {day}"))
+            self.not_yet(day, wait)
+            self.sleep_for(wait, f"waiting for the {day} bar")
+        self.missing(day)
         return None
+
+    def first_read(self, day: date) -> Bar | None:
+        """The day's bar as it stands now, or None if it is not there (yet)."""
+        return self._bar_of(day)
+
+    def reread(self, day: date, bar: Bar) -> Bar:
+        """The day's bar read again: a late print may have revised it (said, and used)."""
+        again = self._bar_of(day)
+        if again is None or again == bar:
+            return bar
+        LOG.warning("revised bar for %s: %s replaces %s", day, again, bar)
+        revised = ev.BarRevised(
+            day=day.isoformat(), first=bar, final=again, symbol=again.symbol or None
+        )
+        self.events.publish(revised)
+        return again
+
+    def not_yet(self, day: date, wait: float) -> None:
+        LOG.info("no %s bar of %s from Alpaca yet; asking again in %.0f s", day,
+                 self.symbol, wait)  # fmt: skip
+
+    def missing(self, day: date) -> None:
+        """The day's bar never came: skipped, and said."""
+        LOG.warning("no %s bar of %s from Alpaca after %.0f min: skipped", day, self.symbol,
+                    sum(MISSING_WAIT_S) / 60)  # fmt: skip
+        self.events.publish(ev.Error(where="feed", error=f"no bar of {self.symbol} for {day}"))
+
+    def sleep_for(self, seconds: float, state: str) -> None:
+        """Sleep `seconds` of the broker's time (heartbeat included)."""
+        self._sleep_until(self._estimate() + int(seconds * 1e9), state)
 
     def _bar_of(self, day: date) -> Bar | None:
         start = datetime.combine(day, datetime.min.time(), ET)

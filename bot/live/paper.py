@@ -94,12 +94,6 @@ def run_paper(settings: Settings, opts: PaperOptions, console: Console) -> int:
         return 2
     lifecycle.set_hint(_resume_hint(s, opts))
     try:
-        if opts.broker == "alpaca" and opts.several:
-            raise RunnerError(
-                f"several symbols ({', '.join(s.symbols)}) on an Alpaca account are not "
-                "traded together yet: run one with --symbol, or replay them all with "
-                "--broker emulator"
-            )
         if opts.broker == "alpaca":
             summary = _run_alpaca(s, opts, console)
         else:
@@ -182,18 +176,41 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
     key, secret = s.alpaca_api_key.get_secret_value(), s.alpaca_secret_key.get_secret_value()
     api = AlpacaApi(s.alpaca, key, secret, live=opts.live)
     data = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
-    store = open_state(Path(s.paper.state_dir))
+    symbols = s.symbols if opts.several else [s.symbol]
+    feeds = {sym: _alpaca_feed(s, sym, api, data, opts.several) for sym in symbols}
+    runner = PaperRunner(
+        s,
+        api,
+        feeds if opts.several else feeds[s.symbol],
+        f"alpaca {api.base_url}",
+        adopt=opts.adopt,
+        console=console,
+    )
+    console.print(
+        f"Trading {', '.join(symbols)} on {api.base_url} with live daily bars ({s.alpaca.feed} "
+        "feed); decisions after each close; Ctrl-C to stop.",
+        markup=False,
+    )
+    return runner.run()
+
+
+def _alpaca_feed(
+    s: Settings, symbol: str, api: AlpacaApi, data: AlpacaMarketData, several: bool
+) -> AlpacaFeed:
+    """`symbol`'s live daily bars: enough history for its strategy to warm up, from the
+    last bar it processed (a restart)."""
+    mine = s.for_symbol(symbol) if several else s
     last = None
+    store = open_state(Path(s.paper.state_dir), symbol)
     if store is not None:
         last = store.last_bar_ts()
         store.close()
-    runner: PaperRunner
     # What the strategy needs to warm up, plus the ATR of the stops, plus a margin.
-    warmup = max(build_strategy(s.strategy).warmup_bars(), s.risk.atr_period + 1) + 5
-    feed = AlpacaFeed(
+    warmup = max(build_strategy(mine.strategy).warmup_bars(), mine.risk.atr_period + 1) + 5
+    return AlpacaFeed(
         data,
         api.clock,
-        s.symbol,
+        symbol,
         warmup,
         Retrier(s.alpaca.backoff_base_s, s.alpaca.backoff_cap_s),
         settle_s=s.paper.settle_delay_s,
@@ -202,13 +219,6 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
         heartbeat_s=s.paper.heartbeat_s,
         resume_from=last,
     )
-    runner = PaperRunner(s, api, feed, f"alpaca {api.base_url}", adopt=opts.adopt, console=console)
-    console.print(
-        f"Trading {s.symbol} on {api.base_url} with live daily bars ({s.alpaca.feed} feed); "
-        "decisions after each close; Ctrl-C to stop.",
-        markup=False,
-    )
-    return runner.run()
 
 
 def _print_summary(console: Console, r: RunSummary, opts: PaperOptions) -> None:

@@ -163,12 +163,13 @@ def _replay_locked(
             server.stop()
 
 
-def open_state(state_dir: Path) -> StateStore | None:
+def open_state(state_dir: Path, symbol: str = "") -> StateStore | None:
+    """The state store of `state_dir` (its rows of `symbol`; "" all), None if none yet."""
     path = state_dir / "state.sqlite"
     if not path.exists():
         return None
     try:
-        return StateStore(path)
+        return StateStore(path, symbol)
     except StateError as exc:
         raise RunnerError(f"{exc}. Move it aside to start fresh, or restore a backup.") from None
 

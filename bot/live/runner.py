@@ -39,7 +39,9 @@ from bot.events.journal import Journal
 from bot.events.outputs import CONSOLE_QUEUE, JOURNAL_QUEUE, ConsoleSink, JournalSink, StateSink
 from bot.events.sinks import Publisher, QueuedSink, Sink
 from bot.live import retry
+from bot.live.feed import AlpacaFeed
 from bot.live.feeds import Feed
+from bot.live.groupfeed import live_groups
 from bot.live.retry import Retrier
 from bot.live.startup import BrokerFactory, start_engine
 from bot.live.stream import StreamPump, start_stream
@@ -267,8 +269,14 @@ class PaperRunner:
         engines = {sym: engine for sym, (engine, _) in seats.items()}
         account = next(iter(engines.values())).account
         assert account is not None
-        streams = {sym: self.feeds[sym].trading_bars(first) for sym, (_, first) in seats.items()}
-        for at_once in by_time(streams):
+        firsts = {sym: first for sym, (_, first) in seats.items()}
+        if getattr(self.feed, "live", False):
+            # Live feeds block until their next session: read a session at a time.
+            feeds = {sym: feed for sym, feed in self.feeds.items() if isinstance(feed, AlpacaFeed)}
+            groups = live_groups(feeds, firsts)
+        else:
+            groups = by_time({sym: self.feeds[sym].trading_bars(n) for sym, n in firsts.items()})
+        for at_once in groups:
             for bar in at_once:
                 account.mark(bar.symbol, bar.close)
             for bar in at_once:
