@@ -330,11 +330,13 @@ def main() -> None:
         bench_memory_per_symbol,
         bench_paper_minute,
         bench_portfolio_backtest,
+        bench_scan,
     )
 
     bench_portfolio_backtest()
     bench_paper_minute(plain_per_bar)
     bench_memory_per_symbol()
+    bench_scan()
     from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
 
     bench_sweep()

@@ -301,3 +301,23 @@ def test_a_symbol_missing_from_the_store_falls_back_to_the_bundled_file_with_a_w
     assert code == 0, err
     assert "looks like BABA bars, but the symbol is AAPL" in out + err
     assert "bot data fetch AAPL" in out + err
+
+
+def test_a_sweep_without_a_file_reads_the_symbols_bars_from_the_store(
+    store_dir: Path, tmp_path: Path, restore_root_logging: None
+) -> None:
+    # The store holds BABA up to 2021-12-31 only (1,829 bars less than the bundled file).
+    rows = [r for r in _rows(DAILY_CSV) if r["timestamp"][:10] <= "2021-12-31"]
+    assert bot("data", "import", str(_write(tmp_path / "BABA_1d.csv", rows)))[0] == 0
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(
+        'objective = "sharpe"\n[data]\nfrom = 2019-01-02\nto = 2021-12-31\n'
+        '[parameters]\n"strategy.confirm_closes" = [1, 2]\n'
+        "[walk_forward]\ntrain_bars = 250\ntest_bars = 125\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    code, text, err = bot("sweep", str(spec), "--out", str(out), "--workers", "1")
+    assert code in (0, 1), text + err  # 1: a losing choice, said (not a failure here)
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert f"bars {store_dir / 'BABA' / '1d'} ({len(rows)} 1d bars)" in report + text

@@ -19,9 +19,11 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from bot.config_load import ConfigError, load_settings, resolve_data_path
+from bot.config_load import ConfigError, load_settings, resolve_data_path, store_path
 from bot.data.load import load_csv
 from bot.data.series import BarSeries
+from bot.data.source import load_bars
+from bot.data.store import BarStore
 from bot.models import DataError
 from bot.settings import ENV_PREFIX, Settings
 from bot.sweep.evaluate import SweepJob
@@ -136,13 +138,22 @@ def prepare(path: str | Path) -> Prepared:
     spec = load_sweep(path)
     base = _as_symbol(load_settings(spec.base_config), spec)
     _env_overrides(spec.names, str(spec.path))
-    data_path = spec.data_path or resolve_data_path(base.data.path)
-    if not data_path.is_file():
-        raise ConfigError(
-            f"{spec.path}: data.path not set and the base config's data.path {data_path} "
-            "does not exist"
-        )
-    loaded = load_csv(data_path, base.data.regular_hours_only, base.symbol)
+    if spec.data_path is not None:
+        data_path = spec.data_path
+        loaded = load_csv(data_path, base.data.regular_hours_only, base.symbol)
+    elif BarStore(store_path(base.data.store)).has(base.symbol, base.data.timeframe):
+        # No file named: the symbol's bars in the store, as every command reads them. The
+        # written config keeps the base's data.path (its commands read the store first).
+        data_path = resolve_data_path(base.data.path)
+        loaded = load_bars(base, base.symbol, None).loaded
+    else:
+        data_path = resolve_data_path(base.data.path)
+        if not data_path.is_file():
+            raise ConfigError(
+                f"{spec.path}: data.path not set and the base config's data.path {data_path} "
+                "does not exist"
+            )
+        loaded = load_csv(data_path, base.data.regular_hours_only, base.symbol)
     series = loaded.bars
     lo, hi = _span(series, spec)
     try:

@@ -222,7 +222,7 @@ def summary_lines(
     limit = "none" if rules.max_drawdown_pct is None else f"{rules.max_drawdown_pct:g}%"
     final = choices[-1]
     lines = [
-        f"base config {spec.base_config}; bars {prep.data_path} ({len(s)} {s.timeframe} bars); "
+        f"base config {spec.base_config}; bars {s.source} ({len(s)} {s.timeframe} bars); "
         f"range {span_text(s, plan.full)} ({plan.full[1] - plan.full[0]} bars)",
         f"{len(grid.indices)} of {grid.size} combinations{sample} of "
         + "; ".join(f"{n} in {list(v)}" for n, v in zip(grid.names, grid.values, strict=True)),
