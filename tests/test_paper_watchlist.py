@@ -152,3 +152,34 @@ def test_several_symbols_on_alpaca_need_the_keys_first(run: Run) -> None:
     out = run_bot(["paper", "--broker", "alpaca", "--state-dir", run.state.parent / "a"], run.env)
     assert out.returncode == 2
     assert "ALPACA_API_KEY and ALPACA_SECRET_KEY are not set" in out.stdout + out.stderr
+
+
+def test_a_stopped_watchlist_replay_resumes_where_it_stopped(run: Run, tmp_path: Path) -> None:
+    """Stopped after 2026-01-20 and started again against the same emulator account, the
+    two symbols end with the trades of one uninterrupted replay (the fixture's)."""
+    from bot.emulator import EmulatorServer, EmulatorState
+    from tests.test_paper_support import KEYS
+
+    market = tmp_path / "market"
+    market.mkdir()
+    (market / "BABA_1d.csv").write_text(DAILY_CSV.read_text())
+    (market / "HALF_1d.csv").write_text((run.config.parent / "HALF_1d.csv").read_text())
+    state_dir = tmp_path / "state"
+    env = dict(run.env, BOT_PAPER__LOG_DIR=str(tmp_path / "logs"))
+    with EmulatorServer(EmulatorState.from_dir(market), api_key=KEYS[0], secret_key=KEYS[1]) as srv:
+        first = run_bot(["paper", "--fresh", "--emulator-url", srv.url, "--state-dir", state_dir,
+                         "--to", "2026-01-20"], env)  # fmt: skip
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert "positions BABA 149, HALF 299" in first.stdout  # both held at the stop
+        second = run_bot(["paper", "--emulator-url", srv.url, "--state-dir", state_dir], env)
+        assert second.returncode == 0, second.stdout + second.stderr
+    both = read_events(tmp_path / "logs")
+    resumed = sorted(
+        (t["symbol"], t["entry_time"], t["exit_time"], t["qty"]) for t in of_kind(both, "trade")
+    )
+    whole = sorted(
+        (t["symbol"], t["entry_time"], t["exit_time"], t["qty"])
+        for t in of_kind(last_run(run.logs), "trade")
+    )
+    assert resumed == whole
+    assert "positions BABA 0, HALF 0" in second.stdout

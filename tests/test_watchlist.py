@@ -201,3 +201,27 @@ def test_a_written_config_keeps_the_watchlist(tmp_path: Path) -> None:
     assert back.watchlist == s.watchlist
     for sym in s.symbols:
         assert back.for_symbol(sym).strategy == s.for_symbol(sym).strategy
+
+
+def test_bot_signals_without_symbol_shows_every_watched_symbol(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BOT_DATA__STORE", str(tmp_path / "store"))
+    for sym in ("AAPL", "MSFT"):
+        (tmp_path / f"{sym}_1d.csv").write_text(DAILY_CSV.read_text())
+    cfg = config(tmp_path, WATCHLIST.replace("levels = [250.0, ", "levels = [163.43, "))
+    for sym in ("AAPL", "MSFT"):
+        assert bot("data", "import", str(tmp_path / f"{sym}_1d.csv"), "--config", str(cfg))[0] == 0
+    code, out, err = bot("signals", "--config", str(cfg), "--format", "json")
+    assert code == 0, err
+    got = [json.loads(line) for line in out.splitlines() if line.strip()]
+    # Every symbol's signals, in the watchlist's order: BABA's, then AAPL's, then MSFT's.
+    order = [g["symbol"] for g in got]
+    assert order == sorted(order, key=["BABA", "AAPL", "MSFT"].index)
+    assert set(order) == {"BABA", "AAPL", "MSFT"}
+    code, out, err = bot("signals", "--config", str(cfg))
+    assert code == 0, err
+    heads = [
+        ln.split(":")[0] for ln in out.splitlines() if ln.startswith(("BABA:", "AAPL:", "MSFT:"))
+    ]
+    assert heads == ["BABA", "AAPL", "MSFT"]

@@ -47,7 +47,8 @@ def signals(
         str, typer.Option("--format", help="table or json (one object per signal).")
     ] = "table",
 ) -> None:
-    """Run the strategy over a bar file and print its signals and its current status."""
+    """Run the strategy over a symbol's bars and print its signals and its current status
+    (a watchlist of several: every symbol's, one after the other)."""
     from bot.engine.scan import scan
     from bot.report.views import (
         make_console,
@@ -61,27 +62,34 @@ def signals(
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format must be 'table' or 'json', not {fmt!r}")
-    settings = read_settings(config, symbol)
-    loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=fmt == "table")
-    bars = loaded.bars
-    strategy = build_strategy(settings.strategy)
-    result = scan(strategy, bars, lo, hi)
-    if fmt == "json":
-        if result.signals:
-            print(signals_jsonl(result.signals))
-        return
+    watched = load_settings(config)
+    # A watchlist of several, with no --symbol: each of them, one after the other.
+    several = symbol is None and data is None and len(watched.symbols) > 1
+    names = watched.symbols if several else [symbol or watched.symbol]
     console = make_console()
-    print_load_summary(console, loaded, log_file)
-    console.print(f"{settings.symbol}: {strategy.describe()}", markup=False)
-    for lv in settings.levels_of(settings.symbol):
-        if lv.source or lv.note:  # where each level came from: the evidence beside the rules
-            console.print(f"  level {lv.describe()}", markup=False)
-    mine = {k: v for k, v in settings.watchlist.items() if k == settings.symbol}
-    for line in due_reviews(mine, date.today()):
-        console.print(f"  review due: {line}", style="yellow", markup=False)
-    console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
-    last = hi - 1
-    console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
+    for name in names:
+        settings = watched.for_symbol(name)
+        loaded, lo, hi, log_file = _load_range(settings, data, start, end, shown=fmt == "table")
+        bars = loaded.bars
+        strategy = build_strategy(settings.strategy)
+        result = scan(strategy, bars, lo, hi)
+        if fmt == "json":
+            if result.signals:
+                print(signals_jsonl(result.signals))
+            continue
+        if several and name != names[0]:
+            console.print()
+        print_load_summary(console, loaded, log_file)
+        console.print(f"{settings.symbol}: {strategy.describe()}", markup=False)
+        for lv in settings.levels_of(settings.symbol):
+            if lv.source or lv.note:  # where each level came from: the evidence beside the rules
+                console.print(f"  level {lv.describe()}", markup=False)
+        mine = {k: v for k, v in settings.watchlist.items() if k == settings.symbol}
+        for line in due_reviews(mine, date.today()):
+            console.print(f"  review due: {line}", style="yellow", markup=False)
+        console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
+        last = hi - 1
+        console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
 
 
 def _load_range(

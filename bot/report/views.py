@@ -123,7 +123,8 @@ def print_load_summary(
 
 
 def signals_jsonl(signals: Sequence[Signal]) -> str:
-    return "\n".join(json.dumps(s.as_dict()) for s in signals)
+    """One JSON object a signal, its symbol first (a watchlist prints several symbols')."""
+    return "\n".join(json.dumps({"symbol": s.symbol, **s.as_dict()}) for s in signals)
 
 
 def trades_table(trades: Sequence[Trade], limit: int = 50) -> Fitted:
