@@ -371,6 +371,17 @@ def test_sweep_on_dask(user_dir: Path) -> None:
 # ---------------------------------------------------------------- market data
 
 
+def user_env(user_dir: Path, url: str) -> None:
+    """The user's `.env`: their paper keys, and (the test's substitution) Alpaca's URLs
+    pointed at the emulator on 127.0.0.1; the store in their folder."""
+    (user_dir / ".env").write_text(
+        "ALPACA_API_KEY=user-key\nALPACA_SECRET_KEY=user-secret\n"
+        f"BOT_ALPACA__TRADING_URL={url}\nBOT_ALPACA__DATA_URL={url}\n"
+        f"BOT_DATA__STORE={user_dir / 'store'}\n",
+        encoding="utf-8",
+    )
+
+
 def test_data_flow(user_dir: Path) -> None:
     """The `bot data` block, with the user's keys in `.env` and Alpaca played by the
     emulator on 127.0.0.1 (serving AAPL and MSFT: BABA's bars scaled), its clock the
@@ -401,12 +412,7 @@ def test_data_flow(user_dir: Path) -> None:
         w.writerows(xyz)
     state = EmulatorState.from_dir(market, datetime(2026, 2, 20, 23, 0, tzinfo=UTC))
     with EmulatorServer(state, api_key="user-key", secret_key="user-secret") as srv:
-        (user_dir / ".env").write_text(
-            "ALPACA_API_KEY=user-key\nALPACA_SECRET_KEY=user-secret\n"
-            f"BOT_ALPACA__TRADING_URL={srv.url}\nBOT_ALPACA__DATA_URL={srv.url}\n"
-            f"BOT_DATA__STORE={user_dir / 'store'}\n",
-            encoding="utf-8",
-        )
+        user_env(user_dir, srv.url)
         aapl_2024 = [r for r in rows if r["timestamp"] >= "2024-01-01"]
         code, out, err = run(user_dir, "bot data fetch AAPL MSFT --from 2024-01-01")
         assert code == 0, out + err
@@ -520,12 +526,7 @@ def test_watchlist_flow(user_dir: Path) -> None:
     )
     state = EmulatorState.from_dir(market, datetime(2026, 2, 20, 23, 0, tzinfo=UTC))
     with EmulatorServer(state, api_key="user-key", secret_key="user-secret") as srv:
-        (user_dir / ".env").write_text(
-            "ALPACA_API_KEY=user-key\nALPACA_SECRET_KEY=user-secret\n"
-            f"BOT_ALPACA__TRADING_URL={srv.url}\nBOT_ALPACA__DATA_URL={srv.url}\n"
-            f"BOT_DATA__STORE={user_dir / 'store'}\n",
-            encoding="utf-8",
-        )
+        user_env(user_dir, srv.url)
         code, out, err = run(user_dir, "bot data fetch AAPL MSFT BABA --from 2015-01-01")
         assert code == 0, out + err
         code, out, err = run(user_dir, "bot backtest --config watch.toml --out runs/watch")

@@ -46,6 +46,17 @@ SymbolOpt = Annotated[
     typer.Option("--symbol", "-s", help="Which watched symbol (default: the config's `symbol`)."),
 ]
 
+DataOpt = Annotated[
+    Path | None,
+    typer.Option(help="CSV of bars; else the store's, else the file (default: data.path)."),
+]
+WorkersOpt = Annotated[
+    int | None, typer.Option(help="Local worker processes (default: every core).")
+]
+SchedulerOpt = Annotated[
+    str | None, typer.Option(help="Run on a Dask cluster: tcp://HOST:PORT of its scheduler.")
+]
+
 
 def user_errors(func: F) -> F:
     """Turn expected user errors into one line on stderr and exit code 2."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bot.cli.common import ConfigOpt, SymbolOpt, app, read_settings, user_errors
+from bot.cli.common import ConfigOpt, DataOpt, SymbolOpt, app, read_settings, user_errors
 from bot.config_load import ConfigError, load_settings
 from bot.events.journal import FILE_ONLY, setup_logging
 from bot.models import DataError
@@ -35,10 +35,7 @@ LOG = logging.getLogger("bot.cli")  # the logger name the log lines have always 
 def signals(
     config: ConfigOpt = None,
     symbol: SymbolOpt = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(help="CSV of bars; else the store's, else the file (default: data.path)."),
-    ] = None,
+    data: DataOpt = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First date shown (earlier bars still warm up).")
     ] = None,
@@ -150,10 +147,7 @@ def end_of_day(day: str) -> str:
 def backtest(
     config: ConfigOpt = None,
     symbol: SymbolOpt = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(help="CSV of bars; else the store's, else the file (default: data.path)."),
-    ] = None,
+    data: DataOpt = None,
     start: Annotated[
         str | None, typer.Option("--from", help="First bar to trade (earlier bars warm up).")
     ] = None,

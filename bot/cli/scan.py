@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from bot import lifecycle
-from bot.cli.common import ConfigOpt, app, user_errors
+from bot.cli.common import ConfigOpt, SchedulerOpt, WorkersOpt, app, user_errors
 from bot.config_load import load_settings
 from bot.store.lock import check_dir
 
@@ -33,12 +33,8 @@ def scan(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: runs/scan-<time>).")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: every core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Run on a Dask cluster: tcp://HOST:PORT of its scheduler.")
-    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     top: Annotated[int, typer.Option(help="Rows shown here (all are in the files).")] = 20,
     config: ConfigOpt = None,
 ) -> None:

@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from bot import lifecycle
-from bot.cli.common import ConfigOpt, app, user_errors
+from bot.cli.common import ConfigOpt, SchedulerOpt, WorkersOpt, app, user_errors
 from bot.config_load import load_settings, resolve_config_path
 from bot.store.lock import check_dir
 from bot.watchlist import due_reviews
@@ -52,12 +52,8 @@ def sweep(
     out: Annotated[
         Path | None, typer.Option(help="Output folder (default: runs/sweep-<time>).")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Local worker processes (default: every core).")
-    ] = None,
-    scheduler: Annotated[
-        str | None, typer.Option(help="Run on a Dask cluster: tcp://HOST:PORT of its scheduler.")
-    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the sweep in --out, skipping finished sets.")
     ] = False,
