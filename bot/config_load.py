@@ -99,11 +99,16 @@ def format_validation_error(exc: ValidationError, path: Path, env: Mapping[str, 
         source = env.get(env_name, str(path))
         value = err.get("input")
         secret = bool(loc) and str(loc[0]).lower() in _SECRET_FIELDS
+        # An unknown key holding a URL is most likely a misnamed alert channel, whose
+        # Apprise URL carries a token: never echoed.
+        secret = secret or (err["type"] == "extra_forbidden" and "://" in str(value))
         hidden = err["type"] == "missing" or isinstance(value, dict) or secret
         shown = "" if hidden else f" (got {value!r})"
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+            if field.lower().startswith("bot_alert"):
+                msg += " (alert channels' URLs go in BOT_ALERT_URLS_<CHANNEL>, e.g. _DEFAULT)"
         lines.append(f"  {source}: {field}: {msg}{shown}")
     return "\n".join(lines)
 

@@ -1,23 +1,28 @@
 """The one typed settings tree: TOML file < `.env` < environment (BOT_ prefix).
 
 `Settings` and its sections (`DataConfig`, `RiskConfig`, `BrokerConfig`, `AlpacaConfig`,
-`EmulatorConfig`, `PaperConfig`; the [strategy] table is the registry's model for its
-`name`) say what the bot can be told, each value's default and its bounds, and the
-precedence of the sources. Reading the file and the environment, and the errors that name
-what is wrong, are bot.config_load's.
+`EmulatorConfig`, `PaperConfig`, `AlertsConfig`; the [strategy] table is the registry's
+model for its `name`) say what the bot can be told, each value's default and its bounds,
+and the precedence of the sources. Reading the file and the environment, and the errors
+that name what is wrong, are bot.config_load's.
 
 Every number has a lower and an upper bound (generous, but finite: `inf` and `nan`
 are refused), and a TOML boolean is never taken for a number nor a number for a
 boolean, which pydantic's lax mode would do (`confirm_closes = true` meaning 1).
 Environment variables arrive as text and are still converted.
+
+The alert channels' Apprise URLs (`BOT_ALERT_URLS_<CHANNEL>`) hold tokens: they are no
+setting of this tree, never read from TOML, and read by bot.alerts.channels from the
+environment or `.env`; this tree only lets them stand in `.env` (`_WithoutAlertUrls`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from datetime import date
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -29,9 +34,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.alerts.model import CHANNEL_NAME
 from bot.config_models import StrictModel, validate_without_mixups
 from bot.strategy import StrategyConfig
 from bot.watchlist import (
@@ -184,6 +191,58 @@ class PaperConfig(StrictModel):
     log_backups: int = Field(3, ge=0, le=100)
 
 
+Channel = Annotated[str, Field(pattern=CHANNEL_NAME.pattern)]
+
+
+class AlertRoutes(StrictModel):
+    """The channel of each kind of alert (bot/alerts/model.py ALERT_KINDS, one field each).
+    A channel's URLs come from BOT_ALERT_URLS_<CHANNEL>; a channel without any sends to
+    the default channel's, and without those the alerts are printed."""
+
+    approaching: Channel = "default"
+    crossed: Channel = "default"
+    confirmed: Channel = "default"
+    failed: Channel = "default"
+    retest_held: Channel = "default"
+    fill: Channel = "default"
+    exit_hit: Channel = "default"
+    guard: Channel = "default"
+    halt: Channel = "default"
+    reconcile: Channel = "default"
+    crash: Channel = "default"
+    daily_summary: Channel = "default"
+    stream_silent: Channel = "default"
+
+
+class AlertsConfig(StrictModel):
+    # Messages a minute to each URL of a channel (Telegram: about 20 to a group); alerts
+    # over it are merged into one digest message.
+    rate_per_minute: int = Field(20, ge=1, le=10_000)
+    backoff_base_s: float = Field(2.0, gt=0, le=600)
+    backoff_cap_s: float = Field(60.0, gt=0, le=3600)
+    # An alert not delivered this long after it was made is dropped (stale news).
+    expire_after_s: float = Field(3600.0, gt=0, le=7 * 86_400)
+    routes: AlertRoutes = AlertRoutes()
+
+
+class _WithoutAlertUrls(PydanticBaseSettingsSource):
+    """The `.env` source minus the alert channels' URL variables: those are read by
+    bot.alerts.channels, and `extra="forbid"` would refuse them as unknown keys."""
+
+    def __init__(self, inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(inner.settings_cls)
+        self.inner = inner
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.inner.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.inner().items() if not _ALERT_URL_VAR.match(k)}
+
+
+_ALERT_URL_VAR = re.compile(r"^bot_alert_urls_[a-z0-9_]+$", re.IGNORECASE)
+
+
 class Settings(BaseSettings):
     """Everything the bot can be told. Sections mirror the tables of config/default.toml."""
 
@@ -208,6 +267,7 @@ class Settings(BaseSettings):
     emulator: EmulatorConfig = EmulatorConfig()
     paper: PaperConfig = PaperConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
+    alerts: AlertsConfig = AlertsConfig()
     # Symbols with their own levels and overrides (bot/watchlist.py); empty: `symbol` alone.
     # Declared after [strategy] and [risk]: its check merges over them.
     watchlist: dict[str, WatchEntry] = Field(default_factory=dict)
@@ -225,7 +285,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The TOML file arrives as init kwargs; the environment must win over it.
-        return (env_settings, dotenv_settings, init_settings)
+        return (env_settings, _WithoutAlertUrls(dotenv_settings), init_settings)
 
     @field_validator("strategy", mode="wrap")
     @classmethod

@@ -335,9 +335,13 @@ def test_timeframe_text_is_parsed_once_and_refused_when_wrong() -> None:
     assert Timeframe.from_alpaca("1Day") is DAILY and Timeframe.from_alpaca("1D") is DAILY
     assert Timeframe.from_alpaca("1Min") == MINUTE == Timeframe.from_alpaca("1T")
     assert Timeframe.from_alpaca("5Min") == "5m" and Timeframe.from_alpaca("1Hour") is None
-    for bad in ("5x", "0m", "1h", "2d", ""):
+    for bad in ("5x", "0m", "0h", "2d", "1.5h", ""):
         with pytest.raises(ValueError, match="not a timeframe"):
             Timeframe(bad)
+    # Hours are minutes, one spelling: "1h" is "60m" everywhere (files, metrics, compare).
+    hour = Timeframe("1h")
+    assert hour == "60m" and hour.minutes == 60 and not hour.daily
+    assert Timeframe("2h") == Timeframe("120m")
     columns = [np.zeros(1)] * 7
     with pytest.raises(ValueError, match="not a timeframe"):  # a series built from text
         BarSeries(*columns, "1w")  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Bar, Fill, Side
-from bot.store.schema import crc
+from bot.store.schema import SCHEMA_VERSION, crc
 from bot.store.state import StateError, StateStore
 
 # The schema of version 1, as bot/store/state.py had it before symbols.
@@ -92,7 +92,7 @@ def test_a_version_1_file_is_upgraded_at_open_with_the_configured_symbol(tmp_pat
     path = tmp_path / "state.sqlite"
     write_v1(path)
     store = StateStore(path, "BABA")
-    assert store.get_meta("schema_version") == "2"
+    assert store.get_meta("schema_version") == SCHEMA_VERSION
     assert store.get_meta("initial_cash") == "1e5"  # the account's facts stay as they were
     assert store.fills() == [Fill(CID, Side.BUY, 149.0, 171.66, FILL[5], 0.0, "entry", "BABA")]
     assert store.bars() == [Bar(*BAR, symbol="BABA")]

@@ -1,4 +1,5 @@
-"""`Timeframe`: how long one bar is, "1d" (a session) or "<n>m" (n minutes).
+"""`Timeframe`: how long one bar is, "1d" (a session) or "<n>m" (n minutes; "<n>h" is
+read as n x 60 minutes).
 
 The one place where a timeframe's text is read: bar files, series, the emulator's tracks,
 Alpaca's data requests, annualising metrics. It is a `str` subclass on purpose: the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-_TEXT = re.compile(r"1d|([1-9][0-9]*)m")
+_TEXT = re.compile(r"1d|([1-9][0-9]*)m|([1-9][0-9]*)h")
 # Alpaca's data API spelling ("1Day", "5Min"; alpaca-py's TimeFrame prints "1Day",
 # "1Min", and its short forms "1D", "1T"): only what the emulator serves.
 _ALPACA = re.compile(r"(?:1(?P<day>Day|D))|(?P<n>[1-9][0-9]*)(?:Min|T)")
@@ -31,7 +32,11 @@ class Timeframe(str):
             return text
         m = _TEXT.fullmatch(str(text))
         if m is None:
-            raise ValueError(f"{text!r} is not a timeframe: use 1d or <minutes>m, e.g. 1m, 5m")
+            raise ValueError(
+                f"{text!r} is not a timeframe: use 1d, <minutes>m or <hours>h, e.g. 5m, 1h"
+            )
+        if m[2] is not None:  # hours are minutes: "1h" is "60m", one spelling everywhere
+            return cls(f"{int(m[2]) * 60}m")
         self = super().__new__(cls, text)
         self.daily = m[1] is None
         self.minutes = SESSION_MINUTES if self.daily else int(m[1])

@@ -19,6 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bot.emulator.datastream import DataHub
     from bot.emulator.errors import ApiError
     from bot.emulator.faults import Faults
     from bot.emulator.server import EmulatorServer, build_state, serve
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 # type, and must not pay for FastAPI and uvicorn when it trades Alpaca.
 _WHERE = {
     "ApiError": "errors",
+    "DataHub": "datastream",
     "EmulatorServer": "server",
     "EmulatorState": "state",
     "Faults": "faults",
@@ -48,6 +50,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ApiError",
+    "DataHub",
     "EmulatorServer",
     "EmulatorState",
     "Faults",

@@ -3,7 +3,8 @@
 `create_app` wires an `EmulatorState` into FastAPI: trading routes under /v2 (auth by
 the APCA-API-KEY-ID / APCA-API-SECRET-KEY headers), the bars route of the data API,
 admin routes under /_emulator (bot/emulator/admin.py, same keys), the trade-updates
-WebSocket at /stream (bot/emulator/stream.py, streamroutes.py), and a middleware that counts
+WebSocket at /stream (bot/emulator/stream.py, streamroutes.py), the market-data WebSocket
+at /v2/{feed} (bot/emulator/datastream.py, datastreamroutes.py), and a middleware that counts
 requests and injects faults before a request is processed. Endpoints are plain `def`
 (uvicorn runs them in a thread pool) and hold `state.lock`; waits for faults are
 `asyncio.sleep` in the middleware, so a held request never blocks the others.
@@ -25,6 +26,7 @@ from starlette.exceptions import HTTPException
 
 from bot.emulator.admin import Stats, admin_router
 from bot.emulator.bars import data_router
+from bot.emulator.datastreamroutes import install_datastream
 from bot.emulator.errors import INVALID, NOT_FOUND, UNAUTHORIZED, ApiError
 from bot.emulator.faults import Faults, error_response
 from bot.emulator.ratelimit import LIMITED_BODY
@@ -122,6 +124,8 @@ def create_app(
     app.include_router(admin_router(state, faults, stats), dependencies=[Depends(check_auth)])
     # Alpaca's trade-updates stream and its fault knobs (GET|POST /_emulator/stream).
     app.state.stream = install_stream(app, state, check_auth, api_key, secret_key)
+    # Alpaca's market-data stream of the replayed minute bars (GET|POST /_emulator/datastream).
+    app.state.datastream = install_datastream(app, state, check_auth, api_key, secret_key)
     return app
 
 

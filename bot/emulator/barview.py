@@ -30,6 +30,7 @@ only once ended, as before; bars that have not started are never served.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +58,7 @@ class DailyView:
         if end > self.visible:
             o, h, lo, c, v = self._so_far(symbol, int(b.session[i]), start, end, (o, h, lo, c, v))
         elif self.now < end + self.late_print_ns:
-            v = float(round(v * 0.98))
-            if round(c - 0.01, 4) >= lo:
-                c = round(c - 0.01, 4)
-            elif round(c + 0.01, 4) <= h:
-                c = round(c + 0.01, 4)
+            c, v = before_late_prints(h, lo, c, v)
         return bar_json(int(b.ts[i]), o, h, lo, c, v)
 
     def _so_far(
@@ -70,23 +67,12 @@ class DailyView:
         o, h, lo, c, v = final
         minutes = self.market.tracks[symbol].get(MINUTE)
         if minutes is not None:
-            sess = minutes.bars.session
-            first = int(np.searchsorted(sess, session, side="left"))
-            last = int(np.searchsorted(sess, session, side="right"))
-            if last > first:  # the session's minute bars are loaded: build from them
-                upto = first
-                while upto < last and minutes.ends[upto] <= self.visible:
-                    upto += 1
-                if upto == first:
+            span = session_minutes(minutes, session)
+            if span:  # the session's minute bars are loaded: build from them
+                upto = bisect_right(minutes.ends, self.visible, span.start, span.stop)
+                if upto == span.start:
                     return o, o, o, o, 0.0
-                m = minutes.bars
-                return (
-                    float(m.open[first]),
-                    float(m.high[first:upto].max()),
-                    float(m.low[first:upto].min()),
-                    float(m.close[upto - 1]),
-                    float(m.volume[first:upto].sum()),
-                )
+                return aggregate(minutes, span.start, upto)
         f = min(max((self.visible - start) / (end - start), 0.0), 1.0)
         return (
             o,
@@ -95,3 +81,36 @@ class DailyView:
             round(o + f * (c - o), 4),
             float(math.floor(f * v)),
         )
+
+
+def before_late_prints(h: float, lo: float, c: float, v: float) -> tuple[float, float]:
+    """(close, volume) of a bar before its late prints came in: 2% less volume (rounded)
+    and a close $0.01 lower (higher if that would leave [lo, h]; unchanged if neither
+    fits). The daily bar's first version after the close uses it, and so do the
+    minute bars that the data stream revises with `updatedBars` (bot/emulator/datapoints.py)."""
+    v = float(round(v * 0.98))
+    if round(c - 0.01, 4) >= lo:
+        c = round(c - 0.01, 4)
+    elif round(c + 0.01, 4) <= h:
+        c = round(c + 0.01, 4)
+    return c, v
+
+
+def session_minutes(minutes: Track, session: int) -> range:
+    """The indexes of one session's bars in a minute track (empty if none is loaded)."""
+    sess = minutes.bars.session
+    first = int(np.searchsorted(sess, session, side="left"))
+    return range(first, int(np.searchsorted(sess, session, side="right")))
+
+
+def aggregate(minutes: Track, first: int, upto: int) -> tuple[float, float, float, float, float]:
+    """Minute bars [first, upto) as one bar (upto > first): open of the first, highest
+    high, lowest low, close of the last, summed volume."""
+    m = minutes.bars
+    return (
+        float(m.open[first]),
+        float(m.high[first:upto].max()),
+        float(m.low[first:upto].min()),
+        float(m.close[upto - 1]),
+        float(m.volume[first:upto].sum()),
+    )

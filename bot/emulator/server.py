@@ -52,6 +52,10 @@ class EmulatorServer:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    def data_stream_url(self, feed: str = "iex") -> str:
+        """The market-data stream's URL, for `StockDataStream(url_override=...)`."""
+        return data_stream_url(self.host, self.port, feed)
+
     def start(self, timeout: float = 10.0) -> EmulatorServer:
         sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
@@ -94,6 +98,12 @@ class EmulatorServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def data_stream_url(host: str, port: int, feed: str = "iex") -> str:
+    """ws://host:port/v2/<feed>: alpaca-py's StockDataStream takes the complete URL as
+    `url_override` (its `feed` argument is then ignored; bot/emulator/datastream.py)."""
+    return f"ws://{host}:{port}/v2/{feed}"
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -159,7 +169,8 @@ def serve(
     app = create_app(state, Faults(), api_key or DEFAULT_KEY, secret_key or DEFAULT_SECRET)
     keys = "the default keys emulator-key / emulator-secret" if api_key is None else "your keys"
     print(
-        f"Alpaca emulator on http://{host}:{port}, accepting {keys}; clock at "
+        f"Alpaca emulator on http://{host}:{port} (market-data stream "
+        f"{data_stream_url(host, port)}), accepting {keys}; clock at "
         f"{state.now.isoformat()} (move it with POST /_emulator/advance); Ctrl-C stops it.",
         flush=True,
     )

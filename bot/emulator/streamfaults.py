@@ -1,6 +1,9 @@
-"""Fault knobs of the trade-updates stream (bot/emulator/stream.py), seeded.
+"""Fault knobs of the emulator's WebSockets, seeded: one set for the trade-updates stream
+(bot/emulator/stream.py, `POST /_emulator/stream`) and one for the market-data stream
+(bot/emulator/datastream.py, `POST /_emulator/datastream`, where "events" are bars and
+`second_connection` defaults to "error", Alpaca's documented 406 for that stream).
 
-Set them with `POST /_emulator/stream` (the account's keys), read them with GET:
+Set them with POST (the account's keys), read them with GET:
 
 - `drop: true` - an action, not a setting: every open stream connection is closed now
   (close code 1011). alpaca-py reconnects by itself with backoff.

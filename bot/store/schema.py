@@ -1,13 +1,16 @@
 """The state database's schema, its row checksums, and the upgrade of older files.
 
-Version 2 keys every row of a symbol's trading (orders, fills, bars, signals, equity) by
-its symbol, so several engines (one per symbol) can keep their state in one file over one
-account; `meta` holds the account's facts (schema version, halts, initial cash). A
-version 1 file (no symbol on fills, bars, signals, equity) is upgraded when it is opened:
-in one transaction its rows are copied into the new tables with the configured symbol
-(version 1 ran one symbol a file), fills with their checksums recomputed over the new
-row, so a kill mid-way leaves the old file as it was. A new file is built aside and
-renamed into place (`create_file`). Imports only the standard library.
+Version 3 adds the alert outbox (`outbox`: one row per alert and delivery target, written
+before the alert is sent; bot/store/outbox.py). Version 2 keys every row of a symbol's
+trading (orders, fills, bars, signals, equity) by its symbol, so several engines (one per
+symbol) can keep their state in one file over one account; `meta` holds the account's
+facts (schema version, halts, initial cash). A version 1 file (no symbol on fills, bars,
+signals, equity) is upgraded when it is opened: in one transaction its rows are copied
+into the new tables with the configured symbol (version 1 ran one symbol a file), fills
+with their checksums recomputed over the new row, so a kill mid-way leaves the old file
+as it was. A version 2 file only gains the (empty) outbox table, in the same kind of
+transaction. A new file is built aside and renamed into place (`create_file`). Imports
+only the standard library.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "2"
-UPGRADES = ("1",)  # the older versions `upgrade` brings to this one
+SCHEMA_VERSION = "3"
+UPGRADES = ("1", "2")  # the older versions `upgrade` brings to this one
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, crc INTEGER NOT NULL);
@@ -44,6 +47,13 @@ CREATE TABLE IF NOT EXISTS signals (
 CREATE TABLE IF NOT EXISTS equity (
     symbol TEXT NOT NULL, ts INTEGER NOT NULL, equity REAL, cash REAL, qty REAL,
     PRIMARY KEY (symbol, ts));
+CREATE TABLE IF NOT EXISTS outbox (
+    alert_id TEXT NOT NULL, target TEXT NOT NULL, channel TEXT NOT NULL, kind TEXT NOT NULL,
+    symbol TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL, attachment TEXT,
+    created_at REAL NOT NULL, expires_at REAL NOT NULL, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL, message TEXT,
+    sent_at REAL, error TEXT, PRIMARY KEY (alert_id, target));
+CREATE INDEX IF NOT EXISTS outbox_status ON outbox (status, next_at);
 """
 
 # The version 1 tables that gained a symbol, and how their rows are copied: the old
@@ -89,7 +99,17 @@ def create_file(path: Path) -> None:
 
 
 def upgrade(cur: sqlite3.Cursor, symbol: str) -> None:
-    """Bring a file of a version in `UPGRADES` to this one (in an open transaction)."""
+    """Bring a file of a version in `UPGRADES` to this one (in an open transaction): each
+    step from its version on, the tables this version adds created at the end."""
+    row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    if row is not None and row[0] == "1":
+        _upgrade_1_to_2(cur, symbol)
+    create(cur)  # version 2 -> 3: the outbox (every CREATE is IF NOT EXISTS)
+    put(cur, "meta", ("schema_version", SCHEMA_VERSION))
+
+
+def _upgrade_1_to_2(cur: sqlite3.Cursor, symbol: str) -> None:
+    """Version 1 -> 2: every row of a symbol's trading keyed by its symbol."""
     if not symbol:
         # Version 1 files hold one symbol's orders: theirs is the symbol of the rest.
         found = {r[0] for r in cur.execute("SELECT DISTINCT symbol FROM orders")}
@@ -107,7 +127,6 @@ def upgrade(cur: sqlite3.Cursor, symbol: str) -> None:
         put(cur, "fills", (*row, symbol))  # a new row, so a new checksum
     for table in ("fills", *_V1_COPY):
         cur.execute(f"DROP TABLE old_{table}")
-    put(cur, "meta", ("schema_version", SCHEMA_VERSION))
 
 
 def crc(values: tuple[Any, ...]) -> int:

@@ -10,7 +10,8 @@ one file can hold several engines over one account. Every write is
 one transaction with `synchronous=FULL`, so a `kill -9` leaves either the old or the
 new state, never half of one. A file that is not a readable database of this schema
 raises `StateError` naming the file: the bot never treats a damaged file as "flat".
-Orders come back as `OrderRecord`s (bot/store/records.py).
+Orders come back as `OrderRecord`s (bot/store/records.py). The alert outbox lives in the
+same file, behind its own connection (bot/store/outbox.py).
 """
 
 from __future__ import annotations

@@ -96,6 +96,18 @@ def _lines(
     return out
 
 
+def _table(
+    name: str, section: BaseModel, comments: Mapping[tuple[str, str], str], swept: set[str]
+) -> list[str]:
+    """`[name]` and its keys, then its own tables (`[alerts.routes]`) after them."""
+    lines = ["", f"[{name}]", *_lines(name, section, comments, swept)]
+    for key in type(section).model_fields:
+        sub = getattr(section, key)
+        if isinstance(sub, BaseModel):
+            lines += _table(f"{name}.{key}", sub, comments, swept)
+    return lines
+
+
 def render(settings: Settings, header: Sequence[str], swept: Sequence[str]) -> str:
     comments = _comments(DEFAULT_CONFIG)
     lines = [f"# {h}" if h else "#" for h in header]
@@ -103,7 +115,7 @@ def render(settings: Settings, header: Sequence[str], swept: Sequence[str]) -> s
     for name in Settings.model_fields:
         section = getattr(settings, name)
         if isinstance(section, BaseModel):
-            lines += ["", f"[{name}]", *_lines(name, section, comments, set(swept))]
+            lines += _table(name, section, comments, set(swept))
     for symbol, entry in settings.watchlist.items():
         lines += ["", f"[watchlist.{symbol}]", f"levels = {toml_value(entry.levels)}"]
         lines += [
