@@ -22,6 +22,7 @@ from bot.data.series import BarSeries
 from bot.data.source import load_bars
 from bot.emulator.client import EmulatorAdmin
 from bot.live import retry
+from bot.live.alerting import alerts_of
 from bot.live.feeds import ReplayFeed
 from bot.live.retry import Retrier
 from bot.live.runner import PaperRunner, RunSummary
@@ -146,6 +147,7 @@ def _replay_locked(
             f"emulator {url}",
             adopt=opts.adopt,
             console=console,
+            late_sinks=[alerts_of(s, console, live=False)],
         )
         for sym, series in replayed.items():
             console.print(

@@ -32,19 +32,16 @@ from bot import events as ev
 from bot import lifecycle
 from bot.broker.live import LiveBroker
 from bot.broker.sim import AccountBroker
-from bot.engine.account import SharedAccount
 from bot.engine.core import Engine
-from bot.engine.timeline import by_time
 from bot.events.journal import Journal
 from bot.events.outputs import CONSOLE_QUEUE, JOURNAL_QUEUE, ConsoleSink, JournalSink, StateSink
 from bot.events.sinks import Publisher, QueuedSink, Sink
 from bot.live import retry
-from bot.live.feed import AlpacaFeed
 from bot.live.feeds import Feed
-from bot.live.groupfeed import live_groups
 from bot.live.retry import Retrier
 from bot.live.startup import BrokerFactory, start_engine
 from bot.live.stream import StreamPump, start_stream
+from bot.live.watchrun import start_watchlist, trade_watchlist
 from bot.models import Bar
 from bot.settings import Settings
 from bot.store.lock import RunnerError, take_lock, write_heartbeat
@@ -79,6 +76,7 @@ class PaperRunner:
         sleep: Callable[[float], None] = lifecycle.sleep,
         sinks: Sequence[Sink] = (),
         broker: BrokerFactory | None = None,
+        late_sinks: Sequence[Callable[[], Sink]] = (),
     ) -> None:
         self.settings = settings
         self.api = api
@@ -93,6 +91,9 @@ class PaperRunner:
         self.adopt = adopt
         self.console = console
         self.sinks = list(sinks)  # more sinks for this run's events (alerts, a dashboard)
+        # Sinks made once the state file is open and locked (the alerts' outbox lives in
+        # it), before the journal (their secrets are registered first).
+        self.late_sinks = list(late_sinks)
         self.make_broker = broker or self._live_broker
         paper = settings.paper
         self.state_dir = Path(paper.state_dir)
@@ -125,9 +126,17 @@ class PaperRunner:
             raise RunnerError(
                 f"{exc}. Move it aside to start fresh, or restore a backup."
             ) from None
+        made: list[Sink] = []
+        try:
+            made = [make() for make in self.late_sinks]
+        except Exception:
+            for opened in stores.values():
+                opened.close()
+            raise
         journal = Journal(self.log_dir / "events.jsonl")
         self.journal = journal
-        events = self._publisher(journal, stores["" if self.multi else self.settings.symbol])
+        store = stores["" if self.multi else self.settings.symbol]
+        events = self._publisher(journal, store, made)
         s = self.settings
         events.publish(
             ev.RunStart(
@@ -154,7 +163,9 @@ class PaperRunner:
                 for opened in stores.values():  # even if a second Ctrl-C cuts the writing short
                     opened.close()
 
-    def _publisher(self, journal: Journal, store: StateStore) -> Publisher:
+    def _publisher(
+        self, journal: Journal, store: StateStore, made: Sequence[Sink] = ()
+    ) -> Publisher:
         """The run's sinks: the journal and the console lines do file and terminal I/O,
         so each has its own thread and queue; the state's signal rows are written in the
         loop, on the store's connection."""
@@ -164,6 +175,7 @@ class PaperRunner:
                 StateSink(store),
                 QueuedSink(ConsoleSink(self.console, with_symbol=self.multi), CONSOLE_QUEUE),
                 *self.sinks,
+                *made,
             ],
             # One symbol a run: its feed's events say it too. Several: each engine's are
             # stamped with its own (Publisher.for_symbol).
@@ -194,16 +206,16 @@ class PaperRunner:
         if not self.multi:
             (store,) = stores.values()
             return {self.settings.symbol: self._start(store, events)}
-        account = SharedAccount(0.0, self.settings.portfolio)  # its cash: the recorded
-        seats = {}
-        for sym, feed in self.feeds.items():
-            feed.attach_events(events)
-            broker = self.make_broker(stores[sym], events, self.retrier(events))
-            mine = self.settings.for_symbol(sym)
-            seats[sym] = start_engine(
-                mine, feed, stores[sym], events, broker, adopt=self.adopt, account=account
-            )
-        return seats
+        return start_watchlist(self, stores, events)
+
+    def _loop_all(
+        self,
+        stores: dict[str, StateStore],
+        seats: dict[str, tuple[Engine, int]],
+        events: Publisher,
+        progress: Any,
+    ) -> RunSummary:
+        return trade_watchlist(self, stores, seats, events, progress)
 
     def _listen(self, engine: Engine, events: Any) -> Any:
         """Live runs: book fills as the broker pushes them while the feed waits."""
@@ -233,7 +245,7 @@ class PaperRunner:
         first_trade: int,
     ) -> RunSummary:
         for bar in self.feed.trading_bars(first_trade):
-            self._step(store, engine, events, bar)
+            self.step_bar(store, engine, events, bar)
             n_bars = self.bars_done
             if progress is not None:
                 progress(n_bars)
@@ -258,51 +270,6 @@ class PaperRunner:
         )
         return summary
 
-    def _loop_all(
-        self,
-        stores: dict[str, StateStore],
-        seats: dict[str, tuple[Engine, int]],
-        events: Publisher,
-        progress: Any,
-    ) -> RunSummary:
-        """Several symbols: their bars by time, every close of a time marked first."""
-        engines = {sym: engine for sym, (engine, _) in seats.items()}
-        account = next(iter(engines.values())).account
-        assert account is not None
-        firsts = {sym: first for sym, (_, first) in seats.items()}
-        if getattr(self.feed, "live", False):
-            # Live feeds block until their next session: read a session at a time.
-            feeds = {sym: feed for sym, feed in self.feeds.items() if isinstance(feed, AlpacaFeed)}
-            groups = live_groups(feeds, firsts)
-        else:
-            groups = by_time({sym: self.feeds[sym].trading_bars(n) for sym, n in firsts.items()})
-        for at_once in groups:
-            for bar in at_once:
-                account.mark(bar.symbol, bar.close)
-            for bar in at_once:
-                self._step(stores[bar.symbol], engines[bar.symbol], events, bar)
-            if progress is not None:
-                progress(self.bars_done)
-            if self.settings.paper.speed > 0:
-                lifecycle.sleep(1.0 / self.settings.paper.speed)
-        halted = [h.reason for e in engines.values() if (h := e.trading.switched())]
-        summary = RunSummary(
-            bars=self.bars_done,
-            signals=sum(len(e.record.signals) for e in engines.values()),
-            orders=sum(len(e.record.intents) for e in engines.values()),
-            fills=sum(len(stores[sym].fills()) for sym in engines),
-            position=sum(abs(e.portfolio.qty) for e in engines.values()),
-            equity=account.equity(),
-            state_dir=self.state_dir,
-            log_dir=self.log_dir,
-            halted=halted[0] if halted else None,
-            positions={sym: e.portfolio.qty for sym, e in engines.items()},
-        )
-        events.publish(
-            ev.RunEnd(bars=self.bars_done, equity=round(summary.equity, 2), stopped=False)
-        )
-        return summary
-
     def _start(self, store: StateStore, events: Any) -> tuple[Engine, int]:
         """Crash-only start (bot/live/startup.py): account, history, engine, reconciliation."""
         self.feed.attach_events(events)
@@ -315,7 +282,7 @@ class PaperRunner:
                           settle_lookups=a.settle_lookups, retrier=retrier,
                           cancel_wait_s=a.cancel_wait_s)  # fmt: skip
 
-    def _step(self, store: StateStore, engine: Engine, events: Publisher, bar: Bar) -> None:
+    def step_bar(self, store: StateStore, engine: Engine, events: Publisher, bar: Bar) -> None:
         """One closed bar through the engine, then into the state."""
         step = engine.step(bar)
         # A shared account's rows hold the account's equity and cash (what a restart's
