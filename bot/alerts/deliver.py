@@ -239,7 +239,9 @@ class Deliverer:
         return min(max(wait, 0.005), _MAX_SLEEP_S)
 
     def _deliver(self, target: Target, now: float) -> None:
-        rows = self.store.due(target.key, now)
+        # A row that came in expired after this round's expiry pass waits for the next
+        # pass: an expired alert is never tried, whatever the timing.
+        rows = [r for r in self.store.due(target.key, now) if r.expires_at > now]
         room = len(rows)
         if target.limited and rows:
             rate = self.config.rate_per_minute

@@ -30,7 +30,17 @@ from bot.cli import data
 # isort: split
 from bot.cli import scan
 
-COMMAND_MODULES = (run, operate, tools, data, scan)  # the order of the commands in `bot --help`
+# isort: split
+from bot.cli import watch
+
+COMMAND_MODULES = (
+    run,
+    operate,
+    tools,
+    data,
+    scan,
+    watch,
+)  # the order of the commands in `bot --help`
 
 __all__ = ["app", "main", "run_app"]
 
