@@ -39,6 +39,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.alerts.model import CHANNEL_NAME
+from bot.alerts.tiers import TierConfig
 from bot.config_models import StrictModel, validate_without_mixups
 from bot.strategy import StrategyConfig
 from bot.watchlist import (
@@ -223,6 +224,9 @@ class AlertsConfig(StrictModel):
     # An alert not delivered this long after it was made is dropped (stale news).
     expire_after_s: float = Field(3600.0, gt=0, le=7 * 86_400)
     routes: AlertRoutes = AlertRoutes()
+    # The level tiers and their distances (bot/alerts/tiers.py); a watchlist symbol may
+    # override them (`alerts = { approaching = false }` in its table).
+    tiers: TierConfig = TierConfig()
 
 
 class _WithoutAlertUrls(PydanticBaseSettingsSource):
@@ -308,8 +312,9 @@ class Settings(BaseSettings):
         cls, value: dict[str, WatchEntry], info: ValidationInfo
     ) -> dict[str, WatchEntry]:
         strategy, risk = info.data.get("strategy"), info.data.get("risk")
-        if strategy is not None and risk is not None:  # else their own errors are reported
-            check_watchlist(value, strategy, risk)
+        alerts = info.data.get("alerts")
+        if strategy is not None and risk is not None and alerts is not None:
+            check_watchlist(value, strategy, risk, alerts.tiers)  # else their own errors
         return value
 
     @model_validator(mode="after")
@@ -340,6 +345,14 @@ class Settings(BaseSettings):
             return list(self.watchlist[symbol].levels)
         prices = getattr(self.strategy, "levels", [])
         return [Level(price=p) for p in prices]
+
+    def tiers_of(self, symbol: str) -> TierConfig:
+        """The symbol's alert tiers: [alerts.tiers] with its watchlist overrides."""
+        entry = self.watchlist.get(symbol.upper())
+        if entry is None or not entry.alerts:
+            return self.alerts.tiers
+        result: TierConfig = merged_table(TierConfig, self.alerts.tiers, entry.alerts)
+        return result
 
     def for_symbol(self, symbol: str) -> Settings:
         """These settings as one symbol sees them: `symbol`, and [strategy] and [risk] with

@@ -8,6 +8,7 @@ In the config, one table per symbol:
                 review = 2026-03-31 }]
     strategy = { confirm_closes = 3 }      # optional: over the [strategy] table
     risk = { percent_equity = 10.0 }       # optional: over the [risk] table
+    alerts = { approaching = false }       # optional: over the [alerts.tiers] table
 
 A level is a price, or a table with where it came from (`source`), a `note` and a
 `review` date: a level is an opinion about the market and goes stale, so the bot says
@@ -76,6 +77,7 @@ class WatchEntry(StrictModel):
     levels: list[Level] = Field(max_length=MAX_LEVELS)
     strategy: dict[str, Any] = Field(default_factory=dict)
     risk: dict[str, Any] = Field(default_factory=dict)
+    alerts: dict[str, Any] = Field(default_factory=dict)  # over [alerts.tiers]
 
 
 def merged_strategy(base: StrategyConfig, entry: WatchEntry) -> StrategyConfig:
@@ -111,7 +113,10 @@ def _error(loc: tuple[str | int, ...], value: Any, why: str) -> ValidationError:
 
 
 def check_watchlist(
-    entries: dict[str, WatchEntry], strategy: StrategyConfig, risk: BaseModel
+    entries: dict[str, WatchEntry],
+    strategy: StrategyConfig,
+    risk: BaseModel,
+    tiers: BaseModel | None = None,
 ) -> None:
     """Every symbol's name and merged tables valid, or one ValidationError with every
     problem at its path under the watchlist (symbol, table, field)."""
@@ -127,6 +132,8 @@ def check_watchlist(
             ("strategy", lambda e=entry: merged_strategy(strategy, e)),
             ("risk", lambda e=entry: merged_table(type(risk), risk, e.risk)),
         ]
+        if tiers is not None:
+            checks.append(("alerts", lambda e=entry: merged_table(type(tiers), tiers, e.alerts)))
         for table, check in checks:
             try:
                 check()

@@ -79,3 +79,26 @@ def test_a_day_without_minute_bars_says_what_to_fetch(
     result = CliRunner().invoke(app, ["replay", "2026-01-13"])
     assert result.exit_code == 2
     assert "bot data fetch BABA --timeframe 1m --from 2026-01-13" in result.stderr
+
+
+def test_a_symbol_turns_a_tier_off_in_its_watchlist_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import DEFAULT_TOML
+
+    monkeypatch.setenv("BOT_DATA__STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("BOT_PAPER__STATE_DIR", str(tmp_path / "state"))
+    BarStore(tmp_path / "store").write(scripted_day())
+    cfg = tmp_path / "watch.toml"
+    table = "\n[watchlist.BABA]\nlevels = [163.43]\nalerts = { approaching = false }\n"
+    cfg.write_text(DEFAULT_TOML.read_text() + table, encoding="utf-8")
+    result = CliRunner().invoke(app, ["replay", "2026-01-12", "--config", str(cfg)])
+    assert result.exit_code == 0, result.stdout + result.stderr
+    titles = [ln for ln in result.stdout.splitlines() if ln.startswith("ALERT  ")]
+    assert titles == ["ALERT  BABA crossed up through 163.43 (provisional)"]
+    # A bad value is named by symbol and field before anything runs.
+    bad = table.replace("approaching = false", "approach_pct = -1.0")
+    cfg.write_text(DEFAULT_TOML.read_text() + bad, encoding="utf-8")
+    result = CliRunner().invoke(app, ["replay", "2026-01-12", "--config", str(cfg)])
+    assert result.exit_code == 2
+    assert "watchlist.BABA.alerts.approach_pct" in result.stderr

@@ -120,7 +120,11 @@ def render(settings: Settings, header: Sequence[str], swept: Sequence[str]) -> s
         lines += ["", f"[watchlist.{symbol}]", f"levels = {toml_value(entry.levels)}"]
         lines += [
             f"{k} = {toml_value(v)}"
-            for k, v in (("strategy", entry.strategy), ("risk", entry.risk))
+            for k, v in (
+                ("strategy", entry.strategy),
+                ("risk", entry.risk),
+                ("alerts", entry.alerts),
+            )
             if v
         ]
     return "\n".join(lines) + "\n"

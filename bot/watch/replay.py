@@ -77,7 +77,7 @@ def replay_day(settings: Settings, opts: ReplayOptions, printer: Callable[[str],
     watches, minutes = {}, {}
     for sym in symbols:
         mine = settings.for_symbol(sym)
-        watch = SymbolWatch(mine, sym, tf, calendar)
+        watch = SymbolWatch(mine, sym, tf, calendar, settings.tiers_of(sym))
         if tf.daily:
             daily = load_bars(mine, sym, None).loaded.bars
             before = daily.index_of(day.isoformat())
