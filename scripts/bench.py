@@ -16,6 +16,7 @@ pass` start.
   journal attached, p99 <= 50 us, with little and with a million bars of history, beside
   the plain loop's mean time per bar;
 - several symbols on one account (issue 14): scripts/bench_portfolio.py;
+- alert latency, bar close to a local receiver (issue 15): scripts/bench_alerts.py;
 - live mode (issue 10): broker requests per simulated session of `bot paper --broker
   alpaca` against the emulator with its clock moved fast (target <= 20), and how long a
   second `bot paper` on a locked state takes to refuse (target < 1 s), beside a bare
@@ -337,6 +338,9 @@ def main() -> None:
     bench_paper_minute(plain_per_bar)
     bench_memory_per_symbol()
     bench_scan()
+    from scripts.bench_alerts import bench_alert_latency  # imported here: not timed above
+
+    bench_alert_latency()
     from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
 
     bench_sweep()
