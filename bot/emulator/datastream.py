@@ -49,6 +49,7 @@ from bot.emulator import datawire as wire
 from bot.emulator.bars import FEEDS, SIP_DELAY_NS
 from bot.emulator.datapoints import CHANNEL, Revisions, batches, points
 from bot.emulator.errors import NOT_FOUND, RATE_LIMITED
+from bot.emulator.stream import converse
 from bot.emulator.streamfaults import StreamFaults
 
 if TYPE_CHECKING:
@@ -209,15 +210,7 @@ class DataHub:
 
     async def _converse(self, conn: DataConnection) -> None:
         """Read the client's messages and write the queued frames, until either ends."""
-        tasks = {asyncio.create_task(self._read(conn)), asyncio.create_task(self._write(conn))}
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            exc = None if task.cancelled() else task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect):
-                raise exc
+        await converse(self._read(conn), self._write(conn))
 
     async def _read(self, conn: DataConnection) -> None:
         while True:

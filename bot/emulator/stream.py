@@ -33,6 +33,7 @@ import json
 import logging
 import threading
 from collections import Counter
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -200,16 +201,7 @@ class StreamHub:
         return True
 
     async def _converse(self, conn: Connection) -> None:
-        """Read the client's messages and write the queued frames, until either ends."""
-        tasks = {asyncio.create_task(self._read(conn)), asyncio.create_task(self._write(conn))}
-        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
-        await asyncio.gather(*pending, return_exceptions=True)
-        for task in done:
-            exc = None if task.cancelled() else task.exception()
-            if exc is not None and not isinstance(exc, WebSocketDisconnect):
-                raise exc
+        await converse(self._read(conn), self._write(conn))
 
     async def _read(self, conn: Connection) -> None:
         while True:
@@ -249,3 +241,18 @@ async def _receive(ws: WebSocket) -> dict[str, Any] | None:
     except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+async def converse(read: Coroutine[Any, Any, None], write: Coroutine[Any, Any, None]) -> None:
+    """Run a connection's reader and writer until either ends (both streams of the
+    emulator, trade updates and market data): the other is cancelled; a disconnect is an
+    end, any other error is raised."""
+    tasks = {asyncio.create_task(read), asyncio.create_task(write)}
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None and not isinstance(exc, WebSocketDisconnect):
+            raise exc
