@@ -304,6 +304,11 @@ def test_second_runner_is_refused_before_heavy_imports_and_sends_nothing(
     first = start(["paper", "--broker", "alpaca"], env)
     try:
         wait_for("the first runner waiting", (state / "heartbeat").exists, 60)
+        # The first runner polls the broker while it waits (the clock, its orders); frozen,
+        # it keeps its lock but sends nothing, so any request counted below is the second's.
+        # The pause lets a request the first had in flight land before the count is read.
+        first.send_signal(signal.SIGSTOP)
+        time.sleep(0.5)
         before = admin(live_emulator.url, "stats")
         second = subprocess.run(
             [sys.executable, "-X", "importtime", "-m", "bot", "paper", "--broker", "alpaca"],
@@ -311,6 +316,7 @@ def test_second_runner_is_refused_before_heavy_imports_and_sends_nothing(
         )  # fmt: skip
         after = admin(live_emulator.url, "stats")
     finally:
+        first.send_signal(signal.SIGCONT)
         first.send_signal(signal.SIGTERM)
         finish(first, timeout=10)
         stop_quietly(first)
