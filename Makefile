@@ -16,9 +16,10 @@ run: $(STAMP)
 	$(BIN)/bot signals --from 2025-09-01
 	$(BIN)/bot paper --fresh
 
-# Everything (CI runs this).
+# Everything (CI runs this), on two workers, a test file per worker at a time (pytest-xdist):
+# tests of one file share fixtures, and most of the suite waits on subprocesses and sockets.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 # The in-process tier: no test marked slow (subprocess end to end) or chaos (kills).
 test-fast: $(STAMP)
