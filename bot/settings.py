@@ -192,6 +192,25 @@ class PaperConfig(StrictModel):
     log_backups: int = Field(3, ge=0, le=100)
 
 
+class WatchConfig(StrictModel):
+    """`bot watch`: live minute bars over Alpaca's market-data WebSocket, alerts only."""
+
+    # The stream's feed: "iex" is real time on every plan; "sip" needs a paid plan (the
+    # free plan is refused at authentication). Minute bars caught up over REST come from
+    # the same feed, so the tiers and an intraday timeframe never mix two feeds.
+    feed: Literal["iex", "sip"] = "iex"
+    # The WebSocket's URL; empty: Alpaca's (wss://stream.data.alpaca.markets/v2/<feed>),
+    # or ws://<host>/v2/<feed> when alpaca.data_url is a loopback address (the emulator).
+    stream_url: str = ""
+    # No bar for this long while the market is open: the dead-man alert, and REST polling.
+    silent_s: float = Field(120.0, ge=1, le=3600)
+    poll_s: float = Field(60.0, ge=0.1, le=3600)  # REST polling period while the stream is silent
+    clock_s: float = Field(30.0, gt=0, le=600)  # how often the broker's clock is read
+    # Sessions of minute bars an intraday timeframe warms its strategy up on.
+    warmup_sessions: int = Field(5, ge=1, le=60)
+    state_dir: str = "state/watch"  # its lock, heartbeat and alert outbox
+
+
 Channel = Annotated[str, Field(pattern=CHANNEL_NAME.pattern)]
 
 
@@ -213,6 +232,7 @@ class AlertRoutes(StrictModel):
     crash: Channel = "default"
     daily_summary: Channel = "default"
     stream_silent: Channel = "default"
+    stream_restored: Channel = "default"
 
 
 class AlertsConfig(StrictModel):
@@ -272,6 +292,7 @@ class Settings(BaseSettings):
     paper: PaperConfig = PaperConfig()
     portfolio: PortfolioConfig = PortfolioConfig()
     alerts: AlertsConfig = AlertsConfig()
+    watch: WatchConfig = WatchConfig()
     # Symbols with their own levels and overrides (bot/watchlist.py); empty: `symbol` alone.
     # Declared after [strategy] and [risk]: its check merges over them.
     watchlist: dict[str, WatchEntry] = Field(default_factory=dict)

@@ -23,6 +23,7 @@ import shlex
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,6 +98,7 @@ COVERED = {
     "bot scan universe.txt --bars 15 --out runs/scan1 --scheduler tcp://10.0.0.5:8786": (
         "test_scan_flow"
     ),
+    "bot watch": "test_watch_flow",
     "bot data fetch AAPL MSFT BABA --from 2015-01-01": "test_watchlist_flow",
     "bot backtest --config watch.toml --out runs/watch": "test_watchlist_flow",
     "bot paper --config watch.toml --fresh --state-dir state/watch": "test_watchlist_flow",
@@ -568,3 +570,74 @@ def test_watchlist_flow(user_dir: Path) -> None:
             stop_quietly(live)
     assert live.returncode == 130, output
     assert "Trading BABA, AAPL, MSFT on" in output
+
+
+def test_watch_flow(user_dir: Path) -> None:
+    """The `bot watch` block: the README's `.env` (its keys replaced by the emulator's, its
+    Telegram URL by a local json:// receiver; Alpaca's URLs pointed at the emulator), the
+    shipped config (BABA at 163.43), and `bot watch`. The emulator replays the scripted
+    morning of tests/test_watch_live.py moved down by 36.57 (its level 200 becomes 163.43):
+    approaching at 09:40, then crossed (provisional) at 09:42, each with its chart.
+    Ctrl-C ends it (130). A real Telegram URL is taken as one that carries attachments."""
+    import shutil
+    from datetime import UTC
+
+    from bot.alerts.channels import Channels
+    from bot.emulator import EmulatorServer, EmulatorState
+    from tests.alert_receiver import Receiver
+    from tests.test_watch_live import advance, et, script, subscribed
+
+    shift = 200.0 - 163.43
+    market = user_dir / "market"
+    market.mkdir()
+    shutil.copy(ROOT / "data" / "BABA_1d.csv", market / "BABA_1d.csv")
+    rows = ["timestamp,open,high,low,close,volume"]
+    for hm, *prices in script():
+        rows.append(f"2026-01-29T{hm}:00," + ",".join(f"{x - shift:.2f}" for x in prices) + ",1000")
+    (market / "BABA_1m_2026-01-29.csv").write_text("\n".join(rows) + "\n")
+    lines = readme_block_after("All a user needs is a paper account")
+    assert any(line.startswith("BOT_ALERT_URLS_DEFAULT=tgram://") for line in lines), lines
+    receiver = Receiver().start()
+    state = EmulatorState.from_dir(market, et(9, 30).astimezone(UTC))
+    with EmulatorServer(state, api_key="watch-key", secret_key="watch-secret") as srv:
+        subst = {
+            "PK...": "watch-key",
+            "=...": "=watch-secret",
+            "tgram://BOT_TOKEN/CHAT_ID": receiver.url,
+        }
+        dotenv = []
+        for line in lines:
+            for old, new in subst.items():
+                line = line.replace(old, new)
+            dotenv.append(line)
+        dotenv += [f"BOT_ALPACA__TRADING_URL={srv.url}", f"BOT_ALPACA__DATA_URL={srv.url}",
+                   "BOT_WATCH__CLOCK_S=0.2"]  # fmt: skip
+        (user_dir / ".env").write_text("\n".join(dotenv) + "\n", encoding="utf-8")
+        proc = subprocess.Popen(
+            words("bot watch"), cwd=user_dir, env=env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 60
+            while not subscribed(srv.url) and proc.poll() is None:
+                assert time.monotonic() < deadline, "bot watch never subscribed"
+                time.sleep(0.05)
+            advance(srv.url, et(9, 45))
+            assert receiver.wait_for(2, timeout=60), receiver.received()
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+            receiver.stop()
+    assert proc.returncode == 130, out
+    assert "Traceback" not in out, out
+    said = [(str(p["title"]), p.get("attachments") or []) for p in receiver.received()]
+    assert said[0][0] == "BABA is approaching 163.43", said
+    assert said[1][0] == "BABA crossed up through 163.43 (provisional)", said
+    assert all(len(att) == 1 for _, att in said), "each tier alert carries its chart"
+    telegram = Channels.from_env(
+        {
+            "BOT_ALERT_URLS_DEFAULT": "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-1001234567890"
+        },
+        None,
+    )
+    assert [t.takes_attachments for t in telegram.targets("default")] == [True]

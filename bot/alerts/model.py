@@ -44,6 +44,7 @@ ALERT_KINDS: tuple[str, ...] = (
     "crash",  # the run ended with an error
     "daily_summary",  # the day's summary
     "stream_silent",  # the bar stream went silent (dead-man alert)
+    "stream_restored",  # the bar stream is back after a silence
 )
 
 # A channel's name: lower case, as in `BOT_ALERT_URLS_<NAME>` (upper case there).

@@ -49,6 +49,8 @@ class TierConfig(StrictModel):
     approach_pct: float = Field(1.0, gt=0, le=50)
     rearm_pct: float = Field(1.0, gt=0, le=50)
     volume_lookback: int = Field(20, ge=1, le=1000)
+    # The bars the strategy's rule confirms on (`confirmed`), built from minute bars.
+    timeframe: Literal["1m", "5m", "15m", "30m", "1h", "1d"] = "1d"
 
     def on(self, tier: Tier) -> bool:
         return bool(getattr(self, tier))

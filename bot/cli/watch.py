@@ -1,5 +1,5 @@
-"""`bot replay`: a past day minute by minute through the level watcher, alerts only
-(bot/watch/replay.py)."""
+"""`bot watch` (the watchlist live, alerts only: bot/watch/live.py) and `bot replay` (a
+past day minute by minute through the same watcher: bot/watch/replay.py)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,14 @@ def replay(
         str, typer.Argument(help="The day, YYYY-MM-DD (default: the bundled 2026-01-29 morning).")
     ] = "2026-01-29",
     timeframe: Annotated[
-        str, typer.Option("--timeframe", "-t", help="Bars the strategy confirms on: 1m..1h, 1d.")
-    ] = "1d",
+        str | None,
+        typer.Option(
+            "--timeframe",
+            "-t",
+            help="Bars the strategy confirms on: 1m..1h, 1d "
+            "(default: each symbol's [alerts.tiers] timeframe).",
+        ),
+    ] = None,
     speed: Annotated[float, typer.Option(help="Minutes a second (0: flat out).")] = 0.0,
     symbol: SymbolOpt = None,
     config: ConfigOpt = None,
@@ -43,3 +49,43 @@ def replay(
     opts = ReplayOptions(when, timeframe, speed, symbol)
     made = replay_day(load_settings(config), opts, printer)
     console.print(f"{made} alert(s) for {day}" + ("" if made else ": nothing came near a level"))
+
+
+@app.command()
+@user_errors
+def watch(
+    symbol: SymbolOpt = None,
+    timeframe: Annotated[
+        str | None,
+        typer.Option(
+            "--timeframe",
+            "-t",
+            help="Bars the strategy confirms on: 1m..1h, 1d "
+            "(default: each symbol's [alerts.tiers] timeframe).",
+        ),
+    ] = None,
+    sessions: Annotated[
+        int | None, typer.Option(min=1, help="Stop after this many sessions (default: never).")
+    ] = None,
+    state_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--state-dir", help="Lock, heartbeat and outbox folder (default: [watch] state_dir)."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Watch the watchlist live on Alpaca's minute bars and send the level alerts (to the
+    channels in BOT_ALERT_URLS_*, or printed). Alerts only: nothing is traded."""
+    from bot.report.views import make_console
+    from bot.watch.start import WatchOptions, run_watch
+
+    console = make_console()
+
+    def printer(text: str) -> None:
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    opts = WatchOptions(symbol, timeframe, sessions, state_dir)
+    code = run_watch(load_settings(config), opts, printer)
+    if code:
+        raise typer.Exit(code)

@@ -31,6 +31,7 @@ brokers, feeds or strategies.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple, overload
 
@@ -181,6 +182,16 @@ class MinuteAggregator:
     def partial_end(self) -> int | None:
         """The end (UTC ns) of the bucket in progress, or None: when `flush(now)` may close it."""
         return self._end or None
+
+    def restate(self, minutes: Sequence[Bar]) -> None:
+        """The bar in progress made anew from its minutes (one of them was revised): the
+        same minutes, in order, each at or before the last one taken."""
+        if not self._end or not minutes:
+            return
+        self._open, self._close = minutes[0].open, minutes[-1].close
+        self._high = max(m.high for m in minutes)
+        self._low = min(m.low for m in minutes)
+        self._volume = sum(m.volume for m in minutes)
 
     def flush(self, now: int | None = None) -> Bar | None:
         """Give out the bar in progress, unfinished: unconditionally (the session closed, the

@@ -10,6 +10,7 @@ are the symbol's watchlist levels, named as the strategy's status names them.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from bot.models import Direction as Side
 from bot.settings import Settings
 from bot.watchlist import Level
 from strategies import build_strategy
+
+CHART_BARS = 120  # bars kept for an alert's chart
 
 
 def direction_of(sig: Signal) -> Direction | None:
@@ -61,11 +64,17 @@ class SymbolWatch:
         self.levels: list[Level] = settings.levels_of(symbol)
         self.names: dict[float, str] = {}
         self.tiers = LevelTiers(symbol, {}, tiers or TierConfig())
+        self.last_ts = -(2**63)  # the last minute taken (a later copy of it is a duplicate)
+        self.bucket: list[Bar] = []  # the minutes of the bar in progress (for revisions)
+        # What the engine used, for the alert's chart: recent minutes and timeframe bars.
+        self.recent_minutes: deque[Bar] = deque(maxlen=CHART_BARS)
+        self.recent_bars: deque[Bar] = deque(maxlen=CHART_BARS)
 
     def warm_up(self, bars: Iterable[Bar]) -> None:
         """Bars of the timeframe before the watched ones: the strategy's state only."""
         for bar in bars:
             self.strategy.on_bar(bar)
+            self.recent_bars.append(bar)
         self._name_levels()
 
     def _name_levels(self) -> None:
@@ -79,20 +88,42 @@ class SymbolWatch:
     def on_minute(self, minute: Bar) -> Seen:
         if not self.names and self.levels:
             self._name_levels()
+        self.last_ts = minute.ts
+        self.recent_minutes.append(minute)
         alerts = self.tiers.on_bar(minute)
         closed = self.aggregator.push(minute)
+        self.bucket.append(minute)
+        if closed:
+            self.bucket = [minute] if self.aggregator.partial is not None else []
         signals: list[Signal] = []
         for bar in closed:
+            self.recent_bars.append(bar)
             for sig in self.strategy.on_bar(bar):
                 signals.append(sig)
                 alerts += self._confirmed(sig, bar)
         return Seen(alerts, closed, signals)
 
-    def close_session(self) -> Seen:
-        """The session is over: its last bar of the timeframe closes now."""
+    def revise(self, minute: Bar) -> bool:
+        """A revised minute (Alpaca's updatedBars: late trades): applied to the bar in
+        progress when it belongs to it; False when its bar has closed (the decision made
+        on it stands, and the alerts already sent are not taken back)."""
+        at = next((i for i, m in enumerate(self.bucket) if m.ts == minute.ts), None)
+        if at is None:
+            return False
+        self.bucket[at] = minute
+        self.aggregator.restate(self.bucket)
+        return True
+
+    def close_session(self, official: Bar | None = None) -> Seen:
+        """The session is over: its last bar of the timeframe closes now. `official`: the
+        data API's daily bar, which replaces the one built from minutes (daily only)."""
         last = self.aggregator.flush()
+        self.bucket = []
+        if official is not None and self.timeframe.daily:
+            last = official
         if last is None:
             return Seen([], (), [])
+        self.recent_bars.append(last)
         alerts: list[TierAlert] = []
         signals = list(self.strategy.on_bar(last))
         for sig in signals:

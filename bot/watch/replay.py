@@ -44,7 +44,7 @@ DEFAULT_DAY = date(2026, 1, 29)  # the bundled minute file's morning
 @dataclass
 class ReplayOptions:
     day: date = DEFAULT_DAY
-    timeframe: str = "1d"
+    timeframe: str | None = None  # None: each symbol's [alerts.tiers] timeframe
     speed: float = 0.0  # minutes a second; 0: flat out
     symbol: str | None = None
 
@@ -69,7 +69,6 @@ def minutes_of(settings: Settings, symbol: str, day: date) -> BarSeries:
 def replay_day(settings: Settings, opts: ReplayOptions, printer: Callable[[str], None]) -> int:
     """Replay the day; the number of alerts it made."""
     symbols = [opts.symbol.upper()] if opts.symbol else settings.symbols
-    tf = Timeframe(opts.timeframe)
     day = opts.day
     calendar = MarketCalendar(day - timedelta(days=500), day + timedelta(days=10))
     if not calendar.sessions(day, day):
@@ -77,6 +76,7 @@ def replay_day(settings: Settings, opts: ReplayOptions, printer: Callable[[str],
     watches, minutes = {}, {}
     for sym in symbols:
         mine = settings.for_symbol(sym)
+        tf = Timeframe(opts.timeframe or settings.tiers_of(sym).timeframe)
         watch = SymbolWatch(mine, sym, tf, calendar, settings.tiers_of(sym))
         if tf.daily:
             daily = load_bars(mine, sym, None).loaded.bars
