@@ -188,6 +188,9 @@ class PaperConfig(StrictModel):
     settle_delay_s: float = Field(1200.0, ge=0, le=6 * 3600)
     reread_s: float = Field(30.0, ge=0, le=3600)
     heartbeat_s: float = Field(15.0, ge=1, le=60)
+    # `--broker alpaca` also runs the level watcher of `bot watch` on live minute bars
+    # (its alerts; the run's own say `confirmed`). One market-data stream per account.
+    watch: bool = True
     log_max_bytes: int = Field(5_000_000, ge=10_000, le=1_000_000_000)
     log_backups: int = Field(3, ge=0, le=100)
 

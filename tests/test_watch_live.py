@@ -270,3 +270,30 @@ def test_a_watcher_killed_mid_session_sends_what_it_missed_and_nothing_twice(
     assert body_times(receiver, "is approaching 200") == ["09:40"]
     assert body_times(receiver, "crossed up through 200") == ["09:42", "09:52"]
     assert body_times(receiver, "failed back through 200") == ["09:55"]
+
+
+def test_paper_on_alpaca_sends_the_same_level_alerts(
+    tmp_path: Path, server: EmulatorServer, receiver: Receiver
+) -> None:
+    """`bot paper --broker alpaca` with `[paper] watch = true` (the shipped default) runs the
+    same watcher while it waits for the close: the 09:40 and 09:42 alerts arrive, as from
+    `bot watch`; the watcher's own `confirmed` tier stays quiet (the run says it)."""
+    env = environment(tmp_path, server.url, receiver)
+    env.update(BOT_PAPER__WATCH="true", BOT_PAPER__STATE_DIR=str(tmp_path / "paper"),
+               BOT_PAPER__HALT_FILE=str(tmp_path / "paper" / "HALT"))  # fmt: skip
+    proc = subprocess.Popen(
+        [str(BOT), "paper", "--broker", "alpaca"], cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        wait(proc, "the watcher subscribed", lambda: subscribed(server.url))
+        advance(server.url, et(9, 45))
+        wait(proc, "two tier alerts", lambda: len(receiver.received()) >= 2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "Traceback" not in out, out
+    assert body_times(receiver, "is approaching 200") == ["09:40"]
+    assert body_times(receiver, "crossed up through 200") == ["09:42"]
+    assert (tmp_path / "paper" / "watch" / "state.sqlite").exists()

@@ -27,7 +27,7 @@ from bot.alpaca.trading import AlpacaApi, LiveTradingRefused
 from bot.broker.sim import BrokerError
 from bot.emulator.client import EmulatorClockError
 from bot.events.journal import secret_values_of, setup_logging
-from bot.live.alerting import alerts_of
+from bot.live.alerting import alerts_of, watcher_of
 from bot.live.feed import AlpacaFeed, FeedRefused, FeedTooShort
 from bot.live.reconcile import ReconcileError
 from bot.live.replay import open_state, run_replay
@@ -186,7 +186,10 @@ def _run_alpaca(s: Settings, opts: PaperOptions, console: Console) -> RunSummary
         f"alpaca {api.base_url}",
         adopt=opts.adopt,
         console=console,
-        late_sinks=[alerts_of(s, console, live=True)],
+        late_sinks=[
+            alerts_of(s, console, live=True),
+            *watcher_of(s, console, api, (key, secret), symbols),
+        ],
     )
     console.print(
         f"Trading {', '.join(symbols)} on {api.base_url} with live daily bars ({s.alpaca.feed} "

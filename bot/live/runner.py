@@ -128,8 +128,11 @@ class PaperRunner:
             ) from None
         made: list[Sink] = []
         try:
-            made = [make() for make in self.late_sinks]
+            for make in self.late_sinks:
+                made.append(make())
         except Exception:
+            for sink in made:  # the ones already made (a started watcher, an outbox)
+                sink.close()
             for opened in stores.values():
                 opened.close()
             raise

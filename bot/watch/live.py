@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +51,10 @@ from bot.watch.rest import NS_PER_MIN, RestBars
 
 LOG = logging.getLogger("bot.watch")
 GIVE_UP_S = 3600.0  # how long after it is due the official daily bar is waited for
+
+
+class Stopped(Exception):
+    """The owner asked the watcher to end (its `stop` event)."""
 
 
 class Stream(Protocol):
@@ -89,6 +94,7 @@ class LiveWatch:
         state: StateStore,
         state_dir: Path,
         sessions: int | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         self.s, self.cfg = settings, settings.watch
         self.watches = watches
@@ -96,6 +102,7 @@ class LiveWatch:
         self.new_stream = new_stream
         self.deliverer, self.state, self.state_dir = deliverer, state, state_dir
         self.sessions = sessions
+        self.stop = stop or threading.Event()  # set: end at the next wait (`bot paper`'s end)
         self.summary = WatchSummary(per_symbol={s: [] for s in watches})
         self.stream: Stream | None = None
         self.day: date | None = None  # the session being watched
@@ -108,11 +115,15 @@ class LiveWatch:
     def run(self) -> WatchSummary:
         try:
             while self.sessions is None or self.summary.sessions < self.sessions:
+                if self.stop.is_set():
+                    break
                 now, is_open = self._now()
                 if is_open:
                     self._session(now)
                 else:
                     self._closed(now)
+        except Stopped:
+            pass
         finally:
             self._stop_stream()
         return self.summary
@@ -141,7 +152,7 @@ class LiveWatch:
             self.stream.start()
             self._next_poll = 0.0
         deadline = time.monotonic() + self.cfg.clock_s
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self.stop.is_set():
             self._heartbeat(f"watching the {today} session")
             try:
                 event = self.stream.events.get(timeout=min(1.0, self.cfg.clock_s))
@@ -293,7 +304,9 @@ class LiveWatch:
 
     def _wait(self, seconds: float, what: str) -> None:
         self._heartbeat(what)
-        lifecycle.sleep(seconds)
+        if self.stop.wait(seconds):
+            raise Stopped
+        lifecycle.check()
 
 
 __all__ = ["NS_PER_MIN", "LiveWatch", "WatchSummary"]

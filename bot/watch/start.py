@@ -5,7 +5,9 @@ Errors a user can act on become one message and an exit code (as `bot paper`'s).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +42,7 @@ class WatchOptions:
     timeframe: str | None = None  # None: each symbol's [alerts.tiers] timeframe
     sessions: int | None = None  # stop after this many sessions; None: run until stopped
     state_dir: str | None = None
+    no_confirmed: bool = False  # inside `bot paper`, which sends `confirmed` itself
 
 
 def run_watch(settings: Settings, opts: WatchOptions, printer: Printer) -> int:
@@ -93,47 +96,71 @@ def _run(s: Settings, opts: WatchOptions, printer: Printer) -> WatchSummary:
         setup_logging(private_dir(Path(s.paper.log_dir)), console_level="WARNING",
                       secrets=[key, secret])  # fmt: skip
         api = AlpacaApi(s.alpaca, key, secret)
-        retrier = Retrier(s.alpaca.backoff_base_s, s.alpaca.backoff_cap_s)
-
-        def clock() -> dict[str, Any]:
-            return retrier.call(api.clock, "reading the broker clock")
-
-        today = ns_to_et(int(clock()["now"].timestamp() * 1e9)).date()
-        calendar = MarketCalendar(today - timedelta(days=400), today + timedelta(days=400))
-        daily = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
-        intraday = s.alpaca.model_copy(update={"feed": s.watch.feed})
-        minutes = AlpacaMarketData(intraday, key, secret, limiter=api.limiter)
-        rest = RestBars(minutes, daily, calendar, retrier)
         symbols = [opts.symbol.upper()] if opts.symbol else s.symbols
-        watches = {}
-        for sym in symbols:
-            mine = s.for_symbol(sym)
-            tf = Timeframe(opts.timeframe or s.tiers_of(sym).timeframe)
-            watches[sym] = SymbolWatch(mine, sym, tf, calendar, s.tiers_of(sym))
-        url = stream_url(s.watch.stream_url, s.alpaca.data_url, s.watch.feed)
+        with open_watch(s, api, key, secret, symbols, state_dir, printer, opts) as watch:
+            printer(
+                f"Watching {', '.join(symbols)} live ({s.watch.feed} minute bars); alerts "
+                "only, nothing is traded; Ctrl-C to stop."
+            )
+            return watch.run()
+    finally:
+        lock.release()
 
-        def new_stream(syms: list[str]) -> Stream:
-            return MinuteStream(url, key, secret, syms, s.watch.silent_s)
 
-        store = StateStore(state_dir / "state.sqlite")
+@contextmanager
+def open_watch(
+    s: Settings,
+    api: AlpacaApi,
+    key: str,
+    secret: str,
+    symbols: list[str],
+    state_dir: Path,
+    printer: Printer,
+    opts: WatchOptions | None = None,
+    stop: threading.Event | None = None,
+) -> Iterator[LiveWatch]:
+    """The live watcher of `symbols` on `api`'s account, its outbox in `state_dir`
+    (created), delivered to the channels of the environment and `.env`; on leaving, what
+    is due is flushed (10 s at most) and the outbox closed."""
+    opts = opts or WatchOptions()
+    private_dir(state_dir)
+    retrier = Retrier(s.alpaca.backoff_base_s, s.alpaca.backoff_cap_s)
+
+    def clock() -> dict[str, Any]:
+        return retrier.call(api.clock, "reading the broker clock")
+
+    today = ns_to_et(int(clock()["now"].timestamp() * 1e9)).date()
+    calendar = MarketCalendar(today - timedelta(days=400), today + timedelta(days=400))
+    daily = AlpacaMarketData(s.alpaca, key, secret, limiter=api.limiter)
+    intraday = s.alpaca.model_copy(update={"feed": s.watch.feed})
+    minutes = AlpacaMarketData(intraday, key, secret, limiter=api.limiter)
+    rest = RestBars(minutes, daily, calendar, retrier)
+    watches = {}
+    for sym in symbols:
+        tiers = s.tiers_of(sym)
+        tf = Timeframe(opts.timeframe or tiers.timeframe)
+        if opts.no_confirmed:  # `bot paper` says it itself, from the signal it trades on
+            tiers = tiers.model_copy(update={"confirmed": False})
+        watches[sym] = SymbolWatch(s.for_symbol(sym), sym, tf, calendar, tiers)
+    url = stream_url(s.watch.stream_url, s.alpaca.data_url, s.watch.feed)
+
+    def new_stream(syms: list[str]) -> Stream:
+        return MinuteStream(url, key, secret, syms, s.watch.silent_s)
+
+    store = StateStore(state_dir / "state.sqlite")
+    try:
         channels = Channels.from_env(printer=printer)
         deliverer = Deliverer.open(state_dir / "state.sqlite", s.alerts, channels)
-        printer(
-            f"Watching {', '.join(symbols)} live ({s.watch.feed} minute bars from {url}); "
-            "alerts only, nothing is traded; Ctrl-C to stop."
-        )
         try:
-            watch = LiveWatch(s, watches, clock, rest, new_stream, deliverer, store, state_dir,
-                              opts.sessions)  # fmt: skip
-            return watch.run()
+            yield LiveWatch(s, watches, clock, rest, new_stream, deliverer, store, state_dir,
+                            opts.sessions, stop)  # fmt: skip
         finally:
             try:
                 deliverer.flush(10.0)
             finally:
                 deliverer.close()
-                store.close()
     finally:
-        lock.release()
+        store.close()
 
 
-__all__ = ["WatchOptions", "run_watch"]
+__all__ = ["WatchOptions", "open_watch", "run_watch"]
