@@ -49,6 +49,7 @@ KEY, SECRET = "watch-key", "watch-secret"
 ADMIN = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}
 DAY = (2026, 1, 29)
 LEVEL = 200.0
+PASSWORD = "s3cr3t-hook-passw0rd"  # in the alert URL: never in a log, event or state row
 
 
 def et(hh: int, mm: int) -> datetime:
@@ -133,7 +134,7 @@ def environment(tmp: Path, url: str, receiver: Receiver) -> dict[str, str]:
         BOT_PAPER__LOG_DIR=str(tmp / "logs"),
         BOT_PAPER__SETTLE_DELAY_S="0",
         BOT_ALERTS__RATE_PER_MINUTE="1000",
-        BOT_ALERT_URLS_DEFAULT=receiver.url,
+        BOT_ALERT_URLS_DEFAULT=receiver.url.replace("json://", f"json://watcher:{PASSWORD}@"),
     )
     return env
 
@@ -233,6 +234,17 @@ def test_watch_alerts_live_falls_back_to_rest_when_silent_and_sends_each_alert_o
     crossed = [p for p in receiver.received() if "crossed" in str(p.get("title"))]
     assert all("(provisional)" in str(p["title"]) for p in crossed)
     assert "Done: 1 session(s)" in out, out
+    # `bot logs` shows the stream's story: connected, silent once, back once
+    logs = subprocess.run([str(BOT), "logs", "--event", "data_stream"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert logs.returncode == 0, logs.stdout + logs.stderr
+    said = logs.stdout
+    assert said.count("status=silent") == 1 and said.count("status=restored") == 1, said
+    assert "connected" in logs.stdout, logs.stdout
+    # The receiver's password (Apprise URLs carry tokens) is nowhere but in the environment
+    for path in [*(tmp_path / "logs").iterdir(), *(tmp_path / "watch").glob("state.sqlite*")]:
+        assert PASSWORD.encode() not in path.read_bytes(), path
+    assert PASSWORD not in out
 
 
 def test_a_watcher_killed_mid_session_sends_what_it_missed_and_nothing_twice(

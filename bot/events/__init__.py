@@ -48,20 +48,24 @@ from bot.events.trading import (
     Signal,
     Trade,
 )
+from bot.events.watch import AlertMade, CatchUp, DataStream, WatchSession
 
 # Every type, in the order `bot logs` lists the kinds.
 EVENT_TYPES: tuple[type[Event], ...] = (
     RunStart, RunEnd, Bar, BarRevised, WarmUp, Reconcile, Signal, RiskApproved, RiskRejected,
     OrderIntent, Order, Fill, Trade, Guard, Halt, PositionMismatch, Late, Stream, Retry, Error,
-    OrderRefused,
+    OrderRefused, AlertMade, DataStream, CatchUp, WatchSession,
 )  # fmt: skip
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(t.kind for t in EVENT_TYPES))
 
 __all__ = [
     "EVENT_TYPES",
     "KINDS",
+    "AlertMade",
     "Bar",
     "BarRevised",
+    "CatchUp",
+    "DataStream",
     "Error",
     "Event",
     "Fill",
@@ -84,5 +88,6 @@ __all__ = [
     "SymbolEvent",
     "Trade",
     "WarmUp",
+    "WatchSession",
     "config_hash",
 ]

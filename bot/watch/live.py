@@ -40,7 +40,10 @@ from typing import Any, Protocol
 
 from bot import lifecycle
 from bot.alerts.deliver import Deliverer
+from bot.alerts.model import Alert
 from bot.alpaca.datastream import MinuteEvent
+from bot.events import Event
+from bot.events.watch import AlertMade, CatchUp, DataStream, WatchSession
 from bot.models import Bar, ns_to_et
 from bot.settings import Settings
 from bot.store.lock import write_heartbeat
@@ -95,6 +98,7 @@ class LiveWatch:
         state_dir: Path,
         sessions: int | None = None,
         stop: threading.Event | None = None,
+        publish: Callable[[Event], None] = lambda e: None,
     ) -> None:
         self.s, self.cfg = settings, settings.watch
         self.watches = watches
@@ -102,6 +106,7 @@ class LiveWatch:
         self.new_stream = new_stream
         self.deliverer, self.state, self.state_dir = deliverer, state, state_dir
         self.sessions = sessions
+        self.publish = publish  # the events of `bot logs` (bot/events/watch.py)
         self.stop = stop or threading.Event()  # set: end at the next wait (`bot paper`'s end)
         self.summary = WatchSummary(per_symbol={s: [] for s in watches})
         self.stream: Stream | None = None
@@ -171,10 +176,13 @@ class LiveWatch:
                 watch.warm_up(self._history(watch, day))
             seen = int(self.state.get_meta(f"last_minute:{sym}") or 0)
             open_ns = self.rest.calendar.session_hours(day)[0]
-            for bar in self.rest.closed_minutes(sym, open_ns - 1, now):
+            bars = self.rest.closed_minutes(sym, open_ns - 1, now)
+            for bar in bars:
                 self._minute(watch, bar, send=bar.ts > seen > 0)
+            self._caught_up(sym, bars, "start")
         self._warmed = True
         LOG.info("watching %s for the %s session", ", ".join(self.watches), day)
+        self.publish(WatchSession(day=str(day), status="started", symbols=",".join(self.watches)))
 
     def _history(self, watch: SymbolWatch, day: date) -> list[Bar]:
         tf = watch.timeframe
@@ -188,7 +196,7 @@ class LiveWatch:
         assert self.day is not None
         day = self.day
         self._stop_stream()
-        self._catch_up(now)
+        self._catch_up(now, "close")
         close_ns = self.rest.calendar.session_hours(day)[1]
         for sym, watch in self.watches.items():
             official = None
@@ -200,6 +208,9 @@ class LiveWatch:
         self._send(notices.daily_summary(routes, day, self.summary.per_symbol, self.watches))
         notices.prune_charts(self.state_dir)
         self.state.set_meta("finished_day", str(day))
+        made = sum(len(v) for v in self.summary.per_symbol.values())
+        self.publish(WatchSession(day=str(day), status="finished",
+                                  symbols=",".join(self.watches), alerts=made))  # fmt: skip
         self.summary.sessions += 1
         self.summary.per_symbol = {s: [] for s in self.watches}
         self.day, self.silent_since = None, None
@@ -223,7 +234,9 @@ class LiveWatch:
     # -- stream events ---------------------------------------------------------------
     def _on_event(self, event: MinuteEvent) -> None:
         if event.kind == "connected":
-            self._catch_up(self._now()[0])
+            connects = getattr(self.stream, "connects", None)
+            self.publish(DataStream(status="connected", connects=connects))
+            self._catch_up(self._now()[0], "connected")
             return
         self._restored()
         bar = event.bar
@@ -253,7 +266,7 @@ class LiveWatch:
                 self.summary.per_symbol[watch.symbol].append(f"{tier.tier} {tier.level:g}")
         self.state.set_meta(f"last_minute:{watch.symbol}", str(bar.ts))
 
-    def _catch_up(self, now: int) -> None:
+    def _catch_up(self, now: int, why: str) -> None:
         if self.day is None:
             return
         open_ns = self.rest.calendar.session_hours(self.day)[0]
@@ -262,9 +275,14 @@ class LiveWatch:
             bars = self.rest.closed_minutes(sym, after, now)
             for bar in bars:
                 self._minute(watch, bar, send=True)
-            self.summary.caught_up += len(bars)
-            if bars:
-                LOG.info("caught up %d minute(s) of %s over REST", len(bars), sym)
+            self._caught_up(sym, bars, why)
+
+    def _caught_up(self, sym: str, bars: list[Bar], why: str) -> None:
+        self.summary.caught_up += len(bars)
+        if bars:
+            LOG.info("caught up %d minute(s) of %s over REST (%s)", len(bars), sym, why)
+            first, last = (f"{ns_to_et(b.ts):%Y-%m-%dT%H:%M}" for b in (bars[0], bars[-1]))
+            self.publish(CatchUp(symbol=sym, why=why, minutes=len(bars), first=first, last=last))
 
     def _check_silence(self) -> None:
         if self.stream is None:
@@ -275,22 +293,27 @@ class LiveWatch:
             self.silent_since = last
             self.summary.silences += 1
             LOG.warning("no bar for %.0f s: the stream is silent; polling REST", mute)
+            self.publish(DataStream(status="silent", silent_s=round(mute, 1)))
             self._send(notices.stream_silent(self.s.alerts.routes, last, mute, self.cfg.poll_s))
         if self.silent_since is not None and time.monotonic() >= self._next_poll:
             self._next_poll = time.monotonic() + self.cfg.poll_s
-            self._catch_up(self._now()[0])
+            self._catch_up(self._now()[0], "silent")
 
     def _restored(self) -> None:
         if self.silent_since is None:
             return
         LOG.info("the stream is back")
+        self.publish(DataStream(status="restored"))
         self._send(notices.stream_restored(self.s.alerts.routes, self.silent_since))
         self.silent_since = None
 
     # -- helpers -----------------------------------------------------------------------
-    def _send(self, alert: Any) -> None:
-        if self.deliverer.submit(alert):
+    def _send(self, alert: Alert) -> None:
+        new = self.deliverer.submit(alert)
+        if new:
             self.summary.alerts += 1
+        self.publish(AlertMade(symbol=alert.symbol or None, alert_id=alert.alert_id,
+                               alert_kind=alert.kind, title=alert.title, new=new))  # fmt: skip
 
     def _stop_stream(self) -> None:
         if self.stream is not None:

@@ -22,7 +22,8 @@ from bot.alpaca.trading import AlpacaApi
 from bot.broker.sim import BrokerError
 from bot.data.calendar import MarketCalendar
 from bot.data.timeframe import Timeframe
-from bot.events.journal import setup_logging
+from bot.events import Event
+from bot.events.journal import Journal, setup_logging
 from bot.live.endpoints import LiveTradingRefused
 from bot.live.retry import BrokerUnavailable, Retrier
 from bot.models import ns_to_et
@@ -148,12 +149,18 @@ def open_watch(
         return MinuteStream(url, key, secret, syms, s.watch.silent_s)
 
     store = StateStore(state_dir / "state.sqlite")
+    journal = Journal(private_dir(Path(s.paper.log_dir)) / "events.jsonl")
+
+    def publish(event: Event) -> None:
+        journal.write(event)
+        journal.flush()  # a handful a minute: each is on disk at once
+
     try:
         channels = Channels.from_env(printer=printer)
         deliverer = Deliverer.open(state_dir / "state.sqlite", s.alerts, channels)
         try:
             yield LiveWatch(s, watches, clock, rest, new_stream, deliverer, store, state_dir,
-                            opts.sessions, stop)  # fmt: skip
+                            opts.sessions, stop, publish)  # fmt: skip
         finally:
             try:
                 deliverer.flush(10.0)
