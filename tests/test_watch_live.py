@@ -241,6 +241,17 @@ def test_watch_alerts_live_falls_back_to_rest_when_silent_and_sends_each_alert_o
     said = logs.stdout
     assert said.count("status=silent") == 1 and said.count("status=restored") == 1, said
     assert "connected" in logs.stdout, logs.stdout
+    # `bot status` of the watcher's state: stopped, the session done, the last minute of the
+    # script (10:29), and the 7 alerts above delivered (4 tiers, silent, back, summary)
+    status = subprocess.run(
+        [str(BOT), "status", "--state-dir", str(tmp_path / "watch")], cwd=tmp_path, env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "level watcher" in status.stdout and "not running" in status.stdout, status.stdout
+    assert "last session finished: 2026-01-29" in status.stdout, status.stdout
+    assert "BABA: last minute 2026-01-29 10:29 ET" in status.stdout, status.stdout
+    assert "alerts: 7 delivered" in status.stdout, status.stdout
     # The receiver's password (Apprise URLs carry tokens) is nowhere but in the environment
     for path in [*(tmp_path / "logs").iterdir(), *(tmp_path / "watch").glob("state.sqlite*")]:
         assert PASSWORD.encode() not in path.read_bytes(), path

@@ -99,6 +99,13 @@ def status(
 
     watched = apply_options(load_settings(config), PaperOptions(state_dir=state_dir))
     check_dir(Path(watched.paper.state_dir), "state directory", "--state-dir", write=False)
+    from bot.report.watchstatus import is_watch_state, read_watch_status, watch_status_view
+
+    here = Path(watched.paper.state_dir)
+    if is_watch_state(here):  # a level watcher's (bot watch), not a trading run's
+        found_watch = read_watch_status(here, watched.paper.heartbeat_s)
+        watch_status_view(make_console(), found_watch, here)
+        return
     symbols = watched.symbols if symbol is None else [symbol.upper()]
     try:
         found = {sym: read_status(watched.for_symbol(sym)) for sym in symbols}

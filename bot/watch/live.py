@@ -115,6 +115,9 @@ class LiveWatch:
         self._next_poll = 0.0
         self._beat = 0.0
         self._warmed = False
+        # What `bot status` reads (bot/report/watchstatus.py): a watcher's state, its symbols.
+        state.set_meta("role", "watch")
+        state.set_meta("symbols", ",".join(watches))
 
     # -- the loop --------------------------------------------------------------------
     def run(self) -> WatchSummary:
@@ -150,6 +153,8 @@ class LiveWatch:
 
     def _session(self, now: int) -> None:
         today = ns_to_et(now).date()
+        if self.day is not None and self.day != today:
+            self._finish_day(now)  # asleep through a close (a suspended machine): settle it
         if self.day != today:
             self._start_day(today, now)
         if self.stream is None:
@@ -175,8 +180,8 @@ class LiveWatch:
             if not self._warmed:  # later sessions carry on from the last one's bars
                 watch.warm_up(self._history(watch, day))
             seen = int(self.state.get_meta(f"last_minute:{sym}") or 0)
-            open_ns = self.rest.calendar.session_hours(day)[0]
-            bars = self.rest.closed_minutes(sym, open_ns - 1, now)
+            open_ns, close_ns = self.rest.calendar.session_hours(day)
+            bars = self.rest.closed_minutes(sym, open_ns - 1, min(now, close_ns))
             for bar in bars:
                 self._minute(watch, bar, send=bar.ts > seen > 0)
             self._caught_up(sym, bars, "start")
@@ -269,7 +274,8 @@ class LiveWatch:
     def _catch_up(self, now: int, why: str) -> None:
         if self.day is None:
             return
-        open_ns = self.rest.calendar.session_hours(self.day)[0]
+        open_ns, close_ns = self.rest.calendar.session_hours(self.day)
+        now = min(now, close_ns)  # this session's minutes only
         for sym, watch in self.watches.items():
             after = max(watch.last_ts, open_ns - 1)
             bars = self.rest.closed_minutes(sym, after, now)
