@@ -102,3 +102,22 @@ def test_a_symbol_turns_a_tier_off_in_its_watchlist_table(
     result = CliRunner().invoke(app, ["replay", "2026-01-12", "--config", str(cfg)])
     assert result.exit_code == 2
     assert "watchlist.BABA.alerts.approach_pct" in result.stderr
+
+
+def test_a_symbol_chooses_its_confirmation_timeframe_and_a_bad_one_is_named(
+    tmp_path: Path,
+) -> None:
+    """`alerts = { timeframe = "15m" }` in a watchlist table: that symbol confirms on 15m
+    bars, the others on [alerts.tiers] timeframe (1d as shipped); 7m is no choice."""
+    from bot.config_load import ConfigError, load_settings
+    from tests.conftest import DEFAULT_TOML
+
+    cfg = tmp_path / "watch.toml"
+    tables = ("\n[watchlist.BABA]\nlevels = [163.43]\nalerts = { timeframe = \"15m\" }\n"
+              "\n[watchlist.AAPL]\nlevels = [250.0]\n")  # fmt: skip
+    cfg.write_text(DEFAULT_TOML.read_text() + tables, encoding="utf-8")
+    s = load_settings(cfg)
+    assert (s.tiers_of("BABA").timeframe, s.tiers_of("AAPL").timeframe) == ("15m", "1d")
+    cfg.write_text(DEFAULT_TOML.read_text() + tables.replace('"15m"', '"7m"'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"watchlist\.BABA\.alerts\.timeframe"):
+        load_settings(cfg)
