@@ -92,9 +92,10 @@ class SymbolWatch:
         self.recent_minutes.append(minute)
         alerts = self.tiers.on_bar(minute)
         closed = self.aggregator.push(minute)
-        self.bucket.append(minute)
         if closed:
-            self.bucket = [minute] if self.aggregator.partial is not None else []
+            self.bucket = []
+        if self.aggregator.partial is not None:  # a minute it took (not one out of hours)
+            self.bucket.append(minute)
         signals: list[Signal] = []
         for bar in closed:
             self.recent_bars.append(bar)
@@ -112,6 +113,9 @@ class SymbolWatch:
             return False
         self.bucket[at] = minute
         self.aggregator.restate(self.bucket)
+        for i, seen in enumerate(self.recent_minutes):  # the chart and summary show it too
+            if seen.ts == minute.ts:
+                self.recent_minutes[i] = minute
         return True
 
     def close_session(self, official: Bar | None = None) -> Seen:

@@ -96,7 +96,8 @@ class RestBars:
         return list(aggregate(kept, tf, self.calendar).iter_bars())
 
     def official_daily(self, sym: str, day: date, now: int) -> Bar | None:
-        """The session's daily bar, if the data API serves it (final) by `now`."""
+        """The session's daily bar, if the data API serves it by `now`. Alpaca revises it
+        after the close (late trades); the caller waits `paper.settle_delay_s` first."""
         start = datetime.combine(day, datetime.min.time(), ET)
         seen = now - int(self.daily_api.delay.total_seconds() * 1e9)
         if self.calendar.session_hours(day)[1] > seen:
