@@ -214,6 +214,42 @@ class WatchConfig(StrictModel):
     state_dir: str = "state/watch"  # its lock, heartbeat and alert outbox
 
 
+class StudyConfig(StrictModel):
+    """`bot study` and the base rates in alerts and `bot signals` (bot/study)."""
+
+    horizons: list[int] = Field(default_factory=lambda: [1, 5, 20], min_length=1, max_length=10)
+    # A breakout is false when a close comes back through its level within this many bars.
+    false_within: int = Field(5, ge=1, le=250)
+    # Fewer events than this: "too few events", never a figure.
+    min_events: int = Field(8, ge=2, le=10_000)
+    bootstrap: int = Field(2000, ge=100, le=100_000)  # resamples for the 95% intervals
+    seed: int = Field(7, ge=0)  # the bootstrap's seed: the same report on every run
+    # The base rate in an alert: "N past cases, M held beyond the level `hold_bars` later".
+    hold_bars: int = Field(5, ge=1, le=250)
+
+    @field_validator("horizons")
+    @classmethod
+    def _positive_sorted(cls, value: list[int]) -> list[int]:
+        if any(h < 1 or h > 1000 for h in value) or len(set(value)) != len(value):
+            raise ValueError("horizons must be distinct whole numbers of bars from 1 to 1000")
+        return sorted(value)
+
+
+class LevelsConfig(StrictModel):
+    """`bot levels suggest`: levels from swing highs and lows, without look-ahead."""
+
+    # A swing high (low) is the highest high (lowest low) of `pivot_bars` bars on each
+    # side; it is known only `pivot_bars` bars after it.
+    pivot_bars: int = Field(5, ge=1, le=100)
+    cluster_pct: float = Field(1.0, gt=0, le=20)  # pivots within this % form one level
+    touch_pct: float = Field(0.5, gt=0, le=20)  # a bar whose range comes this near touches it
+    min_touches: int = Field(2, ge=1, le=1000)  # fewer touches before the as-of date: left out
+    round_numbers: bool = False  # also suggest round numbers near the price
+    round_step: float = Field(10.0, gt=0, le=1e6)
+    top: int = Field(10, ge=1, le=200)  # levels listed
+    lookback_bars: int = Field(504, ge=20, le=100_000)  # bars before the as-of date used
+
+
 Channel = Annotated[str, Field(pattern=CHANNEL_NAME.pattern)]
 
 
@@ -296,6 +332,8 @@ class Settings(BaseSettings):
     portfolio: PortfolioConfig = PortfolioConfig()
     alerts: AlertsConfig = AlertsConfig()
     watch: WatchConfig = WatchConfig()
+    study: StudyConfig = StudyConfig()
+    levels: LevelsConfig = LevelsConfig()
     # Symbols with their own levels and overrides (bot/watchlist.py); empty: `symbol` alone.
     # Declared after [strategy] and [risk]: its check merges over them.
     watchlist: dict[str, WatchEntry] = Field(default_factory=dict)
