@@ -212,6 +212,10 @@ class WatchConfig(StrictModel):
     # Sessions of minute bars an intraday timeframe warms its strategy up on.
     warmup_sessions: int = Field(5, ge=1, le=60)
     state_dir: str = "state/watch"  # its lock, heartbeat and alert outbox
+    charts: bool = True  # a PNG of the bars with each level alert
+    # How long an alert may wait for its chart (drawn off the bar loop, ~80 ms each): a
+    # burst of alerts goes out on time, the charts that could not keep up left out.
+    chart_wait_s: float = Field(0.5, ge=0, le=60)
 
 
 class StudyConfig(StrictModel):
@@ -223,7 +227,7 @@ class StudyConfig(StrictModel):
     # Fewer events than this: "too few events", never a figure.
     min_events: int = Field(8, ge=2, le=10_000)
     bootstrap: int = Field(2000, ge=100, le=100_000)  # resamples for the 95% intervals
-    seed: int = Field(7, ge=0)  # the bootstrap's seed: the same report on every run
+    seed: int = Field(7, ge=0, le=2**32 - 1)  # the bootstrap's seed: the same report on every run
     # The base rate in an alert: "N past cases, M held beyond the level `hold_bars` later".
     hold_bars: int = Field(5, ge=1, le=250)
 

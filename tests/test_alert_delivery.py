@@ -100,6 +100,33 @@ def test_an_alert_is_delivered_once_with_its_message_and_chart(
     run.close()
 
 
+def test_an_alert_held_for_its_chart_goes_when_released_or_without_it_when_the_hold_ends(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    """A chart drawn off the bar loop (bot/watch/charts.py): the alert waits for it at most
+    `hold_s`. Released once the chart is written: sent with it, before the hold ends. Never
+    released: sent without it once the hold ends, saying so."""
+    run = Run(tmp_path / "state.sqlite", {"default": receiver.url})
+    run.deliverer.start()
+    chart = tmp_path / "charts" / "one.png"
+    held = alert(1, attachment=chart, hold_s=600.0)
+    assert run.deliverer.submit(held)
+    time.sleep(0.5)
+    assert receiver.received() == []  # no chart yet, the hold not over: waiting
+    chart.parent.mkdir()
+    chart.write_bytes(PNG)
+    run.deliverer.release(held.alert_id)
+    assert receiver.wait_for(1, timeout=10), "released, it goes at once (not in 600 s)"
+    (att,) = receiver.received()[0]["attachments"]
+    assert base64.b64decode(att["base64"]) == PNG
+    late = alert(2, attachment=tmp_path / "charts" / "never.png", hold_s=0.3)
+    assert run.deliverer.submit(late)
+    assert receiver.wait_for(2, timeout=10)
+    post = receiver.received()[1]
+    assert not post.get("attachments") and "(chart never.png not found)" in post["message"]
+    run.close()
+
+
 def test_a_receiver_down_for_a_while_gets_every_alert_after_once(
     tmp_path: Path, receiver: Receiver
 ) -> None:

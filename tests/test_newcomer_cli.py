@@ -170,6 +170,7 @@ EVENT_NAMES = {
     "run_start", "run_end", "bar", "signal", "risk", "order_intent", "order", "fill",
     "trade", "guard", "halt", "reconcile", "warm_up", "retry", "error",
     "position_mismatch", "late", "stream", "bar_revised",
+    "alert", "data_stream", "catch_up", "watch_session",  # the level watcher's
 }  # fmt: skip
 
 
@@ -533,3 +534,15 @@ def test_metrics_json_names_buy_and_hold_cagr(tmp_path: Path, env: dict[str, str
     expected = ((last / first) ** (365.25 / days) - 1) * 100
     assert metrics["buy_hold_cagr_pct"] == pytest.approx(expected, rel=1e-9)
     assert metrics["buy_hold_return_pct"] == pytest.approx((last / first - 1) * 100, rel=1e-9)
+
+
+def test_an_option_of_the_wrong_type_is_a_usage_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """typer 0.29 parses with its own copy of click: its usage errors must be caught as
+    click's are (exit 2, the usage line, the option named)."""
+    from bot.cli.main import run_app
+
+    assert run_app(["scan", "x", "--bars", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--bars'" in err and "Traceback" not in err, err

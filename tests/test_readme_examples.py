@@ -611,7 +611,7 @@ def test_watch_flow(user_dir: Path) -> None:
                 line = line.replace(old, new)
             dotenv.append(line)
         dotenv += [f"BOT_ALPACA__TRADING_URL={srv.url}", f"BOT_ALPACA__DATA_URL={srv.url}",
-                   "BOT_WATCH__CLOCK_S=0.2"]  # fmt: skip
+                   "BOT_WATCH__CLOCK_S=0.2", "BOT_WATCH__CHART_WAIT_S=60"]  # fmt: skip
         (user_dir / ".env").write_text("\n".join(dotenv) + "\n", encoding="utf-8")
         proc = subprocess.Popen(
             words("bot watch"), cwd=user_dir, env=env(), stdout=subprocess.PIPE,

@@ -124,6 +124,7 @@ class Deliverer:
             title=alert.title, body=alert.body,
             attachment=None if alert.attachment is None else str(alert.attachment),
             created_at=created, expires_at=created + self.config.expire_after_s,
+            not_before=created + alert.hold_s if alert.attachment and alert.hold_s > 0 else None,
         )  # fmt: skip
         new = 0
         for channel in alert.channels:
@@ -131,6 +132,11 @@ class Deliverer:
             new += self.store.add(replace(row, channel=channel), targets)
         self._kick()
         return new > 0
+
+    def release(self, alert_id: str) -> None:
+        """The alert's attachment is ready: send it now rather than at the end of its hold."""
+        if self.store.release(alert_id, self.clock()):
+            self._kick()
 
     def unsettled(self) -> int:
         """Rows not yet delivered, expired or in doubt."""

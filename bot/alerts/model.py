@@ -75,6 +75,9 @@ class Alert:
     channels: tuple[str, ...]
     created: datetime = field(default_factory=lambda: datetime.now(UTC))
     attachment: Path | None = None
+    # Seconds its delivery may wait for `attachment` to be written (a chart drawn off the
+    # bar loop): released at once when it is (`Deliverer.release`), sent without it after.
+    hold_s: float = 0.0
 
     def __post_init__(self) -> None:
         # Refused here, in the caller's thread, rather than found out by the deliverer.
@@ -102,6 +105,7 @@ class Alert:
         channels: Sequence[str],
         attachment: Path | None = None,
         created: datetime | None = None,
+        hold_s: float = 0.0,
     ) -> Alert:
         """An alert whose id is `alert_id_of(kind, symbol, *key)`."""
         return cls(
@@ -113,6 +117,7 @@ class Alert:
             channels=tuple(dict.fromkeys(channels)),
             created=created or datetime.now(UTC),
             attachment=attachment,
+            hold_s=hold_s,
         )
 
 

@@ -10,6 +10,7 @@ imported.
 from __future__ import annotations
 
 import click
+import typer
 
 from bot import lifecycle
 from bot.cli.common import app
@@ -45,16 +46,24 @@ COMMAND_MODULES = (
 __all__ = ["app", "main", "run_app"]
 
 
+try:  # typer 0.29+ parses with its own copy of click, whose errors are not click's
+    from typer._click.exceptions import ClickException as _TyperClickException
+except ImportError:  # older typer: click's own
+    _TyperClickException = click.ClickException  # type: ignore[misc, assignment]
+_ABORTS = (click.exceptions.Abort, typer.Abort)
+_USAGE = (click.ClickException, _TyperClickException)
+
+
 def run_app(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code; an interrupt is raised to bot.cli.entry."""
     try:
         rv = app(args=argv, standalone_mode=False)
-    except click.exceptions.Abort as exc:
+    except _ABORTS as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, lifecycle.Interrupted):
             raise cause from None
         raise lifecycle.Interrupted() from None  # a plain KeyboardInterrupt (Ctrl-C)
-    except click.ClickException as exc:
+    except _USAGE as exc:  # a bad option or argument: its usage line, exit 2
         exc.show()
         return exc.exit_code
     # typer turns an interrupt into a bare exit 130: report it as it was (SIGTERM: 143)

@@ -86,6 +86,7 @@ class NewRow:
     attachment: str | None
     created_at: float
     expires_at: float
+    not_before: float | None = None  # first try no earlier (a chart being drawn); None: now
 
 
 class OutboxStore:
@@ -136,11 +137,22 @@ class OutboxStore:
                     (
                         *(row.alert_id, target, row.channel, row.kind, row.symbol, row.title),
                         *(row.body, row.attachment, row.created_at, row.expires_at, PENDING),
-                        *(0, row.created_at, None, None, None),
+                        *(0, row.created_at if row.not_before is None else row.not_before),
+                        *(None, None, None),
                     ),
                 )
                 new += cur.rowcount
         return new
+
+    def release(self, alert_id: str, now: float) -> int:
+        """Make the alert's untried rows due now (its attachment is ready); how many."""
+        with self._tx() as cur:
+            cur.execute(
+                "UPDATE outbox SET next_at = ? WHERE alert_id = ? AND status = ? "
+                "AND attempts = 0 AND next_at > ?",
+                (now, alert_id, PENDING, now),
+            )
+            return int(cur.rowcount)
 
     def recover(self) -> list[OutboxRow]:
         """Rows left `sending` by a process that died: now `in_doubt` (never resent)."""

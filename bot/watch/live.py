@@ -42,13 +42,13 @@ from bot import lifecycle
 from bot.alerts.deliver import Deliverer
 from bot.alerts.model import Alert
 from bot.alpaca.datastream import MinuteEvent
-from bot.events import Event
-from bot.events.watch import AlertMade, CatchUp, DataStream, WatchSession
+from bot.events import AlertMade, CatchUp, DataStream, Event, WatchSession
 from bot.models import Bar, ns_to_et
 from bot.settings import Settings
 from bot.store.lock import write_heartbeat
 from bot.store.state import StateStore
 from bot.watch import notices
+from bot.watch.charts import ChartJob, ChartWorker
 from bot.watch.pipeline import SymbolWatch
 from bot.watch.rest import NS_PER_MIN, RestBars
 
@@ -115,6 +115,7 @@ class LiveWatch:
         self._next_poll = 0.0
         self._beat = 0.0
         self._warmed = False
+        self.charts = ChartWorker(deliverer.release)  # alert charts, off the bar loop
         # What `bot status` reads (bot/report/watchstatus.py): a watcher's state, its symbols.
         state.set_meta("role", "watch")
         state.set_meta("symbols", ",".join(watches))
@@ -134,6 +135,7 @@ class LiveWatch:
             pass
         finally:
             self._stop_stream()
+            self.charts.close()
         return self.summary
 
     def _now(self) -> tuple[int, bool]:
@@ -208,7 +210,7 @@ class LiveWatch:
             if watch.timeframe.daily:
                 official = self._official_daily(sym, day, close_ns)
             for tier in watch.close_session(official).alerts:
-                self._send(notices.tier_alert(self.s, watch, tier, self.state_dir))
+                self._send(*notices.tier_alert(self.s, watch, tier, self.state_dir))
         routes = self.s.alerts.routes
         self._send(notices.daily_summary(routes, day, self.summary.per_symbol, self.watches))
         notices.prune_charts(self.state_dir)
@@ -267,7 +269,7 @@ class LiveWatch:
         seen = watch.on_minute(bar)
         if send:
             for tier in seen.alerts:
-                self._send(notices.tier_alert(self.s, watch, tier, self.state_dir))
+                self._send(*notices.tier_alert(self.s, watch, tier, self.state_dir))
                 self.summary.per_symbol[watch.symbol].append(f"{tier.tier} {tier.level:g}")
         self.state.set_meta(f"last_minute:{watch.symbol}", str(bar.ts))
 
@@ -314,10 +316,12 @@ class LiveWatch:
         self.silent_since = None
 
     # -- helpers -----------------------------------------------------------------------
-    def _send(self, alert: Alert) -> None:
+    def _send(self, alert: Alert, chart: ChartJob | None = None) -> None:
         new = self.deliverer.submit(alert)
         if new:
             self.summary.alerts += 1
+            if chart is not None:
+                self.charts.draw(chart)
         self.publish(AlertMade(symbol=alert.symbol or None, alert_id=alert.alert_id,
                                alert_kind=alert.kind, title=alert.title, new=new))  # fmt: skip
 

@@ -14,32 +14,32 @@ from datetime import date
 from pathlib import Path
 
 from bot.alerts.channels import route
-from bot.alerts.chart import render_alert_chart
 from bot.alerts.model import Alert, alert_id_of
 from bot.alerts.tiers import TierAlert
 from bot.models import ns_to_et
 from bot.settings import AlertRoutes, Settings
 from bot.watch.alerts import alert_of
+from bot.watch.charts import ChartJob, job_of
 from bot.watch.pipeline import SymbolWatch
 
 LOG = logging.getLogger("bot.watch")
 CHART_DAYS = 7  # charts older than this are removed at a session's end
 
 
-def tier_alert(settings: Settings, watch: SymbolWatch, tier: TierAlert, folder: Path) -> Alert:
-    """The tier's alert, with a PNG of the bars the watcher decided on (minutes; the
-    timeframe's bars for a confirmation) when one can be drawn."""
+def tier_alert(
+    settings: Settings, watch: SymbolWatch, tier: TierAlert, folder: Path
+) -> tuple[Alert, ChartJob | None]:
+    """The tier's alert and the job that draws its chart: a PNG of the bars the watcher
+    decided on (minutes; the timeframe's bars for a confirmation), drawn off the bar loop
+    (bot/watch/charts.py) while the alert waits up to `[watch] chart_wait_s` for it."""
     level = next((lv for lv in watch.levels if abs(lv.price - tier.level) < 1e-9), None)
     alert = alert_of(tier, level, settings.alerts.routes)
-    bars = list(watch.recent_bars if tier.tier == "confirmed" else watch.recent_minutes)
+    if not settings.watch.charts:
+        return alert, None
+    bars = watch.recent_bars if tier.tier == "confirmed" else watch.recent_minutes
     path = folder / "charts" / f"{alert.alert_id}.png"
-    try:
-        if not path.exists():
-            render_alert_chart(bars, tier.level, tier.ts, alert.title, path)
-    except (OSError, ValueError) as exc:  # an alert without its chart beats no alert
-        LOG.warning("no chart for alert %s: %s", alert.alert_id, exc)
-        return alert
-    return replace(alert, attachment=path)
+    job = job_of(alert.alert_id, bars, tier.level, tier.ts, alert.title, path)
+    return replace(alert, attachment=path, hold_s=settings.watch.chart_wait_s), job
 
 
 def prune_charts(folder: Path, now: float | None = None) -> None:
