@@ -33,7 +33,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
@@ -317,6 +317,8 @@ class LiveWatch:
 
     # -- helpers -----------------------------------------------------------------------
     def _send(self, alert: Alert, chart: ChartJob | None = None) -> None:
+        if chart is not None and not self.charts.ready_within(alert.hold_s):
+            alert, chart = replace(alert, attachment=None, hold_s=0.0), None  # a burst
         new = self.deliverer.submit(alert)
         if new:
             self.summary.alerts += 1
