@@ -99,6 +99,10 @@ COVERED = {
         "test_scan_flow"
     ),
     "bot watch": "test_watch_flow",
+    "bot study --symbol BABA": "tests/test_study.py::test_bot_study_on_baba",
+    "bot levels suggest BABA --asof 2026-01-09": (
+        "tests/test_levels_suggest.py::test_every_level_was_touched_twice_by_asof"
+    ),
     "bot data fetch AAPL MSFT BABA --from 2015-01-01": "test_watchlist_flow",
     "bot backtest --config watch.toml --out runs/watch": "test_watchlist_flow",
     "bot paper --config watch.toml --fresh --state-dir state/watch": "test_watchlist_flow",

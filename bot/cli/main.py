@@ -34,6 +34,12 @@ from bot.cli import scan
 # isort: split
 from bot.cli import watch
 
+# isort: split
+from bot.cli import levels
+
+# isort: split
+from bot.cli import study
+
 COMMAND_MODULES = (
     run,
     operate,
@@ -41,6 +47,8 @@ COMMAND_MODULES = (
     data,
     scan,
     watch,
+    levels,
+    study,
 )  # the order of the commands in `bot --help`
 
 __all__ = ["app", "main", "run_app"]
