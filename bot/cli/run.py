@@ -26,6 +26,8 @@ from bot.store.lock import RunnerError, check_dir, take_lock
 
 if TYPE_CHECKING:
     from bot.data.load import LoadResult
+    from bot.data.series import BarSeries
+    from bot.models import Signal
 
 LOG = logging.getLogger("bot.cli")  # the logger name the log lines have always carried
 
@@ -70,9 +72,10 @@ def signals(
         bars = loaded.bars
         strategy = build_strategy(settings.strategy)
         result = scan(strategy, bars, lo, hi)
+        history = base_rates(settings, bars, hi, result.signals)
         if fmt == "json":
             if result.signals:
-                print(signals_jsonl(result.signals))
+                print(signals_jsonl(result.signals, history))
             continue
         if several and name != names[0]:
             console.print()
@@ -84,9 +87,26 @@ def signals(
         mine = {k: v for k, v in settings.watchlist.items() if k == settings.symbol}
         for line in due_reviews(mine, date.today()):
             console.print(f"  review due: {line}", style="yellow", markup=False)
-        console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)"))
+        console.print(signal_table(result.signals, f"{len(result.signals)} signal(s)", history))
         last = hi - 1
         console.print(status_table(strategy.status(), float(bars.close[last]), int(bars.ts[last])))
+
+
+def base_rates(
+    settings: Settings, bars: BarSeries, hi: int, signals: list[Signal]
+) -> list[str | None]:
+    """Each signal's base rate (bot/study/baserate.py): the past cases of its tier at its
+    level whose outcome had closed before it, from the bars up to `--to`; None for a
+    signal about no level."""
+    if not signals:
+        return []
+    import numpy as np
+
+    from bot.study.baserate import StudyData
+
+    study = StudyData.build(settings, settings.symbol, bars.take(np.arange(hi)))
+    rates = [study.for_signal(sig) for sig in signals]
+    return [None if r is None else r.sentence() for r in rates]
 
 
 def _load_range(

@@ -43,8 +43,11 @@ class Fitted:
         return Measurement.get(console, options, self.pick(console, options))
 
 
-def signal_table(signals: Sequence[Signal], title: str) -> Fitted:
-    """Time, kind, the strategy's details (its columns: the first signal's), reason."""
+def signal_table(
+    signals: Sequence[Signal], title: str, history: Sequence[str | None] = ()
+) -> Fitted:
+    """Time, kind, the strategy's details (its columns: the first signal's), reason, and
+    under it the signal's base rate (`history`, one per signal) where there is one."""
     details = signals[0].details() if signals else ()
     wide = Table(title=title, title_justify="left")
     wide.add_column("time", no_wrap=True)
@@ -57,13 +60,15 @@ def signal_table(signals: Sequence[Signal], title: str) -> Fitted:
     narrow.add_column("time", no_wrap=True)
     narrow.add_column("signal", no_wrap=True)
     narrow.add_column("reason", overflow="fold")
-    for s in signals:
+    for i, s in enumerate(signals):
         # Green for signals that open longs (or close shorts), red for the others.
         kind = f"[{'green' if s.enters is Direction.LONG else 'red'}]{escape(str(s.kind))}[/]"
         cells = s.details()
-        wide.add_row(_when(s.time), kind, *(escape(d.text) for d in cells), escape(s.reason))
+        said = history[i] if i < len(history) else None
+        reason = escape(s.reason) + ("" if said is None else f"\n[dim]history: {escape(said)}[/]")
+        wide.add_row(_when(s.time), kind, *(escape(d.text) for d in cells), reason)
         lines = [kind, *(escape(f"{d.header} {d.text}") for d in cells if d.text)]
-        narrow.add_row(_when(s.time, "\n"), "\n".join(lines), escape(s.reason))
+        narrow.add_row(_when(s.time, "\n"), "\n".join(lines), reason)
     return Fitted(wide, narrow)
 
 
@@ -122,9 +127,17 @@ def print_load_summary(
         console.print(f"  ... {hidden} more, all in {log_file}", markup=False)
 
 
-def signals_jsonl(signals: Sequence[Signal]) -> str:
-    """One JSON object a signal, its symbol first (a watchlist prints several symbols')."""
-    return "\n".join(json.dumps({"symbol": s.symbol, **s.as_dict()}) for s in signals)
+def signals_jsonl(signals: Sequence[Signal], history: Sequence[str | None] = ()) -> str:
+    """One JSON object a signal, its symbol first (a watchlist prints several symbols'),
+    with its `base_rate` sentence where it has one."""
+    out = []
+    for i, s in enumerate(signals):
+        row = {"symbol": s.symbol, **s.as_dict()}
+        said = history[i] if i < len(history) else None
+        if said is not None:
+            row["base_rate"] = said
+        out.append(json.dumps(row))
+    return "\n".join(out)
 
 
 def trades_table(trades: Sequence[Trade], limit: int = 50) -> Fitted:

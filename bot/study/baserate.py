@@ -33,15 +33,6 @@ from bot.study.stats import bootstrap
 from bot.watch.pipeline import direction_of
 from strategies import build_strategy
 
-# The alerts' tiers (bot/alerts/tiers.py) and their direction -> the study's tier.
-ALERT_TIERS: dict[tuple[str, str], Tier] = {
-    ("crossed", "up"): "crossed_up",
-    ("crossed", "down"): "crossed_down",
-    ("confirmed", "up"): "breakout",
-    ("confirmed", "down"): "breakdown",
-    ("failed", "up"): "failed_breakout",  # an alert's "failed" carries the break's direction
-    ("failed", "down"): "failed_breakdown",
-}
 _SAME_LEVEL = 1e-6
 
 

@@ -20,7 +20,7 @@ _WORDS = {
 }
 
 
-def message(a: TierAlert, level: Level | None) -> tuple[str, str]:
+def message(a: TierAlert, level: Level | None, history: str | None = None) -> tuple[str, str]:
     """(title, body) of a tier alert."""
     way = "up through" if a.direction == "up" else "down through"
     what = f"{_WORDS[a.tier]} {a.level:g}" if a.tier != "crossed" else f"crossed {way} {a.level:g}"
@@ -37,10 +37,14 @@ def message(a: TierAlert, level: Level | None) -> tuple[str, str]:
     lines.append(f"price {a.price:.2f}, close {a.distance_pct:+.2f}% from the level, volume {vol}")
     if a.provisional:
         lines.append("Provisional: one bar through the level; the strategy has not confirmed it.")
+    if history:  # the base rate: the past only (bot/study/baserate.py)
+        lines.append(f"History: {history}")
     return title, "\n".join(lines)
 
 
-def alert_of(a: TierAlert, level: Level | None, routes: AlertRoutes) -> Alert:
-    title, body = message(a, level)
+def alert_of(
+    a: TierAlert, level: Level | None, routes: AlertRoutes, history: str | None = None
+) -> Alert:
+    title, body = message(a, level, history)
     return Alert.create(a.tier, a.symbol, (a.level, a.direction, a.ts), title=title, body=body,
                         channels=route(routes, a.tier))  # fmt: skip

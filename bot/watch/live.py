@@ -47,12 +47,14 @@ from bot.models import Bar, ns_to_et
 from bot.settings import Settings
 from bot.store.lock import write_heartbeat
 from bot.store.state import StateStore
+from bot.study.baserate import StudyData
 from bot.watch import notices
 from bot.watch.charts import ChartJob, ChartWorker
 from bot.watch.pipeline import SymbolWatch
 from bot.watch.rest import NS_PER_MIN, RestBars
 
 LOG = logging.getLogger("bot.watch")
+STUDY_BARS = 2520  # about ten years of sessions behind each alert's base rate
 GIVE_UP_S = 3600.0  # how long after it is due the official daily bar is waited for
 
 
@@ -180,7 +182,7 @@ class LiveWatch:
         self.day = day
         for sym, watch in self.watches.items():
             if not self._warmed:  # later sessions carry on from the last one's bars
-                watch.warm_up(self._history(watch, day))
+                self._warm_up(watch, day)
             seen = int(self.state.get_meta(f"last_minute:{sym}") or 0)
             open_ns, close_ns = self.rest.calendar.session_hours(day)
             bars = self.rest.closed_minutes(sym, open_ns - 1, min(now, close_ns))
@@ -191,12 +193,18 @@ class LiveWatch:
         LOG.info("watching %s for the %s session", ", ".join(self.watches), day)
         self.publish(WatchSession(day=str(day), status="started", symbols=",".join(self.watches)))
 
-    def _history(self, watch: SymbolWatch, day: date) -> list[Bar]:
-        tf = watch.timeframe
-        if tf.daily:
+    def _warm_up(self, watch: SymbolWatch, day: date) -> None:
+        """The strategy's warm-up, and the daily history the alerts' base rates come from
+        (bot/study: `STUDY_BARS` sessions, one request)."""
+        daily = self.rest.daily_history(watch.symbol, day, STUDY_BARS)
+        if watch.timeframe.daily:
             need = watch.strategy.warmup_bars() + 5
-            return self.rest.daily_history(watch.symbol, day, need)
-        return self.rest.intraday_history(watch.symbol, tf, day, self.cfg.warmup_sessions)
+            watch.warm_up(daily.iter_bars(max(len(daily) - need, 0), len(daily)))
+        else:
+            sessions = self.cfg.warmup_sessions
+            watch.warm_up(self.rest.intraday_history(watch.symbol, watch.timeframe, day, sessions))
+        if len(daily):
+            watch.study = StudyData.build(self.s, watch.symbol, daily)
 
     def _finish_day(self, now: int) -> None:
         """The session closed: last minutes, last bars, the day's summary."""

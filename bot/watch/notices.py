@@ -33,7 +33,7 @@ def tier_alert(
     decided on (minutes; the timeframe's bars for a confirmation), drawn off the bar loop
     (bot/watch/charts.py) while the alert waits up to `[watch] chart_wait_s` for it."""
     level = next((lv for lv in watch.levels if abs(lv.price - tier.level) < 1e-9), None)
-    alert = alert_of(tier, level, settings.alerts.routes)
+    alert = alert_of(tier, level, settings.alerts.routes, watch.history_of(tier))
     if not settings.watch.charts:
         return alert, None
     bars = watch.recent_bars if tier.tier == "confirmed" else watch.recent_minutes

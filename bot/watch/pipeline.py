@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.alerts.tiers import Direction, LevelTiers, TierAlert, TierConfig
 from bot.data.aggregate import MinuteAggregator
@@ -23,6 +24,21 @@ from bot.models import Direction as Side
 from bot.settings import Settings
 from bot.watchlist import Level
 from strategies import build_strategy
+
+if TYPE_CHECKING:
+    from bot.study.baserate import StudyData
+    from bot.study.events import Tier as StudyTier
+
+# The alerts' tiers and their direction -> the study's (bot/study uses this table; it lives
+# here so that a watcher without a study imports none of bot/study).
+ALERT_TIERS: dict[tuple[str, str], StudyTier] = {
+    ("crossed", "up"): "crossed_up",
+    ("crossed", "down"): "crossed_down",
+    ("confirmed", "up"): "breakout",
+    ("confirmed", "down"): "breakdown",
+    ("failed", "up"): "failed_breakout",
+    ("failed", "down"): "failed_breakdown",
+}
 
 CHART_BARS = 120  # bars kept for an alert's chart
 
@@ -69,6 +85,8 @@ class SymbolWatch:
         # What the engine used, for the alert's chart: recent minutes and timeframe bars.
         self.recent_minutes: deque[Bar] = deque(maxlen=CHART_BARS)
         self.recent_bars: deque[Bar] = deque(maxlen=CHART_BARS)
+        # The symbol's history of events at its levels (bot/study): an alert's base rate.
+        self.study: StudyData | None = None
 
     def warm_up(self, bars: Iterable[Bar]) -> None:
         """Bars of the timeframe before the watched ones: the strategy's state only."""
@@ -133,6 +151,15 @@ class SymbolWatch:
         for sig in signals:
             alerts += self._confirmed(sig, last)
         return Seen(alerts, (last,), signals)
+
+    def history_of(self, alert: TierAlert) -> str | None:
+        """The alert's base rate: the past cases of its tier at its level whose outcome had
+        closed before its bar (None without a study, or for a tier the study has not)."""
+        tier = ALERT_TIERS.get((alert.tier, alert.direction))
+        if self.study is None or tier is None:
+            return None
+        rate = self.study.base_rate(tier, alert.level, alert.ts)
+        return None if rate is None else rate.sentence()
 
     def _confirmed(self, sig: Signal, bar: Bar) -> list[TierAlert]:
         way = direction_of(sig)

@@ -26,7 +26,7 @@ from bot.alerts.deliver import Deliverer
 from bot.alerts.tiers import TierAlert
 from bot.config_load import PROJECT_ROOT, store_path
 from bot.data.calendar import MarketCalendar
-from bot.data.load import load_csv
+from bot.data.load import load_csv, symbol_warning
 from bot.data.series import BarSeries
 from bot.data.source import load_bars, regular_hours
 from bot.data.store import BarStore
@@ -35,6 +35,7 @@ from bot.engine.timeline import by_time
 from bot.models import DataError, session_day
 from bot.settings import Settings
 from bot.store.state import StateStore
+from bot.study.baserate import StudyData
 from bot.watch.alerts import alert_of
 from bot.watch.pipeline import SymbolWatch
 
@@ -78,10 +79,15 @@ def replay_day(settings: Settings, opts: ReplayOptions, printer: Callable[[str],
         mine = settings.for_symbol(sym)
         tf = Timeframe(opts.timeframe or settings.tiers_of(sym).timeframe)
         watch = SymbolWatch(mine, sym, tf, calendar, settings.tiers_of(sym))
+        source = load_bars(mine, sym, None)
+        daily = source.loaded.bars
+        before = daily.index_of(day.isoformat())
         if tf.daily:
-            daily = load_bars(mine, sym, None).loaded.bars
-            before = daily.index_of(day.isoformat())
             watch.warm_up(daily.iter_bars(0, before))
+        # The base rates: the symbol's own daily bars before the day (never another
+        # symbol's bundled file; an alert counts no case after it).
+        if source.path is None or symbol_warning(source.path, sym) is None:
+            watch.study = StudyData.build(settings, sym, daily.take(np.arange(before)))
         watches[sym], minutes[sym] = watch, minutes_of(settings, sym, day)
     state = Path(settings.paper.state_dir) / f"replay-{day.isoformat()}"
     state.mkdir(parents=True, exist_ok=True)
@@ -110,4 +116,5 @@ def replay_day(settings: Settings, opts: ReplayOptions, printer: Callable[[str],
 
 def _send(deliverer: Deliverer, watch: SymbolWatch, tier: TierAlert, settings: Settings) -> int:
     level = next((lv for lv in watch.levels if abs(lv.price - tier.level) < 1e-9), None)
-    return int(deliverer.submit(alert_of(tier, level, settings.alerts.routes)))
+    alert = alert_of(tier, level, settings.alerts.routes, watch.history_of(tier))
+    return int(deliverer.submit(alert))

@@ -27,7 +27,7 @@ from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, Timeframe
 from bot.live.feed import BarSource
 from bot.live.retry import Retrier
-from bot.models import ET, Bar, ns_to_et, session_date
+from bot.models import ET, Bar, ns_to_et, session_date, session_day
 
 LOG = logging.getLogger("bot.watch")
 MINUTE = Timeframe("1m")
@@ -74,15 +74,16 @@ class RestBars:
         open_ns, close_ns = self.calendar.session_hours(day)
         return open_ns <= ts < close_ns
 
-    def daily_history(self, sym: str, before: date, bars: int) -> list[Bar]:
-        """The last `bars` official daily bars of sessions before `before`."""
+    def daily_history(self, sym: str, before: date, bars: int) -> BarSeries:
+        """The last `bars` official daily bars of sessions before `before` (one request,
+        paged by the SDK)."""
         start = datetime.combine(before - timedelta(days=bars * 2 + 30), datetime.min.time(), ET)
         end = datetime.combine(before, datetime.min.time(), ET)
         series = self.retrier.call(
             lambda: self.daily_api.bars(sym, DAILY, start, end), f"reading {sym} daily bars"
         )
-        kept = [b for b in series.iter_bars() if session_date(b.session) < before]
-        return kept[-bars:]
+        keep = np.flatnonzero(series.session < session_day(before))[-bars:]
+        return series.take(keep)
 
     def intraday_history(self, sym: str, tf: Timeframe, before: date, sessions: int) -> list[Bar]:
         """Bars of `tf` built from the minutes of the `sessions` sessions before `before`."""
