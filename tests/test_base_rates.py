@@ -93,3 +93,35 @@ def test_signals_carry_their_base_rate_from_the_breakouts_before(
         f"confirmed breakout, 2 closes: {n} past cases on BABA, {held} held above the level "
         f"5 bars later, median {median:+.1f}% (CI "
     ), row["base_rate"]
+
+
+def test_a_paper_runs_confirmed_alert_quotes_the_same_history() -> None:
+    """The paper run's `confirmed` alert (bot/live/alerting.py SignalHistory) for the
+    2026-01-13 breakout quotes the breakouts before it: the count of the test above."""
+    from bot import events as ev
+    from bot.config_load import load_settings
+    from bot.live.alerting import SignalHistory
+    from bot.models import et_to_ns
+
+    rows = daily()
+    sigs = CliRunner().invoke(app, ["signals", "--format", "json", "--from", "2014-01-01"])
+    ups = [json.loads(x) for x in sigs.stdout.splitlines() if x.strip()]
+    index = {day_of(r): i for i, r in enumerate(rows)}
+    n = len(past([index[s["time"][:10]] for s in ups if s["kind"] == "breakout"
+                  and s["level_value"] == LEVEL], index["2026-01-13"]))  # fmt: skip
+    from datetime import datetime
+
+    from bot.models import ET
+
+    ts = et_to_ns(datetime(2026, 1, 13, tzinfo=ET))
+    event = ev.Signal(bar_time="2026-01-13T00:00:00-05:00", ts=ts, signal_kind="breakout",
+                      details=(), reason="2 closes", strategy="level_breakout",
+                      tag="resistance_163.43", label="breakout", symbol="BABA")  # fmt: skip
+    said = SignalHistory(load_settings(None))(event)
+    assert (
+        said == f"confirmed breakout, 2 closes: too few events on BABA ({n} past cases, 8 needed)"
+    )
+    other = ev.Signal(bar_time="2026-01-13T00:00:00-05:00", ts=ts, signal_kind="breakout",
+                      details=(), reason="", strategy="level_breakout", tag="peak_52w",
+                      label="", symbol="BABA")  # fmt: skip
+    assert SignalHistory(load_settings(None))(other) is None  # the 52-week peak moves: no level

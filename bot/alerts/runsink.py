@@ -37,8 +37,15 @@ class RunAlertSink:
 
     name = "alerts"
 
-    def __init__(self, deliverer: Deliverer, routes: AlertRoutes, live: bool = False) -> None:
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        routes: AlertRoutes,
+        live: bool = False,
+        history: Callable[[ev.Signal], str | None] | None = None,
+    ) -> None:
         self.deliverer = deliverer
+        self.history = history  # a signal's base rate (bot/study), where one is known
         self.routes = routes
         self.live = live  # a live run also sends a summary each session
         self._purpose: dict[str, str] = {}  # client order id -> purpose, from the intents
@@ -62,8 +69,10 @@ class RunAlertSink:
             self._purpose[e.client_order_id] = e.purpose
             return None
         if isinstance(e, ev.Signal):
+            said = self.history(e) if self.history is not None else None
+            body = e.reason + ("" if said is None else f"\nHistory: {said}")
             return self._make("confirmed", e.symbol or "", (e.tag, e.ts),
-                              f"{e.symbol} {e.label}: confirmed", e.reason)  # fmt: skip
+                              f"{e.symbol} {e.label}: confirmed", body)  # fmt: skip
         if isinstance(e, ev.Fill):
             purpose = self._purpose.get(e.client_order_id, "")
             kind = "exit_hit" if purpose in _EXITS else "fill"
@@ -122,7 +131,12 @@ class RunAlertSink:
 
 
 def run_alerts(
-    state_path: Path, config: AlertsConfig, routes: AlertRoutes, console: Any, live: bool
+    state_path: Path,
+    config: AlertsConfig,
+    routes: AlertRoutes,
+    console: Any,
+    live: bool,
+    history: Callable[[ev.Signal], str | None] | None = None,
 ) -> Callable[[], RunAlertSink]:
     """The alert sink of a paper run, made when the runner has opened its state file:
     channels from BOT_ALERT_URLS_* (none: the alerts are printed on `console`)."""
@@ -135,6 +149,7 @@ def run_alerts(
                 console.print(text, markup=False, highlight=False, soft_wrap=True)
 
         channels = Channels.from_env(printer=printer)
-        return RunAlertSink(Deliverer.open(state_path, config, channels), routes, live=live)
+        deliverer = Deliverer.open(state_path, config, channels)
+        return RunAlertSink(deliverer, routes, live=live, history=history)
 
     return make

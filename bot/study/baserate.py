@@ -103,6 +103,14 @@ class StudyData:
         rule = self.rule if tier in ("breakout", "breakdown") else ""
         return base_rate(self.symbol, mine, self.bars, at_ts, tier, level, self.cfg, rule)
 
+    def for_tag(self, tag: str, up: bool, at_ts: int) -> BaseRate | None:
+        """The base rate of a confirmation about the level `tag` names (a signal as a
+        paper run's event carries it), up or down; None for a tag that names no level."""
+        level = self.names.get(tag)
+        if level is None:
+            return None
+        return self.base_rate("breakout" if up else "breakdown", level, at_ts)
+
     def for_signal(self, sig: Signal) -> BaseRate | None:
         """The base rate of a strategy's signal (its tag names the level); None for a
         signal about no level."""
