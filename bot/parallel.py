@@ -28,6 +28,7 @@ from contextlib import AbstractContextManager, contextmanager
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
 
+from bot import lifecycle
 from bot.config_load import ConfigError
 
 J = TypeVar("J")  # the job
@@ -131,7 +132,10 @@ def run_pool(
     taken: set[int] = set()
     try:
         # Submitting starts the workers: before the progress display starts its thread.
-        futures = [pool.submit(_pool_task, work, c) for c in split(items, workers)]
+        # A Ctrl-C is held until the submits are done: one that lands while the pool's
+        # manager thread is starting leaves a pool that cannot be shut down.
+        with lifecycle.deferred():
+            futures = [pool.submit(_pool_task, work, c) for c in split(items, workers)]
         with show() as step:
             for fut in as_completed(futures):
                 taken.add(id(fut))
