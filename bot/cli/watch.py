@@ -12,6 +12,17 @@ from bot.cli.common import ConfigOpt, SymbolOpt, app, user_errors
 from bot.config_load import load_settings
 from bot.models import DataError
 
+# Both commands confirm on each symbol's timeframe unless told another.
+TimeframeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--timeframe",
+        "-t",
+        help="Bars the strategy confirms on: 1m..1h, 1d "
+        "(default: each symbol's alerts.tiers timeframe).",
+    ),
+]
+
 
 @app.command()
 @user_errors
@@ -19,15 +30,7 @@ def replay(
     day: Annotated[
         str, typer.Argument(help="The day, YYYY-MM-DD (default: the bundled 2026-01-29 morning).")
     ] = "2026-01-29",
-    timeframe: Annotated[
-        str | None,
-        typer.Option(
-            "--timeframe",
-            "-t",
-            help="Bars the strategy confirms on: 1m..1h, 1d "
-            "(default: each symbol's [alerts.tiers] timeframe).",
-        ),
-    ] = None,
+    timeframe: TimeframeOpt = None,
     speed: Annotated[float, typer.Option(help="Minutes a second (0: flat out).")] = 0.0,
     symbol: SymbolOpt = None,
     config: ConfigOpt = None,
@@ -55,15 +58,7 @@ def replay(
 @user_errors
 def watch(
     symbol: SymbolOpt = None,
-    timeframe: Annotated[
-        str | None,
-        typer.Option(
-            "--timeframe",
-            "-t",
-            help="Bars the strategy confirms on: 1m..1h, 1d "
-            "(default: each symbol's [alerts.tiers] timeframe).",
-        ),
-    ] = None,
+    timeframe: TimeframeOpt = None,
     sessions: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many sessions (default: never).")
     ] = None,
