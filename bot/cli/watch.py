@@ -65,7 +65,7 @@ def watch(
     state_dir: Annotated[
         str | None,
         typer.Option(
-            "--state-dir", help="Lock, heartbeat and outbox folder (default: [watch] state_dir)."
+            "--state-dir", help="Lock, heartbeat and outbox folder (default: watch.state_dir)."
         ),
     ] = None,
     config: ConfigOpt = None,
