@@ -40,6 +40,12 @@ from bot.cli import levels
 # isort: split
 from bot.cli import study
 
+# isort: split
+from bot.cli import dashboard
+
+# isort: split
+from bot.cli import service
+
 COMMAND_MODULES = (
     run,
     operate,
@@ -49,6 +55,8 @@ COMMAND_MODULES = (
     watch,
     levels,
     study,
+    dashboard,
+    service,
 )  # the order of the commands in `bot --help`
 
 __all__ = ["app", "main", "run_app"]

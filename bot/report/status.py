@@ -15,7 +15,7 @@ from typing import Any
 from bot.engine.portfolio import Portfolio
 from bot.settings import Settings
 from bot.store.halts import saved_halt
-from bot.store.lock import pid_alive, read_heartbeat
+from bot.store.lock import heartbeat_limit, pid_alive, read_heartbeat
 from bot.store.state import StateError, StateStore
 from bot.strategy import StrategyStatus
 from strategies import build_strategy
@@ -45,7 +45,7 @@ def runner_state(state_dir: Path, heartbeat_s: float) -> str:
     if beat is None:
         return "not running (no heartbeat yet)"
     age, pid, what = beat
-    fresh = age <= 3 * heartbeat_s + 5  # a bar or a wait step writes it at least this often
+    fresh = age <= heartbeat_limit(heartbeat_s)
     if fresh and pid_alive(pid):
         return f"running (pid {pid}, {what or 'trading'}; heartbeat {age:,.0f} s ago)"
     gone = "" if pid_alive(pid) else f", process {pid} gone"

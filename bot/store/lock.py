@@ -84,14 +84,21 @@ def write_heartbeat(state_dir: Path, state: str) -> None:
     os.replace(tmp, state_dir / "heartbeat")
 
 
-def read_heartbeat(state_dir: Path) -> tuple[float, int, str] | None:
-    """(age in seconds, pid, state) of the last heartbeat, or None if there is none."""
+def read_heartbeat(state_dir: Path, now: float | None = None) -> tuple[float, int, str] | None:
+    """(age in seconds at `now`, default the clock's, pid, state) of the last heartbeat,
+    or None if there is none."""
     try:
         text = (state_dir / "heartbeat").read_text(encoding="utf-8").strip()
         stamp, pid, state = [*text.split(" ", 2), "", ""][:3]
-        return time.time() - float(stamp), int(pid or 0), state
+        return (time.time() if now is None else now) - float(stamp), int(pid or 0), state
     except (OSError, ValueError):
         return None
+
+
+def heartbeat_limit(heartbeat_s: float) -> float:
+    """The oldest a live runner's heartbeat gets: a bar or a wait step writes it at least
+    every `heartbeat_s`; three missed beats and a little slack mean it is not running."""
+    return 3 * heartbeat_s + 5
 
 
 def pid_alive(pid: int) -> bool:
@@ -109,6 +116,7 @@ def pid_alive(pid: int) -> bool:
 __all__ = [
     "RunnerError",
     "check_dir",
+    "heartbeat_limit",
     "pid_alive",
     "private_dir",
     "read_heartbeat",

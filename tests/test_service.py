@@ -1,0 +1,358 @@
+"""`bot service`: the systemd unit it writes (checked by hand and by systemd-analyze when
+it is installed) and the health rules, on states built by hand at a fixed time."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.main import app
+from bot.config_load import PROJECT_ROOT, load_settings
+from bot.models import Bar, session_day
+from bot.service import unit
+from bot.service.health import healthz
+from bot.settings import Settings
+from bot.store.outbox import NewRow, OutboxStore
+from bot.store.state import StateStore
+
+BOT = Path(sys.executable).absolute().parent / "bot"
+CONFIG = PROJECT_ROOT / "config" / "default.toml"
+# Wednesday 2025-12-03 10:00 ET: the market is open; the 2025-12-02 daily bar is due.
+NOW = datetime(2025, 12, 3, 15, 0, tzinfo=UTC).timestamp()
+ANALYZE = Path("/usr/bin/systemd-analyze")
+
+
+def _spec(role: unit.Role, user: bool) -> unit.UnitSpec:
+    return unit.UnitSpec(
+        role=role,
+        user_unit=user,
+        bot_exe=BOT,
+        workdir=Path("/srv/levelbot"),
+        config=Path("/srv/levelbot/config/default.toml"),
+        env_file=Path("/srv/levelbot/.env"),
+        env=(("BOT_PAPER__STATE_DIR", "/srv/levelbot/state"),),
+        run_as="alice",
+    )
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines()
+
+
+def test_user_watch_unit() -> None:
+    lines = _lines(unit.unit_text(_spec("watch", user=True)))
+    assert f"ExecStart={BOT} watch --config /srv/levelbot/config/default.toml" in lines
+    assert "WorkingDirectory=/srv/levelbot" in lines
+    assert "EnvironmentFile=-/srv/levelbot/.env" in lines
+    assert "Environment=BOT_PAPER__STATE_DIR=/srv/levelbot/state" in lines
+    assert "Restart=on-failure" in lines
+    assert "RestartSec=30" in lines
+    assert "SuccessExitStatus=143" in lines
+    assert "RestartPreventExitStatus=2 3 4" in lines
+    assert "KillSignal=SIGTERM" in lines
+    assert "WantedBy=default.target" in lines
+    assert not any(line.startswith("User=") for line in lines)  # a user unit runs as you
+    assert not any("network-online" in line for line in lines)
+
+
+def test_system_paper_unit() -> None:
+    lines = _lines(unit.unit_text(_spec("paper", user=False)))
+    want = f"ExecStart={BOT} paper --broker alpaca --config /srv/levelbot/config/default.toml"
+    assert want in lines
+    assert "User=alice" in lines
+    assert "WantedBy=multi-user.target" in lines
+    assert "After=network-online.target" in lines
+    assert "Restart=on-failure" in lines
+
+
+def test_awkward_paths_are_quoted() -> None:
+    spec = _spec("watch", user=True)
+    spec = unit.UnitSpec(**{**spec.__dict__, "config": Path("/srv/my bots/100%/a.toml")})
+    text = unit.unit_text(spec)
+    assert f'ExecStart={BOT} watch --config "/srv/my bots/100%%/a.toml"' in _lines(text)
+    with pytest.raises(unit.UnitError, match="control character"):
+        unit.unit_text(unit.UnitSpec(**{**spec.__dict__, "workdir": Path("/a\nb")}))
+
+
+def test_folders_are_absolute_from_the_project() -> None:
+    s = load_settings(CONFIG)
+    s.paper.state_dir = "state"
+    s.paper.halt_file = "/var/HALT"
+    env = dict(unit.folder_env("paper", s, Path("/srv/levelbot")))
+    assert env["BOT_PAPER__STATE_DIR"] == "/srv/levelbot/state"
+    assert env["BOT_PAPER__HALT_FILE"] == "/var/HALT"
+    s.watch.state_dir = "state/../w"
+    assert dict(unit.folder_env("watch", s, Path("/p")))["BOT_WATCH__STATE_DIR"] == "/p/w"
+
+
+def test_env_file_notes() -> None:
+    notes = unit.env_file_notes("# c\nexport A=1\nB=x # note\nC='y # kept'\nD=2\n")
+    assert notes == [
+        "line 2: systemd does not understand `export`; remove it",
+        "line 3: systemd keeps a trailing ` # comment` in the value",
+    ]
+
+
+# ------------------------------------------------------------------------- the CLI
+
+
+@pytest.fixture
+def keys(tmp_path: Path) -> Path:
+    path = tmp_path / "keys.env"
+    path.write_text("ALPACA_API_KEY=k\nALPACA_SECRET_KEY=s\n")
+    return path
+
+
+def test_cli_writes_the_unit(tmp_path: Path, keys: Path) -> None:
+    out = tmp_path / "units"
+    args = ["service", "install", "--user", "--for", "watch", "--config", str(CONFIG),
+            "--env-file", str(keys), "--out", str(out)]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    text = (out / "levelbot-watch.service").read_text()
+    assert f"ExecStart={BOT} watch --config {CONFIG}" in _lines(text)
+    assert f"EnvironmentFile=-{keys}" in _lines(text)
+    assert f"WorkingDirectory={PROJECT_ROOT}" in _lines(text)
+    assert f"Environment=BOT_WATCH__STATE_DIR={PROJECT_ROOT / 'state' / 'watch'}" in _lines(text)
+    assert "systemctl --user daemon-reload && systemctl --user enable --now levelbot-watch" in (
+        r.output
+    )
+    assert "journalctl --user -u levelbot-watch" in r.output
+
+
+def test_cli_dry_run_writes_nothing(tmp_path: Path, keys: Path) -> None:
+    out = tmp_path / "units"
+    args = ["service", "install", "--for", "paper", "--config", str(CONFIG),
+            "--env-file", str(keys), "--out", str(out), "--dry-run"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert not out.exists()
+    assert f"ExecStart={BOT} paper --broker alpaca --config {CONFIG}" in _lines(r.output)
+    assert "WantedBy=multi-user.target" in _lines(r.output)
+
+
+def test_cli_refuses_a_missing_key_file(tmp_path: Path) -> None:
+    args = ["service", "install", "--for", "paper", "--env-file", str(tmp_path / "none.env"),
+            "--out", str(tmp_path / "units")]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 2
+    assert "does not exist" in r.output
+    assert not (tmp_path / "units").exists()
+    r = CliRunner().invoke(app, [*args, "--dry-run"])  # a dry run only warns
+    assert r.exit_code == 0
+    assert "warning: environment file" in r.output
+    assert "EnvironmentFile=-" in r.output
+
+
+def test_cli_refuses_an_unknown_role(keys: Path) -> None:
+    r = CliRunner().invoke(app, ["service", "install", "--for", "live", "--env-file", str(keys)])
+    assert r.exit_code == 2
+    assert "--for must be paper or watch" in r.output
+
+
+@pytest.mark.parametrize("user", [True, False])
+def test_systemd_analyze_accepts_the_unit(tmp_path: Path, user: bool) -> None:
+    if not ANALYZE.exists():
+        pytest.skip("systemd-analyze is not installed")
+    role: unit.Role = "watch" if user else "paper"
+    spec = unit.UnitSpec(**{**_spec(role, user).__dict__, "workdir": tmp_path,
+                            "run_as": "root", "config": CONFIG})  # fmt: skip
+    path = tmp_path / unit.unit_name(role)
+    path.write_text(unit.unit_text(spec))
+    env = dict(os.environ)
+    cmd = [str(ANALYZE), "verify", "--man=no", str(path)]
+    if user:  # a user manager wants a runtime folder; a container may have none
+        runtime = tmp_path / "xdg"
+        runtime.mkdir(mode=0o700)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+        cmd.insert(1, "--user")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    # verify exits 0 even on a setting it ignores ("Failed to parse ..., ignoring"), so
+    # its output must be empty too.
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "" and r.stdout.strip() == ""
+
+
+def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
+    if not ANALYZE.exists():
+        pytest.skip("systemd-analyze is not installed")
+    spec = unit.UnitSpec(**{**_spec("paper", False).__dict__, "bot_exe": tmp_path / "no-bot",
+                            "workdir": tmp_path, "run_as": "root"})  # fmt: skip
+    path = tmp_path / "levelbot-paper.service"
+    path.write_text(unit.unit_text(spec))
+    r = subprocess.run([str(ANALYZE), "verify", "--man=no", str(path)],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert r.returncode != 0
+    assert "no-bot" in r.stderr
+
+
+# ---------------------------------------------------------------------------- health
+
+
+def _settings(tmp_path: Path) -> Settings:
+    s = load_settings(CONFIG)
+    s.paper.log_dir = str(tmp_path / "logs")
+    s.paper.heartbeat_s = 15.0  # limit 50 s
+    return s
+
+
+def _beat(state: Path, age: float, pid: int | None = None) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    (state / "heartbeat").write_text(f"{NOW - age:.3f} {pid or os.getpid()} trading\n")
+
+
+def _paper_state(state: Path, s: Settings, day: date) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    ts = int(datetime(day.year, day.month, day.day, 5, tzinfo=UTC).timestamp() * 1e9)  # 00:00 ET
+    store = StateStore(state / "state.sqlite", s.symbol)
+    try:
+        store.add_bar_result(Bar(ts, 1, 1, 1, 1, 1, session_day(day), s.symbol), 1e5, 1e5, 0)
+    finally:
+        store.close()
+
+
+def _watch_state(state: Path, minute_age_s: float) -> None:
+    state.mkdir(parents=True, exist_ok=True)
+    store = StateStore(state / "state.sqlite")
+    try:
+        store.set_meta("role", "watch")
+        store.set_meta("symbols", "BABA,NIO")
+        store.set_meta("last_minute:BABA", str(int((NOW - minute_age_s) * 1e9)))
+        store.set_meta("last_minute:NIO", str(int((NOW - 3000) * 1e9)))
+    finally:
+        store.close()
+
+
+def _journal(s: Settings, *events: dict[str, object]) -> None:
+    logs = Path(s.paper.log_dir)
+    logs.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"time": "2025-12-03T14:50:00+00:00", "run_id": "r", **e}) for e in events]
+    (logs / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_healthy_paper(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    _beat(state, age=5)
+    code, body = healthz(state, s, NOW)
+    assert (code, body["ok"], body["reasons"]) == (200, True, [])
+    assert body["details"]["bar_due"] == "2025-12-02"
+    assert body["details"]["heartbeat"]["pid"] == os.getpid()
+
+
+def test_a_missed_daily_bar(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 1))
+    _beat(state, age=5)
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [
+        "progress: last bar processed 2025-12-01, the 2025-12-02 bar was due by now"
+    ]
+
+
+def test_a_stale_heartbeat(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    _beat(state, age=600)
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == ["heartbeat: 600 s old (limit 50 s)"]
+
+
+def test_a_dead_process(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    child = subprocess.Popen(["true"])
+    child.wait()
+    _beat(state, age=5, pid=child.pid)
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [f"heartbeat: process {child.pid} is gone"]
+
+
+def test_an_outbox_over_its_limit(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    s.alerts.rate_per_minute = 1  # limit: 5 alerts waiting
+    _paper_state(state, s, date(2025, 12, 2))
+    _beat(state, age=5)
+    box = OutboxStore(state / "state.sqlite")
+    try:
+        for k in range(6):
+            row = NewRow(f"a{k}", "default", "signal", "BABA", "t", "b", None, NOW, NOW + 3600)
+            box.add(row, ["t1"])
+    finally:
+        box.close()
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == ["outbox: 6 alert(s) waiting to be sent (limit 5)"]
+
+
+def test_a_watcher_with_a_live_stream(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "watch"
+    _watch_state(state, minute_age_s=90)
+    _beat(state, age=5)
+    _journal(s, {"event": "data_stream", "status": "silent", "silent_s": 130},
+             {"event": "data_stream", "status": "restored"})  # fmt: skip
+    code, body = healthz(state, s, NOW)
+    assert (code, body["reasons"]) == (200, [])
+    assert body["details"]["role"] == "watch"
+
+
+def test_a_silent_stream(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "watch"
+    _watch_state(state, minute_age_s=90)
+    _beat(state, age=5)
+    _journal(s, {"event": "data_stream", "status": "connected", "connects": 1},
+             {"event": "data_stream", "status": "silent", "silent_s": 130})  # fmt: skip
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [
+        "stream: the market-data stream is silent since 2025-12-03T14:50:00+00:00"
+    ]
+
+
+def test_a_watcher_without_minutes(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "watch"
+    _watch_state(state, minute_age_s=3000)  # 50 min; limit 3 x 120 + 60 = 420 s
+    _beat(state, age=5)
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [
+        "progress: no minute bar for 1,800 s while open (last 2025-12-03 09:10 ET; limit 420 s)"
+    ]
+
+
+def test_broker_retrying(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    _beat(state, age=5)
+    retry = {"event": "retry", "why": "clock", "error": "HTTP 503", "attempt": 3, "wait_s": 4}
+    _journal(s, {"event": "bar"}, retry)
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [
+        "broker: clock failed 3 times in a row (HTTP 503), last at 2025-12-03T14:50:00+00:00"
+    ]
+
+
+def test_cli_health(tmp_path: Path) -> None:
+    s = _settings(tmp_path)
+    state = tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    r = CliRunner().invoke(app, ["service", "health", "--state-dir", str(state),
+                                 "--config", str(CONFIG)])  # fmt: skip
+    assert r.exit_code == 1
+    assert f"heartbeat: none in {state}" in r.output
+
+
+def test_the_real_bot_executable_exists() -> None:
+    assert shutil.which(str(BOT)) is not None
