@@ -276,6 +276,8 @@ class AlertRoutes(StrictModel):
     daily_summary: Channel = "default"
     stream_silent: Channel = "default"
     stream_restored: Channel = "default"
+    health_failed: Channel = "default"
+    health_restored: Channel = "default"
 
 
 class AlertsConfig(StrictModel):

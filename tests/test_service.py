@@ -356,3 +356,224 @@ def test_cli_health(tmp_path: Path) -> None:
 
 def test_the_real_bot_executable_exists() -> None:
     assert shutil.which(str(BOT)) is not None
+
+
+# ------------------------------------------------------ the health timer and its alerts
+
+
+def test_health_service_unit() -> None:
+    lines = _lines(unit.health_service_text(_spec("watch", user=True)))
+    assert unit.health_unit_names("watch") == (
+        "levelbot-watch-health.service",
+        "levelbot-watch-health.timer",
+    )
+    assert "Type=oneshot" in lines
+    want = (f"ExecStart={BOT} service health --for watch --alert "
+            "--config /srv/levelbot/config/default.toml")  # fmt: skip
+    assert want in lines
+    assert "WorkingDirectory=/srv/levelbot" in lines
+    assert "EnvironmentFile=-/srv/levelbot/.env" in lines
+    assert "Environment=BOT_PAPER__STATE_DIR=/srv/levelbot/state" in lines
+    assert "SuccessExitStatus=1" in lines
+    assert not any(line.startswith(("Restart=", "[Install]", "User=")) for line in lines)
+    system = _lines(unit.health_service_text(_spec("paper", user=False)))
+    assert "User=alice" in system
+    assert any(line.startswith(f"ExecStart={BOT} service health --for paper --alert")
+               for line in system)  # fmt: skip
+
+
+def test_health_timer_unit() -> None:
+    lines = _lines(unit.health_timer_text(_spec("paper", user=False)))
+    assert "[Timer]" in lines
+    assert "OnBootSec=5min" in lines
+    assert "OnUnitActiveSec=5min" in lines
+    assert "Unit=levelbot-paper-health.service" in lines
+    assert "WantedBy=timers.target" in lines
+    assert not any(line.startswith("Persistent=") for line in lines)
+
+
+def test_cli_writes_the_health_timer(tmp_path: Path, keys: Path) -> None:
+    out = tmp_path / "units"
+    args = ["service", "install", "--user", "--for", "watch", "--config", str(CONFIG),
+            "--env-file", str(keys), "--out", str(out)]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "levelbot-watch-health.service",
+        "levelbot-watch-health.timer",
+        "levelbot-watch.service",
+    ]
+    service = _lines((out / "levelbot-watch-health.service").read_text())
+    main = _lines((out / "levelbot-watch.service").read_text())
+    shared = [line for line in main if line.startswith(("Environment", "WorkingDirectory="))]
+    assert len(shared) == 5 and all(line in service for line in shared)
+    assert f"ExecStart={BOT} service health --for watch --alert --config {CONFIG}" in service
+    assert "systemctl --user enable --now levelbot-watch-health.timer" in r.output
+
+
+def test_cli_dry_run_prints_the_three_units(tmp_path: Path, keys: Path) -> None:
+    args = ["service", "install", "--for", "paper", "--config", str(CONFIG),
+            "--env-file", str(keys), "--out", str(tmp_path / "units"), "--dry-run"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    heads = [line for line in _lines(r.output) if line.startswith("# ==> ")]
+    assert heads == [
+        "# ==> levelbot-paper.service <==",
+        "# ==> levelbot-paper-health.service <==",
+        "# ==> levelbot-paper-health.timer <==",
+    ]
+    assert "OnUnitActiveSec=5min" in _lines(r.output)
+    assert not (tmp_path / "units").exists()
+
+
+@pytest.mark.parametrize("user", [True, False])
+def test_systemd_analyze_accepts_the_health_timer(tmp_path: Path, user: bool) -> None:
+    if not ANALYZE.exists():
+        pytest.skip("systemd-analyze is not installed")
+    role: unit.Role = "watch" if user else "paper"
+    spec = unit.UnitSpec(**{**_spec(role, user).__dict__, "workdir": tmp_path,
+                            "run_as": "root", "config": CONFIG})  # fmt: skip
+    service_name, timer_name = unit.health_unit_names(role)
+    service, timer = tmp_path / service_name, tmp_path / timer_name
+    service.write_text(unit.health_service_text(spec))
+    timer.write_text(unit.health_timer_text(spec))
+    env = dict(os.environ)
+    cmd = [str(ANALYZE), "verify", "--man=no", str(timer), str(service)]
+    if user:
+        runtime = tmp_path / "xdg"
+        runtime.mkdir(mode=0o700)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+        cmd.insert(1, "--user")
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.strip() == "" and r.stdout.strip() == ""
+
+
+def test_systemd_analyze_catches_a_broken_timer(tmp_path: Path) -> None:
+    if not ANALYZE.exists():
+        pytest.skip("systemd-analyze is not installed")
+    spec = unit.UnitSpec(**{**_spec("paper", False).__dict__, "workdir": tmp_path,
+                            "run_as": "root", "config": CONFIG})  # fmt: skip
+    service_name, timer_name = unit.health_unit_names("paper")
+    (tmp_path / service_name).write_text(unit.health_service_text(spec))
+    timer = tmp_path / timer_name
+    timer.write_text(unit.health_timer_text(spec).replace("5min", "five minutes"))
+    r = subprocess.run([str(ANALYZE), "verify", "--man=no", str(timer)],
+                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert "five minutes" in r.stderr  # the check above would see this
+
+
+def _healthy_watch(state: Path, at: float) -> None:
+    _watch_state(state, minute_age_s=NOW - at + 60)
+    _beat(state, age=NOW - at + 5)
+
+
+def test_health_alerts_once_per_episode(tmp_path: Path) -> None:
+    from bot.alerts.channels import Channels
+    from bot.alerts.model import alert_id_of
+    from bot.service import alerting
+    from bot.service.health import health
+    from tests.alert_receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        channels = Channels({"default": receiver.url})
+        s, state = _settings(tmp_path), tmp_path / "watch"
+        said: list[str] = []
+        cal = None
+
+        def check(at: float) -> alerting.Outcome:
+            nonlocal cal
+            from bot.service.health import _calendar
+
+            cal = cal or _calendar(NOW)
+            h = health(state, s, at, calendar=cal)
+            return alerting.alert_on(state, h, s, "watch", at, channels, flush_s=10,
+                                     say=said.append)  # fmt: skip
+
+        _watch_state(state, minute_age_s=3000)  # 50 min without a minute bar: failing
+        _beat(state, age=5)
+        first = check(NOW)
+        assert first.alert is not None and first.new and first.flushed
+        failed_id = alert_id_of("health_failed", "", str(state), round(NOW, 3))
+        assert first.alert.alert_id == failed_id
+        assert first.alert.title.startswith("levelbot unhealthy: progress: no minute bar")
+        assert str(state) in first.alert.body and "journalctl" in first.alert.body
+        assert alerting.read_episode(state)["failing_since"] == round(NOW, 3)
+
+        second = check(NOW + 300)  # still failing: the same episode, nothing new
+        assert second.alert is not None and not second.new
+        assert receiver.ids() == [failed_id]
+        assert alerting.read_episode(state)["failing_since"] == round(NOW, 3)
+
+        _healthy_watch(state, NOW + 600)
+        restored = check(NOW + 600)
+        restored_id = alert_id_of("health_restored", "", str(state), round(NOW, 3))
+        assert restored.alert is not None and restored.new
+        assert receiver.ids() == [failed_id, restored_id]
+        assert alerting.read_episode(state) == {}
+        _healthy_watch(state, NOW + 900)
+        assert check(NOW + 900).alert is None  # healthy and nothing open: silent
+        assert receiver.ids() == [failed_id, restored_id]
+
+        # No heartbeat since NOW + 895: 305 s old at NOW + 1200, a new episode.
+        again = check(NOW + 1200)
+        again_id = alert_id_of("health_failed", "", str(state), round(NOW + 1200, 3))
+        assert again.alert is not None and again.new and again_id != failed_id
+        assert receiver.ids() == [failed_id, restored_id, again_id]
+        titles = [p["title"] for p in receiver.received()]
+        assert titles[1] == "levelbot healthy again (watch)"
+        assert titles[2].startswith("levelbot unhealthy: heartbeat:")
+        box = OutboxStore(state / "state.sqlite")  # the bot's outbox: not used
+        try:
+            assert box.unsettled() == 0 and box.sent_since("console", 0) == []
+        finally:
+            box.close()
+        assert (state / "health.sqlite").is_file()
+    finally:
+        receiver.stop()
+
+
+def test_health_alert_retried_by_the_next_check(tmp_path: Path) -> None:
+    from bot.alerts.channels import Channels
+    from bot.service import alerting
+    from bot.service.health import Health
+    from tests.alert_receiver import Receiver
+
+    receiver = Receiver().start()
+    try:
+        s, state = _settings(tmp_path), tmp_path / "state"
+        s.alerts.backoff_base_s = 0.05
+        channels = Channels({"default": receiver.url})
+        receiver.status = 500  # the channel refuses: the alert stays in health.sqlite
+        bad = Health(False, ["heartbeat: none"])
+        first = alerting.alert_on(state, bad, s, "paper", NOW, channels, flush_s=0.5,
+                                  say=lambda _: None)  # fmt: skip
+        assert first.new and not first.flushed
+        assert receiver.ids() == []
+        receiver.status = 200
+        second = alerting.alert_on(state, bad, s, "paper", NOW + 300, channels, flush_s=10,
+                                   say=lambda _: None)  # fmt: skip
+        assert not second.new and second.flushed
+        assert first.alert is not None
+        assert receiver.ids() == [first.alert.alert_id]
+    finally:
+        receiver.stop()
+
+
+def test_cli_health_alert_prints_without_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("BOT_ALERT_URLS_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)  # no .env here
+    state = tmp_path / "never-started"
+    args = ["service", "health", "--state-dir", str(state), "--config", str(CONFIG), "--alert"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1
+    assert r.output.count("ALERT  levelbot unhealthy: heartbeat: none in") == 1
+    assert (state / "health.json").is_file()
+    r = CliRunner().invoke(app, args)  # the same episode: printed once only
+    assert r.exit_code == 1
+    assert "ALERT" not in r.output

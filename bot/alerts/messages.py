@@ -23,6 +23,8 @@ _TYPES = {
     "stream_silent": "warning",
     "reconcile": "failure",
     "crash": "failure",
+    "health_failed": "failure",
+    "health_restored": "success",
     NOTICE_KIND: "warning",
 }
 _ORDER = ("info", "success", "warning", "failure")

@@ -29,7 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 # The kinds of alert, each with a route in the [alerts.routes] table (bot/settings.py):
-# the level tiers of `bot watch` (issue 15 item 4), then what `bot paper` adds.
+# the level tiers of `bot watch` (issue 15 item 4), then what `bot paper` adds, then
+# the watcher's dead-man pair and the health check's pair (`bot service health --alert`).
 ALERT_KINDS: tuple[str, ...] = (
     "approaching",  # within x% of a level
     "crossed",  # crossed intraday: provisional, labelled so
@@ -45,6 +46,8 @@ ALERT_KINDS: tuple[str, ...] = (
     "daily_summary",  # the day's summary
     "stream_silent",  # the bar stream went silent (dead-man alert)
     "stream_restored",  # the bar stream is back after a silence
+    "health_failed",  # `bot service health --alert`: the service is unhealthy (once an episode)
+    "health_restored",  # `bot service health --alert`: healthy again after a failure
 )
 
 # A channel's name: lower case, as in `BOT_ALERT_URLS_<NAME>` (upper case there).

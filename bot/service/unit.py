@@ -1,4 +1,6 @@
-"""The systemd unit of `bot service install`: settings and paths in, unit text out.
+"""The systemd units of `bot service install`: settings and paths in, unit text out.
+The bot's own service, and a health-check pair: a oneshot service running `bot service
+health --alert` (bot/service/alerting.py) and the timer starting it every HEALTH_EVERY.
 
 Pure: nothing here reads the disk or talks to systemd; bot/cli/service.py chooses the
 paths and writes the file. Every path in the unit is absolute, because systemd starts the
@@ -29,6 +31,8 @@ ROLES: tuple[Role, ...] = ("paper", "watch")
 RESTART_SEC = 30  # seconds between restarts: a broker outage is not hammered
 NO_RESTART = (2, 3, 4)  # fix-it-first exit codes (see the module docstring)
 STOP_TIMEOUT_S = 60  # the bot ends "within moments" of SIGTERM; past this systemd kills it
+HEALTH_EVERY = "5min"  # the health timer's period (and its first run after boot)
+HEALTH_TIMEOUT_S = 180  # a check, plus its alert's delivery (bot/service/alerting.py)
 _PLAIN = re.compile(r"^[A-Za-z0-9_@+=:,./-]+$")
 
 
@@ -52,6 +56,11 @@ class UnitSpec:
 
 def unit_name(role: Role) -> str:
     return f"levelbot-{role}.service"
+
+
+def health_unit_names(role: Role) -> tuple[str, str]:
+    """The health check's oneshot service and the timer that starts it."""
+    return f"levelbot-{role}-health.service", f"levelbot-{role}-health.timer"
 
 
 def command_args(role: Role) -> list[str]:
@@ -133,11 +142,7 @@ def unit_text(spec: UnitSpec) -> str:
         "Type=simple",
         f"WorkingDirectory={_path(spec.workdir, 'the working directory')}",
         "ExecStart=" + " ".join(_arg(a) for a in argv),
-        # `-`: a key file deleted later is not a systemd start failure looping on restarts;
-        # the bot then says itself which key is missing and exits 2 (not restarted).
-        f"EnvironmentFile=-{_path(spec.env_file, 'the environment file')}",
-        f"Environment={_env('PYTHONUNBUFFERED', '1')}",  # lines reach the journal at once
-        *(f"Environment={_env(k, v)}" for k, v in spec.env),
+        *_environment(spec),
         "Restart=on-failure",
         f"RestartSec={RESTART_SEC}",
         "RestartPreventExitStatus=" + " ".join(str(c) for c in NO_RESTART),
@@ -151,6 +156,75 @@ def unit_text(spec: UnitSpec) -> str:
     wanted = "default.target" if spec.user_unit else "multi-user.target"
     install = ["", "[Install]", f"WantedBy={wanted}"]
     return "\n".join(unit + service + install) + "\n"
+
+
+def _environment(spec: UnitSpec) -> list[str]:
+    return [
+        # `-`: a key file deleted later is not a systemd start failure looping on restarts;
+        # the bot then says itself which key is missing and exits 2 (not restarted).
+        f"EnvironmentFile=-{_path(spec.env_file, 'the environment file')}",
+        f"Environment={_env('PYTHONUNBUFFERED', '1')}",  # lines reach the journal at once
+        *(f"Environment={_env(k, v)}" for k, v in spec.env),
+    ]
+
+
+def health_service_text(spec: UnitSpec) -> str:
+    """The oneshot service the timer starts: `bot service health --alert` on the folders
+    the main unit writes (the same working directory, keys file and BOT_* variables, so
+    the same state, logs and alert channels)."""
+    argv = [str(spec.bot_exe), "service", "health", "--for", spec.role, "--alert",
+            "--config", str(spec.config)]  # fmt: skip
+    _path(spec.bot_exe, "the bot executable")
+    _path(spec.config, "the config file")
+    systemctl = "systemctl --user" if spec.user_unit else "systemctl"
+    lines = [
+        f"# Written by `bot service install`; after editing: {systemctl} daemon-reload",
+        "# Started by the timer of the same name; one run: "
+        f"{systemctl} start {health_unit_names(spec.role)[0]}",
+        "[Unit]",
+        f"Description=levelbot health check of {unit_name(spec.role)} (alerts on failure)",
+    ]
+    if not spec.user_unit:
+        lines += ["Wants=network-online.target", "After=network-online.target"]
+    lines += [
+        "",
+        "[Service]",
+        "Type=oneshot",
+        f"WorkingDirectory={_path(spec.workdir, 'the working directory')}",
+        "ExecStart=" + " ".join(_arg(a) for a in argv),
+        *_environment(spec),
+        # Exit 1 is "unhealthy", which the check has just alerted about: not a failure
+        # of this unit (a failed unit would only add noise to `systemctl --failed`).
+        "SuccessExitStatus=1",
+        f"TimeoutStartSec={HEALTH_TIMEOUT_S}",
+        "UMask=0077",
+    ]
+    if spec.run_as and not spec.user_unit:
+        lines.append(f"User={_check(spec.run_as, 'User=')}")
+    return "\n".join(lines) + "\n"
+
+
+def health_timer_text(spec: UnitSpec) -> str:
+    """Every HEALTH_EVERY after the last check, and that long after boot. Not Persistent=:
+    that only applies to OnCalendar=; a check missed while the machine was off is not
+    news, the first one after boot is."""
+    service = health_unit_names(spec.role)[0]
+    systemctl = "systemctl --user" if spec.user_unit else "systemctl"
+    lines = [
+        f"# Written by `bot service install`; after editing: {systemctl} daemon-reload",
+        "[Unit]",
+        f"Description=levelbot health check of {unit_name(spec.role)} every {HEALTH_EVERY}",
+        "",
+        "[Timer]",
+        f"OnBootSec={HEALTH_EVERY}",
+        f"OnUnitActiveSec={HEALTH_EVERY}",
+        "AccuracySec=30s",
+        f"Unit={service}",
+        "",
+        "[Install]",
+        "WantedBy=timers.target",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def env_file_notes(text: str) -> list[str]:
@@ -169,6 +243,7 @@ def env_file_notes(text: str) -> list[str]:
 
 
 __all__ = [
+    "HEALTH_EVERY",
     "NO_RESTART",
     "RESTART_SEC",
     "ROLES",
@@ -179,6 +254,9 @@ __all__ = [
     "command_args",
     "env_file_notes",
     "folder_env",
+    "health_service_text",
+    "health_timer_text",
+    "health_unit_names",
     "unit_name",
     "unit_text",
 ]
