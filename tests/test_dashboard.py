@@ -14,6 +14,7 @@ import csv
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -45,9 +46,10 @@ class Served:
     logs: Path
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    base = tmp_path_factory.mktemp("dashboard")
+@contextmanager
+def serve_replay(base: Path) -> Iterator[Served]:
+    """The bundled replay run to its end in `base` (`bot paper --fresh`), then served.
+    Shared with tests/test_dashboard_browser.py."""
     config = base / "config.toml"
     config.write_text(
         DEFAULT_TOML.read_text(encoding="utf-8")
@@ -65,6 +67,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     settings = apply_options(settings, PaperOptions(state_dir=state))
     with DashboardServer(make_app(settings, state, TOKEN)) as server:
         yield Served(server.url, settings, logs)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with serve_replay(tmp_path_factory.mktemp("dashboard")) as found:
+        yield found
 
 
 def get(served: Served, path: str, **params: Any) -> Any:

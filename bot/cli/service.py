@@ -3,10 +3,10 @@
 `install` writes levelbot-paper.service (`bot paper --broker alpaca`) or
 levelbot-watch.service (`bot watch`), and beside it a timer (levelbot-<role>-health.timer
 and .service) that runs `bot service health --alert` every five minutes; it prints the
-systemctl commands to enable them and never runs systemctl itself. `health` prints OK or the reasons
-(bot/service/health.py) and exits 0 or 1; with `--alert` it also sends one alert when the
-service becomes unhealthy and one when it recovers (bot/service/alerting.py). Commands
-only: the units' text is made by bot/service/unit.py.
+systemctl commands to enable them and never runs systemctl itself. `health` prints OK or
+the reasons (bot/service/health.py) and exits 0 or 1; with `--alert` it also sends one
+alert when the service becomes unhealthy and one when it recovers
+(bot/service/alerting.py). Commands only: the units' text is made by bot/service/unit.py.
 """
 
 from __future__ import annotations

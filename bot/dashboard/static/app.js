@@ -163,6 +163,7 @@ async function loadChart(symbol) {
     $("charts").appendChild(box);
   }
   if (!window.Plotly || !data.bars.length) { box.textContent = "no bars yet"; return; }
+  if (!box.querySelector(".plot-container")) box.textContent = "";  // the first bars came live
   const t = data.bars.map((b) => b.t);
   const traces = [
     { x: t, open: data.bars.map((b) => b.o), high: data.bars.map((b) => b.h),
