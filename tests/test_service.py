@@ -320,6 +320,22 @@ def test_a_silent_stream(tmp_path: Path) -> None:
     ]
 
 
+def test_a_paper_runs_trade_updates_stream_down_then_up(tmp_path: Path) -> None:
+    s, state = _settings(tmp_path), tmp_path / "state"
+    _paper_state(state, s, date(2025, 12, 2))
+    _beat(state, age=5)
+    _journal(s, {"event": "stream", "status": "connected", "connects": 1},
+             {"event": "stream", "status": "down", "fallback": "REST every 60.0 s"})  # fmt: skip
+    code, body = healthz(state, s, NOW)
+    assert code == 503
+    assert body["reasons"] == [
+        "stream: the trade-updates stream is down since 2025-12-03T14:50:00+00:00 "
+        "(REST every 60.0 s)"
+    ]
+    _journal(s, {"event": "stream", "status": "connected", "connects": 2})
+    assert healthz(state, s, NOW)[0] == 200
+
+
 def test_a_watcher_without_minutes(tmp_path: Path) -> None:
     s, state = _settings(tmp_path), tmp_path / "watch"
     _watch_state(state, minute_age_s=3000)  # 50 min; limit 3 x 120 + 60 = 420 s

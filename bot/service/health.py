@@ -19,7 +19,8 @@ was read; `details` holds what was read either way. Read only: nothing is writte
    retried; so the journal tail (paper.log_dir/events.jsonl) is read, and a last
    broker-side event that is a `retry` with attempt >= RETRY_ALARM means the broker has
    failed that many times in a row now.
-4. stream: the last `data_stream` event of the journal tail is not `silent` while the
+4. stream: the last `stream` event (a paper run's trade updates) is not `down`; the last
+   `data_stream` event of the journal tail is not `silent` while the
    market is open (after the close the watcher stops listening, so it is not news).
 5. outbox: the alerts pending or being sent (OutboxStore.unsettled) are at most
    alerts.rate_per_minute x OUTBOX_MINUTES: more than five minutes of sending at the
@@ -182,6 +183,15 @@ def _journal(c: _Check, s: Settings, market_open: bool) -> None:
         c.details["stream"] = {"status": last.get("status"), "time": last.get("time")}
         if last.get("status") == "silent" and market_open:
             c.fail(f"stream: the market-data stream is silent since {last.get('time')}")
+    # A paper run's trade-updates stream (bot/live/stream.py): down means its fills are
+    # learnt by REST polling, late; it listens day and night, so any time counts.
+    trades = [e for e in events if e.get("event") == "stream"]
+    if trades:
+        last = trades[-1]
+        c.details["trade_updates"] = {"status": last.get("status"), "time": last.get("time")}
+        if last.get("status") == "down":
+            c.fail(f"stream: the trade-updates stream is down since {last.get('time')} "
+                   f"({last.get('fallback') or 'REST polling'})")  # fmt: skip
 
 
 def _outbox(c: _Check, state_dir: Path, s: Settings) -> None:
