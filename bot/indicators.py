@@ -53,7 +53,16 @@ class SessionPeak:
     `n` bars. Call `peak()` *before* `push(bar)` to get the value as of that bar.
     """
 
-    __slots__ = ("_cur_high", "_cur_session", "_cur_ts", "_done", "_maxq", "_n", "_sessions")
+    __slots__ = (
+        "_cur_high",
+        "_cur_session",
+        "_cur_ts",
+        "_done",
+        "_maxq",
+        "_n",
+        "_prior",
+        "_sessions",
+    )
 
     def __init__(self, n: int) -> None:
         self._n = n
@@ -64,6 +73,9 @@ class SessionPeak:
         self._cur_high = -math.inf
         self._cur_ts = 0
         self._done = 0
+        # (peak, ts) of the completed sessions alone, as `peak` gives it while no bar of a
+        # session is in: changes only when a session closes (`update` returns it as is).
+        self._prior: tuple[float, int] = (NAN, 0)
 
     def ready(self, session: int) -> bool:
         completed = self._sessions + (
@@ -87,20 +99,18 @@ class SessionPeak:
 
     def update(self, session: int, high: float, ts: int) -> tuple[float, int]:
         """`peak(session)` then `push(...)` in one call: the peak as of this bar."""
-        if session != self._cur_session and self._cur_session is not None:
+        cur_high = self._cur_high
+        if session == self._cur_session:  # the common case: a later bar of the same session
+            prior = self._prior
+            # NaN (not ready) compares False: the not-ready answer stays (NaN, 0).
+            best = (cur_high, self._cur_ts) if cur_high > prior[0] else prior
+            if high > cur_high:
+                self._cur_high, self._cur_ts = high, ts
+            return best
+        if self._cur_session is not None:
             self._close_session()
-        if self._sessions < self._n:
-            best, best_ts = NAN, 0
-        else:
-            q = self._maxq
-            best, best_ts = (q[0][1], q[0][2]) if q else (-math.inf, 0)
-            if self._cur_session is not None and self._cur_high > best:
-                best, best_ts = self._cur_high, self._cur_ts
-        if self._cur_session is None:
-            self._cur_session, self._cur_high, self._cur_ts = session, high, ts
-        elif high > self._cur_high:
-            self._cur_high, self._cur_ts = high, ts
-        return best, best_ts
+        self._cur_session, self._cur_high, self._cur_ts = session, high, ts
+        return self._prior
 
     def push(self, session: int, high: float, ts: int) -> None:
         if self._cur_session is not None and session != self._cur_session:
@@ -122,6 +132,8 @@ class SessionPeak:
         while q and q[0][0] <= self._sessions - 1 - self._n:
             q.popleft()
         self._cur_session, self._cur_high, self._cur_ts = None, -math.inf, 0
+        if self._sessions >= self._n:
+            self._prior = (q[0][1], q[0][2]) if q else (-math.inf, 0)
 
 
 class RSI:

@@ -14,6 +14,7 @@ work as one-cancels-other.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -163,7 +164,10 @@ class SimBroker:
         self.allow_short = allow_short
         self.account = Portfolio(cfg.initial_cash)
         self.orders: dict[str, OrderState] = {}
+        # The orders working, in placement order: one list for the broker's life (changed
+        # in place), so the engine may hold it and skip `on_bar` while it is empty.
         self._working: list[OrderState] = []
+        self.working: Sequence[OrderState] = self._working
 
     # -- interface -------------------------------------------------------------------
     def submit(self, intent: OrderIntent, bar: Bar, held: float | None = None) -> list[Fill]:
@@ -220,7 +224,7 @@ class SimBroker:
             return self._working[known:]  # the bracket children this fill activated
 
         match_bar(list(working), bar, fill)
-        self._working = [o for o in self._working if o.status in OPEN_STATES]
+        self._working[:] = [o for o in self._working if o.status in OPEN_STATES]
         return fills
 
     def cancel(self, client_order_id: str) -> str:
@@ -229,7 +233,7 @@ class SimBroker:
             raise BrokerError(404, 40410000, "order not found")
         if order.status in OPEN_STATES:
             order.status = "canceled"
-        self._working = [o for o in self._working if o.status in OPEN_STATES]
+        self._working[:] = [o for o in self._working if o.status in OPEN_STATES]
         return order.status
 
     def sync(self, bar: Bar) -> list[Fill]:

@@ -11,8 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 
 import numpy as np
 import pandas as pd
@@ -21,8 +20,9 @@ from bot.data.timeframe import DAILY, Timeframe
 from bot.models import ET, Bar, DataError
 
 _CHUNK = 65_536  # bars converted to Python floats at a time (bounds memory on big files)
-# A Bar from a row of 8 values without NamedTuple's Python-level _make (a million a backtest).
-_bar_of_row = partial(tuple.__new__, Bar)
+# A Bar from a row of 8 values without NamedTuple's Python-level _make (a million a backtest):
+# `map(_new_tuple, repeat(Bar), rows)` calls tuple.__new__(Bar, row) with no wrapper between.
+_new_tuple = tuple.__new__
 
 
 @dataclass
@@ -56,24 +56,29 @@ class BarSeries:
         return next(self.iter_bars(i, i + 1))
 
     def iter_bars(self, start: int = 0, stop: int | None = None) -> Iterator[Bar]:
-        """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap."""
+        """Yield `Bar`s; converts a chunk at a time so a million bars stay cheap (the chunks
+        chained in C: no Python frame between two bars)."""
         stop = len(self) if stop is None else stop
-        for lo in range(start, stop, _CHUNK):
-            hi = min(lo + _CHUNK, stop)
-            yield from map(
-                _bar_of_row,
-                zip(
-                    self.ts[lo:hi].tolist(),
-                    self.open[lo:hi].tolist(),
-                    self.high[lo:hi].tolist(),
-                    self.low[lo:hi].tolist(),
-                    self.close[lo:hi].tolist(),
-                    self.volume[lo:hi].tolist(),
-                    self.session[lo:hi].tolist(),
-                    repeat(self.symbol, hi - lo),
-                    strict=True,
-                ),
-            )
+        return chain.from_iterable(map(self._chunk, range(start, stop, _CHUNK), repeat(stop)))
+
+    def _chunk(self, lo: int, stop: int) -> Iterator[Bar]:
+        """The `Bar`s of rows [lo, min(lo + _CHUNK, stop))."""
+        hi = min(lo + _CHUNK, stop)
+        return map(
+            _new_tuple,
+            repeat(Bar, hi - lo),
+            zip(
+                self.ts[lo:hi].tolist(),
+                self.open[lo:hi].tolist(),
+                self.high[lo:hi].tolist(),
+                self.low[lo:hi].tolist(),
+                self.close[lo:hi].tolist(),
+                self.volume[lo:hi].tolist(),
+                self.session[lo:hi].tolist(),
+                repeat(self.symbol, hi - lo),
+                strict=True,
+            ),
+        )
 
     def index_of(self, when: pd.Timestamp | str, side: str = "left") -> int:
         """Position of the first bar at/after `when` (a date or time, ET if naive)."""

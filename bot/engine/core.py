@@ -31,7 +31,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bot import events as ev
-from bot.broker.sim import Broker, BrokerError, DuplicateOrderError
+from bot.broker.sim import Broker, BrokerError, DuplicateOrderError, SimBroker
 from bot.engine import booking, exits, livestep, recovery
 from bot.engine.livestep import Live
 from bot.engine.portfolio import Portfolio
@@ -52,6 +52,7 @@ LOG = logging.getLogger("bot.engine")
 _NONE: tuple[()] = ()
 # Builds a StepResult without NamedTuple's Python-level __new__: once a bar, it shows.
 _new_result = tuple.__new__
+_ALWAYS: tuple[bool] = (True,)  # never empty: a broker asked on every bar
 
 
 class Engine:
@@ -105,6 +106,11 @@ class Engine:
         self._idle_key, self._busy = (-1, -1), True
         # Bound once: this step runs a million times in a minute-bar backtest.
         self._broker_on_bar = broker.on_bar
+        # A simulated broker's working orders (the very list it keeps, SimBroker.working):
+        # while none works no fill can happen in a bar, and its on_bar (which would return
+        # none) is not called. Any other broker (live, a symbol's share of an account, a
+        # test's) is asked on every bar.
+        self._working: Sequence[object] = broker.working if type(broker) is SimBroker else _ALWAYS
         self._atr_update = risk.atr.update  # risk.on_bar without the extra call
         self._strategy_on_bar = strategy.on_bar
         self._close_append = self.record.closes.append
@@ -132,10 +138,11 @@ class Engine:
         live = self.live
         if live is not None:
             livestep.before_bar(self, live, bar)
-        fills = self._broker_on_bar(bar)
-        if fills:
-            for f in fills:
-                self.on_fill(f)
+        if self._working:
+            fills = self._broker_on_bar(bar)
+            if fills:
+                for f in fills:
+                    self.on_fill(f)
         if self.pending_entry is not None:
             exits.entry_ended(self)
         if self.exit_id is not None:
