@@ -10,10 +10,7 @@ releases requests that faults are holding (drop/black hole), so it never waits o
 from __future__ import annotations
 
 import contextlib
-import errno
-import socket
 import threading
-import time
 from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
@@ -26,8 +23,8 @@ from bot.data.series import BarSeries
 from bot.emulator.app import DEFAULT_KEY, DEFAULT_SECRET, create_app
 from bot.emulator.faults import Faults
 from bot.emulator.state import EmulatorState
+from bot.serving import ThreadedServer, bind, listening_socket
 from bot.settings import Settings
-from bot.store.lock import RunnerError
 
 
 class EmulatorServer:
@@ -45,8 +42,8 @@ class EmulatorServer:
         self.host, self.port = host, port
         self._release = threading.Event()
         self.app = create_app(state, self.faults, api_key, secret_key, self._release)
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        # A safety net: requests still running 2 s after stop() are cancelled.
+        self._server = ThreadedServer(self.app, "emulator", graceful_s=2)
 
     @property
     def url(self) -> str:
@@ -59,34 +56,13 @@ class EmulatorServer:
     def start(self, timeout: float = 10.0) -> EmulatorServer:
         sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            lifespan="off",
-            # A safety net: requests still running this long after stop() are cancelled.
-            timeout_graceful_shutdown=2,
-        )
-        self._server = uvicorn.Server(config)
         self._release.clear()
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, name="emulator", daemon=True
-        )
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError(f"emulator did not start on {self.url}")
-            time.sleep(0.01)
+        self._server.start(sock, timeout)
         return self
 
     def stop(self, timeout: float = 10.0) -> None:
-        if self._server is None or self._thread is None:
-            return
-        self._release.set()
-        self._server.should_exit = True
-        self._thread.join(timeout)
-        self._server = self._thread = None
+        self._release.set()  # requests held by a fault first, or stop would wait them out
+        self._server.stop(timeout)
 
     def __enter__(self) -> EmulatorServer:
         return self.start()
@@ -104,20 +80,6 @@ def data_stream_url(host: str, port: int, feed: str = "iex") -> str:
     """ws://host:port/v2/<feed>: alpaca-py's StockDataStream takes the complete URL as
     `url_override` (its `feed` argument is then ignored; bot/emulator/datastream.py)."""
     return f"ws://{host}:{port}/v2/{feed}"
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """A bound socket with TCP_NODELAY, which accepted connections inherit.
-
-    uvicorn writes a response's head and body separately; with Nagle's algorithm on, a
-    keep-alive client (requests.Session, as alpaca-py uses) waits ~40 ms for the delayed
-    ACK on every call. NODELAY makes each call take about a millisecond.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    return sock
 
 
 def build_state(
@@ -154,13 +116,7 @@ def serve(
     The port is bound before anything is printed: a port in use is RunnerError (one
     line, exit 2), never a "listening" banner followed by a traceback."""
     host, port = settings.emulator.host, settings.emulator.port
-    try:
-        sock = listening_socket(host, port)
-    except OSError as exc:
-        why = "is in use" if exc.errno == errno.EADDRINUSE else f"cannot be used: {exc.strerror}"
-        raise RunnerError(
-            f"port {port} on {host} {why} (another `bot emulator`?); choose another with --port"
-        ) from None
+    sock = bind(host, port, " (another `bot emulator`?)")
     try:
         state = build_state(settings, now)
     except BaseException:
