@@ -17,7 +17,6 @@ import math
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -40,6 +39,7 @@ from bot.settings import Settings
 from bot.watch import notices
 from bot.watch.pipeline import SymbolWatch
 from bot.watch.rest import RestBars
+from tests.test_emulator_datastream import csv_minutes as datastream_csv_minutes
 
 ROOT = Path(__file__).parents[1]
 DAILY_CSV = ROOT / "data" / "BABA_1d.csv"
@@ -413,18 +413,11 @@ class Row(NamedTuple):
 
 
 def csv_minutes(path: Path = MINUTE_CSV) -> list[Row]:
-    """The minute file's regular-hours bars (09:30 <= t < 16:00 ET), a later row winning a
-    repeated minute, rows off the minute grid dropped."""
-    rows: dict[datetime, Row] = {}
-    with path.open(newline="") as f:
-        for r in csv.DictReader(f):
-            t = datetime.fromisoformat(r["timestamp"]).replace(tzinfo=ET)
-            if t.second or t.microsecond or not clock(9, 30) <= t.time() < clock(16):
-                continue
-            ns = int(t.astimezone(UTC).timestamp()) * NS
-            values = (float(r[k]) for k in ("open", "high", "low", "close", "volume"))
-            rows[t] = Row(ns, *values)
-    return [rows[t] for t in sorted(rows)]
+    """The minute file's regular-hours bars as tests/test_emulator_datastream.py reads them
+    (09:30 <= t < 16:00 ET, a later row winning a repeated minute, off-grid rows dropped),
+    stamped in UTC ns."""
+    return [Row(int(r.ts.timestamp()) * NS, r.open, r.high, r.low, r.close, r.volume)
+            for r in datastream_csv_minutes(path)]  # fmt: skip
 
 
 def csv_daily(day: str) -> Row:
