@@ -46,6 +46,11 @@ DAY_NS = 86_400 * 1_000_000_000
 MISSING_WAIT_S = (60.0, 120.0, 240.0, 480.0, 900.0)  # a late bar: ask again after...
 
 
+def close_visible(calendar: MarketCalendar, day: date, now_ns: int, delay: timedelta) -> bool:
+    """Whether the session `day` has closed by `now_ns` in data served `delay` late."""
+    return calendar.session_hours(day)[1] <= now_ns - int(delay.total_seconds() * 1e9)
+
+
 class FeedRefused(Exception):
     """The data API refused the request for good (plan, symbol, permissions)."""
 
@@ -266,11 +271,11 @@ class AlpacaFeed:
         """Only final bars: Alpaca serves today's bar as it stands during the session, and
         delayed data (the free plan's SIP) shows the close only `delay` after it."""
         assert self.calendar is not None
-        seen = now_ns - int(self.data.delay.total_seconds() * 1e9)
+        cal, delay = self.calendar, self.data.delay
         keep = [
             i
             for i in range(len(series))
-            if self.calendar.session_hours(session_date(int(series.session[i])))[1] <= seen
+            if close_visible(cal, session_date(int(series.session[i])), now_ns, delay)
         ]
         return series.take(np.array(keep, dtype="int64"))
 
@@ -301,4 +306,4 @@ class AlpacaFeed:
             self.wait(min(left, self.heartbeat_s))
 
 
-__all__ = ["AlpacaFeed", "FeedRefused", "FeedTooShort", "Timer"]
+__all__ = ["AlpacaFeed", "FeedRefused", "FeedTooShort", "Timer", "close_visible"]

@@ -25,7 +25,7 @@ from bot.data.aggregate import aggregate
 from bot.data.calendar import MarketCalendar
 from bot.data.series import BarSeries
 from bot.data.timeframe import DAILY, Timeframe
-from bot.live.feed import BarSource
+from bot.live.feed import BarSource, close_visible
 from bot.live.retry import Retrier
 from bot.models import ET, Bar, ns_to_et, session_date, session_day
 
@@ -100,8 +100,7 @@ class RestBars:
         """The session's daily bar, if the data API serves it by `now`. Alpaca revises it
         after the close (late trades); the caller waits `paper.settle_delay_s` first."""
         start = datetime.combine(day, datetime.min.time(), ET)
-        seen = now - int(self.daily_api.delay.total_seconds() * 1e9)
-        if self.calendar.session_hours(day)[1] > seen:
+        if not close_visible(self.calendar, day, now, self.daily_api.delay):
             return None  # delayed data: the close is not visible yet
         series = self.retrier.call(
             lambda: self.daily_api.bars(sym, DAILY, start, ns_to_et(now)),
