@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,fast]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -41,8 +41,31 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check bot strategies tests scripts
 	$(BIN)/mypy
 
+# The peers (vectorbt) in their own venv; the bench prints "not measured" if it cannot be made.
 bench: $(STAMP)
+	-$(MAKE) --no-print-directory bench-peers-env
 	$(BIN)/python scripts/bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Peer benchmark: the same 1,000-combination grid through vectorbt, in its own venv
+# (.venv-bench), because vectorbt (numba, llvmlite, plotly, scipy, ...) must never become a
+# project dependency: pyproject.toml does not list it. Only vectorbt is pinned; the newest
+# numpy and pandas it resolves to work with it (checked with numpy 2.4.6, pandas 3.1.1).
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: bench-peers-env bench-peers
+
+$(BENCH_STAMP):
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet 'vectorbt==1.2.0' numpy pandas
+	$(BENCH_VENV)/bin/python -c "import vectorbt"
+	touch $(BENCH_STAMP)
+
+bench-peers-env: $(BENCH_STAMP)
+
+bench-peers: $(BENCH_STAMP)
+	@$(BENCH_VENV)/bin/python scripts/bench_vectorbt.py

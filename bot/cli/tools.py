@@ -69,6 +69,14 @@ def sweep(
             "--force", help="Write the config even if the chosen set lost money or collapsed."
         ),
     ] = False,
+    engine: Annotated[
+        bool,
+        typer.Option(
+            "--engine",
+            help="Score every combination with the engine instead of the compiled kernel "
+            "(slower; the same figures).",
+        ),
+    ] = False,
 ) -> None:
     """Sweep thresholds with walk-forward validation: IS and OOS figures, report, config."""
     from bot.report.views import make_console
@@ -76,7 +84,9 @@ def sweep(
 
     console = make_console()
     check_dir(out or Path("runs"), "output folder", "--out")  # before any combination runs
-    opts = Options(out, workers, scheduler, resume, write_config, heatmap, force=force)
+    opts = Options(
+        out, workers, scheduler, resume, write_config, heatmap, force=force, engine=engine
+    )
     try:
         outcome = run_sweep(sweep_file, opts, console)
     except (SweepInterrupted, KeyboardInterrupt) as exc:

@@ -27,6 +27,8 @@ from bot import lifecycle
 from bot.config_load import ConfigError, resolve_data_path, store_path
 from bot.data.store import BarStore
 from bot.data.timeframe import DAILY
+from bot.kernel import missing as kernel_missing
+from bot.kernel.support import unsupported_strategy
 from bot.parallel import Advance, run_chunks
 from bot.report.views import progress_bar
 from bot.scan.measure import NO_DATA, ScanJob, ScanRow, measure_chunk
@@ -179,6 +181,11 @@ def _measure(
             raise KeyboardInterrupt  # the test hook stops as Ctrl-C does (once)
 
     t0 = time.perf_counter()
+    how = kernel_missing()
+    if how is None:
+        from bot.kernel.run import warm
+
+        warm()  # compiled or loaded once here: forked workers inherit it
     run_chunks(
         job,
         targets,
@@ -187,11 +194,19 @@ def _measure(
         workers=workers,
         scheduler=opts.scheduler,
         show=lambda: _progress(console, len(targets)),
-        preload=("bot.scan.measure",),
+        preload=("bot.scan.measure", "bot.kernel.run"),
     )
     seconds = time.perf_counter() - t0
     on = f"the Dask cluster at {opts.scheduler}" if opts.scheduler else f"{workers} local worker(s)"
-    return universe, rows, f"{len(targets)} symbol(s) scanned in {seconds:.1f} s on {on}"
+    other = sorted({t.strategy.name for t in targets if unsupported_strategy(t.strategy)})
+    signals = "the compiled kernel" if how is None else f"the strategy objects ({how})"
+    if how is None and other:
+        signals += f" ({', '.join(other)} by the strategy objects: not in the kernel)"
+    return (
+        universe,
+        rows,
+        f"{len(targets)} symbol(s) scanned in {seconds:.1f} s on {on}; signals by {signals}",
+    )
 
 
 def _legend(bars: int) -> str:

@@ -17,6 +17,12 @@ base config sections, parameter names, the spans to run). For one combination th
    see `Evaluator`), and the metrics are computed with numpy (`bot.sweep.metrics`).
 tests/test_sweep_engine.py checks trades, equity and metrics against `run_backtest` +
 `compute_metrics` for several combinations and spans.
+
+That is the engine path. Where numba is installed and the job allows it, a combination
+the compiled kernel implements (bot.kernel.support) is scored by `bot.kernel.run.Kernel`
+instead, which gives the same trades and figures many times faster
+(tests/test_kernel.py); any other one still runs through the engine, and its
+`ComboResult.engine` says why, so the sweep's summary can tell how each was scored.
 """
 
 from __future__ import annotations
@@ -25,13 +31,15 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from bot.data.series import BarSeries
 from bot.engine.backtest import build_engine
 from bot.indicators import ATR
+from bot.kernel import missing
+from bot.kernel.support import unsupported
 from bot.models import Bar, Signal, Trade
 from bot.settings import Settings
 from bot.strategy import StrategyConfig
@@ -39,6 +47,9 @@ from bot.sweep.combo import SectionCache
 from bot.sweep.metrics import Row, run_metrics
 from bot.sweep.params import Value
 from strategies import build_strategy
+
+if TYPE_CHECKING:
+    from bot.kernel.run import Kernel
 
 Span = tuple[int, int]
 Trace = tuple[np.ndarray, np.ndarray, list[Trade]]  # equity, position, closed trades
@@ -56,6 +67,8 @@ class SweepJob:
     names: tuple[str, ...]
     runs: tuple[Span, ...]
     token: str  # identifies the job (workers cache their Evaluator under it)
+    # Score with the compiled kernel where it can (bot.kernel); False: the engine for all.
+    kernel: bool = True
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class ComboResult:
     index: int
     values: tuple[Value, ...]
     rows: list[Row]  # one per job run, in job order
+    engine: str = ""  # why the engine scored it, not the kernel ("" : the kernel did)
 
 
 class ReplayStrategy:
@@ -101,18 +115,35 @@ class Evaluator:
         self.job = job
         self.skip_idle = skip_idle
         self.stop = max(stop for _, stop in job.runs)
-        # Built once per worker: bars past the last span are never read.
-        self.bars: list[Bar] = list(job.series.iter_bars(0, self.stop))
+        self._bars: list[Bar] | None = None
         self.ppy = job.series.timeframe.periods_per_year
         self._signals: OrderedDict[str, Recorded] = OrderedDict()
         self._atr: dict[int, list[tuple[Any, ...]]] = {}
         self._sections = SectionCache(job)
+        # The compiled kernel, if the job asks for it and numba is here (else why not).
+        self.kernel: Kernel | None = None
+        self.no_kernel = "the sweep was run with --engine" if not job.kernel else missing()
+        if self.no_kernel is None:
+            from bot.kernel.run import Kernel  # numba compiles or loads its cache here
+
+            self.kernel = Kernel(job.series)
+
+    @property
+    def bars(self) -> list[Bar]:
+        """The bars as `Bar` objects, built once per worker when the engine first needs
+        them (bars past the last span are never read)."""
+        if self._bars is None:
+            self._bars = list(self.job.series.iter_bars(0, self.stop))
+        return self._bars
 
     def evaluate(self, index: int, values: Sequence[Value]) -> ComboResult:
         settings = self._sections.settings(values)
+        why = self.no_kernel or unsupported(settings)
+        if why is None and self.kernel is not None:
+            return ComboResult(index, tuple(values), self.kernel.rows(settings, self.job.runs))
         signals = self.signals(settings.strategy)
         rows = [self.run(settings, signals, start, stop) for start, stop in self.job.runs]
-        return ComboResult(index, tuple(values), rows)
+        return ComboResult(index, tuple(values), rows, engine=why or "")
 
     def signals(self, cfg: StrategyConfig) -> Recorded:
         key = cfg.model_dump_json()
@@ -193,7 +224,7 @@ _EVALUATORS: dict[str, Evaluator] = {}
 
 def evaluator_for(job: SweepJob) -> Evaluator:
     ev = _EVALUATORS.get(job.token)
-    if ev is None:
+    if ev is None or ev.job.kernel != job.kernel:
         _EVALUATORS.clear()  # one sweep at a time per process
         ev = _EVALUATORS[job.token] = Evaluator(job)
     return ev

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from bot.kernel import missing
 from bot.parallel import Advance, Show, quiet, run_dask, run_pool
 from bot.sweep.evaluate import ComboResult, SweepJob, evaluate_chunk, evaluator_for
 from bot.sweep.params import Value
@@ -51,6 +52,12 @@ def execute(
         for res in results:
             on_result(res)
 
+    if job.kernel and missing() is None:
+        # Compiled (first run) or loaded from numba's cache here, once: forked pool
+        # workers inherit the machine code instead of each loading it.
+        from bot.kernel.run import warm
+
+        warm()
     if scheduler is not None:
         run_dask(job, todo, evaluate_chunk, on_results, scheduler, show)
     elif workers <= 1:
@@ -61,7 +68,7 @@ def execute(
                 step(1)
     else:
         # The pool's initializer builds each worker's Evaluator (the Bar list) once.
-        preload = ("bot.sweep.evaluate",)
+        preload = ("bot.sweep.evaluate", "bot.kernel.run")
         run_pool(job, todo, evaluate_chunk, on_results, workers, show, evaluator_for, preload)
 
 

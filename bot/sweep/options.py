@@ -26,6 +26,7 @@ class Options:
     heatmap: str | None = None  # "x,y"
     limit: int | None = None  # test hook: stop like Ctrl-C after this many new results
     force: bool = False  # write the config even when the chosen set lost or collapsed
+    engine: bool = False  # score every combination with the engine, not the kernel
 
 
 class SweepInterrupted(Exception):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -135,7 +136,7 @@ def _run(path: str | Path, opts: Options, console: Console, stage: Stage) -> Out
                 raise KeyboardInterrupt  # the test hook stops exactly as Ctrl-C does
 
         execute(
-            prep.job,
+            replace(prep.job, kernel=not opts.engine),
             todo,
             on_result,
             workers=workers,
@@ -145,13 +146,24 @@ def _run(path: str | Path, opts: Options, console: Console, stage: Stage) -> Out
     stage.name = "finish"
     seconds = time.perf_counter() - t0
     results = [done[i] for i in prep.grid.indices]
-    where = _where(workers, opts.scheduler, seconds, len(todo))
+    where = _where(workers, opts.scheduler, seconds, len(todo)) + "; " + scorers(results)
     return finish(prep, results, out_dir, seconds, axes, opts, where)
 
 
 def _where(workers: int, scheduler: str | None, seconds: float, scored: int) -> str:
     on = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} local worker(s)"
     return f"{scored} combination(s) scored in {seconds:.1f} s on {on}"
+
+
+def scorers(results: Sequence[ComboResult]) -> str:
+    """How the combinations were scored: by the compiled kernel, or by the engine and why."""
+    why = Counter(r.engine for r in results if r.engine)
+    kernel = len(results) - sum(why.values())
+    if not why:
+        return f"all {kernel} by the compiled kernel (bot.kernel)"
+    reasons = "; ".join(f"{n} because {text}" for text, n in why.most_common())
+    head = f"{kernel} by the compiled kernel, " if kernel else ""
+    return f"{head}{sum(why.values())} by the engine ({reasons})"
 
 
 def finish(

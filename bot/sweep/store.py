@@ -46,7 +46,7 @@ def read_results(path: Path, fingerprint: str) -> dict[int, ComboResult]:
     for n, line in enumerate(complete[1:], start=2):
         try:
             d = json.loads(line)
-            res = ComboResult(int(d["i"]), tuple(d["values"]), d["rows"])
+            res = ComboResult(int(d["i"]), tuple(d["values"]), d["rows"], str(d.get("engine", "")))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             raise ConfigError(f"{path}: line {n} is damaged; cannot resume from it") from None
         done[res.index] = res
@@ -72,7 +72,9 @@ def results_writer(path: Path, header: dict[str, Any], resume: bool) -> Iterator
             fh.flush()
 
         def write(res: ComboResult) -> None:
-            line = {"i": res.index, "values": list(res.values), "rows": res.rows}
+            line: dict[str, Any] = {"i": res.index, "values": list(res.values), "rows": res.rows}
+            if res.engine:  # scored by the engine, not the kernel: why
+                line["engine"] = res.engine
             fh.write(json.dumps(line) + "\n")
             # Flushed per line: a Ctrl-C or a killed process keeps every finished one.
             fh.flush()
