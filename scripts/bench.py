@@ -17,6 +17,9 @@ pass` start.
   the plain loop's mean time per bar;
 - several symbols on one account (issue 14): scripts/bench_portfolio.py;
 - alert latency, bar close to a local receiver (issue 15): scripts/bench_alerts.py;
+- the compiled kernel of sweeps (issue 18) against vectorbt, the numpy lower bound and the
+  engine, trade for trade: scripts/bench_kernel.py; sweep scoring and the walk-forward
+  sweep's ratio to its scoring time: bot/sweep/bench.py;
 - live mode (issue 10): broker requests per simulated session of `bot paper --broker
   alpaca` against the emulator with its clock moved fast (target <= 20), and how long a
   second `bot paper` on a locked state takes to refuse (target < 1 s), beside a bare
@@ -341,6 +344,9 @@ def main() -> None:
     from scripts.bench_alerts import bench_alert_latency  # imported here: not timed above
 
     bench_alert_latency()
+    from scripts.bench_kernel import main as bench_kernel  # imported here: not timed above
+
+    bench_kernel()
     from bot.sweep.bench import main as bench_sweep  # imported here: not timed above
 
     bench_sweep()
