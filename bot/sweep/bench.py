@@ -102,8 +102,8 @@ def bench_scoring(workers: int, repeats: int = 3, kernel: bool = True) -> float:
     how = "the compiled kernel" if missing() is None else f"the engine ({missing()})"
     print(
         f"sweep scoring by {how}: {len(todo):,} combinations x {len(series):,} daily bars on "
-        f"{workers} worker(s): median {secs:.2f} s, best {min(times):.2f} s = {secs / len(todo) * 1000:.2f}"
-        f" ms per combination   (target <= 3 s)  {ok}"
+        f"{workers} worker(s): median {secs:.2f} s, best {min(times):.2f} s = "
+        f"{secs / len(todo) * 1000:.2f} ms per combination   (target <= 3 s)  {ok}"
     )
     checked, bad = 0, 0
     for i in random.Random(1).sample(grid.indices, 20):
