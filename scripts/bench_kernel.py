@@ -115,7 +115,7 @@ def _equal_traces(job: SweepJob, chunk: Sequence[tuple[int, tuple[Value, ...]]])
         ((start, stop),) = job.runs
         equity, position, trades = engine.trace(values, start, stop)
         run = kernel.run(settings, start, stop)
-        mine = [_trade_key(t) for t in kernel.trades(run)]
+        mine = [_trade_key(t) for t in kernel.trades(run, settings.symbol)]
         theirs = [_trade_key(t) for t in trades]
         diffs = []
         if mine != theirs:

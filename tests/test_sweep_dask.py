@@ -1,8 +1,11 @@
 """The same sweep on a Dask cluster (two worker processes on 127.0.0.1) and locally gives
-identical results: every figure of every combination, and the same results.csv."""
+identical results: every figure of every combination, and the same results.csv. Where
+numba is installed both score with the compiled kernel (bot.kernel), and they equal a
+local run of the engine too (`--engine`)."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +65,8 @@ def test_dask_and_local_give_identical_results(tmp_path: Path, cluster: str) -> 
     assert (tmp_path / "dask" / "results.csv").read_bytes() == csv_local
     # The sweep is not trivial: sets differ, and some trade with stops.
     assert len({str(r.rows[0]) for r in local.results}) > 5
+    if importlib.util.find_spec("numba") is not None:
+        assert all(r.engine == "" for r in remote.results), "the workers scored with the kernel"
+        assert "by the compiled kernel" in remote.lines[0]
+        engine = run_sweep(path, Options(out=tmp_path / "engine", workers=1, engine=True))
+        assert [r.rows for r in remote.results] == [r.rows for r in engine.results]

@@ -157,11 +157,10 @@ class Kernel:
             out.append(as_row(fig))
         return out
 
-    def trades(self, r: KernelRun) -> list[Trade]:
-        """A run's trades as the engine's `Trade` objects (no reason texts: the exit's
-        kind is the exit reason, "signal", "stop" or "take_profit")."""
+    def trades(self, r: KernelRun, symbol: str) -> list[Trade]:
+        """A run's trades as the engine's `Trade` objects, of `symbol` (no reason texts:
+        the exit's kind is the exit reason, "signal", "stop" or "take_profit")."""
         ts = self._ts
-        symbol = self.series.symbol
         out = []
         for ints, floats in zip(r.trade_ints.tolist(), r.trade_floats.tolist(), strict=True):
             out.append(
