@@ -16,6 +16,7 @@ the expectation of the same command.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -86,6 +87,7 @@ COVERED = {
         "test_sweep_flow"
     ),
     "bot sweep examples/sweep.toml --scheduler tcp://10.0.0.5:8786": "test_sweep_on_dask",
+    "bot sweep examples/sweep.toml --out runs/e --engine": "test_sweep_flow",
     "bot backtest --config runs/s1/chosen.toml --from 2015-09-21 --to 2026-02-20": (
         "test_sweep_flow"
     ),
@@ -316,6 +318,8 @@ def test_sweep_flow(user_dir: Path) -> None:
     code, out, err = run(user_dir, "bot sweep examples/sweep.toml")
     assert code == 0, out + err
     assert len(list((user_dir / "runs").glob("sweep-*/report.html"))) == 1
+    if importlib.util.find_spec("numba") is not None:  # the fast extra: `make` installs it
+        assert "all 135 by the compiled kernel" in out
 
     chosen = user_dir / "runs" / "s1" / "chosen.toml"
     write = "bot sweep examples/sweep.toml --out runs/s1 --write-config runs/s1/chosen.toml"
@@ -327,6 +331,12 @@ def test_sweep_flow(user_dir: Path) -> None:
     assert (user_dir / "runs" / "s1" / "report.html").exists()
 
     results = (user_dir / "runs" / "s1" / "results.csv").read_bytes()
+    # The engine scores every set: the very same figures, byte for byte.
+    code, out, err = run(user_dir, "bot sweep examples/sweep.toml --out runs/e --engine")
+    assert code == 0, out + err
+    assert "135 by the engine (135 because the sweep was run with --engine)" in out
+    assert (user_dir / "runs" / "e" / "results.csv").read_bytes() == results
+
     code, out, err = run(user_dir, "bot sweep examples/sweep.toml --out runs/s1 --resume")
     assert code == 0, out + err
     assert "135 of 135 combinations already scored" in out

@@ -148,6 +148,8 @@ class Kernel:
         cash = settings.broker.initial_cash
         out = []
         for start, stop in spans:
+            if stop <= start:  # as bot.report.metrics.performance refuses it
+                raise ValueError("no bars: an empty equity curve has no metrics")
             r = self.run(settings, start, stop, sig)
             pnl = np.ascontiguousarray(r.trade_floats[:, F.T_PNL])
             fig = performance(
