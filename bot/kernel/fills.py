@@ -128,13 +128,8 @@ def trade(
         done, out_price, out_kind = False, 0.0, BY_SIGNAL
         if pending:
             pending = False
-            price = _slipped(o, p_side, bps)
-            fee = _fee(p_qty, per_share, minimum)
-            signed = p_qty if p_side > 0 else -p_qty
-            cash = cash - (signed * price + fee)
-            avg = (avg * qty + price * signed) / (qty + signed)
-            qty = qty + signed
-            lot_qty, lot_price, lot_comm, lot_bar, lot_level = signed, price, fee, i, entry_level
+            cash, qty, avg, price, fee = _open(o, p_side, p_qty, bps, per_share, minimum, cash)
+            lot_qty, lot_price, lot_comm, lot_bar, lot_level = qty, price, fee, i, entry_level
             sl_on, sl_price = p_stop == p_stop, p_stop
             tp_on, tp_price = p_take == p_take, p_take
             extreme = price
@@ -236,13 +231,8 @@ def trade(
                 pending = True
                 continue
             # Filled at once, at the close.
-            price = _slipped(c, enters, bps)
-            fee = _fee(p_qty, per_share, minimum)
-            signed = p_qty if enters > 0 else -p_qty
-            cash = cash - (signed * price + fee)
-            avg = (avg * qty + price * signed) / (qty + signed)
-            qty = qty + signed
-            lot_qty, lot_price, lot_comm, lot_bar, lot_level = signed, price, fee, i, level
+            cash, qty, avg, price, fee = _open(c, enters, p_qty, bps, per_share, minimum, cash)
+            lot_qty, lot_price, lot_comm, lot_bar, lot_level = qty, price, fee, i, level
             sl_on, sl_price = p_stop == p_stop, p_stop
             tp_on, tp_price = p_take == p_take, p_take
             extreme = price
@@ -290,6 +280,21 @@ def _fee(qty: float, per_share: float, minimum: float) -> float:
     if per_share == 0 and minimum == 0:
         return 0.0
     return max(abs(qty) * per_share, minimum)
+
+
+@jit
+def _open(
+    raw: float, side: int, shares: float, bps: float, per_share: float, minimum: float, cash: float
+) -> tuple[float, float, float, float, float]:
+    """Book the fill that opens a position from flat (`Portfolio.apply`); returns (cash,
+    signed quantity, average price, fill price, commission) after it."""
+    price = _slipped(raw, side, bps)
+    fee = _fee(shares, per_share, minimum)
+    signed = shares if side > 0 else -shares
+    cash = cash - (signed * price + fee)
+    # (avg x qty + price x signed) / (qty + signed) with qty = avg = 0, as Portfolio has it
+    avg = (0.0 * 0.0 + price * signed) / (0.0 + signed)
+    return cash, signed, avg, price, fee
 
 
 @jit
