@@ -31,6 +31,7 @@ from strategies.level_signal import INTENT, LevelSignal, SignalKind
 
 _EMPTY = np.empty(0)
 _SIGNAL_CACHE = 256  # strategy configs whose signals a worker keeps
+_SERIES_CACHE = 32  # indicator series a worker keeps (8 MB each over a million bars)
 _INT_FIGURES = frozenset({"bars", "max_drawdown_duration_bars", "trades"})
 _EXITS = {F.BY_SIGNAL: "signal", F.BY_STOP: "stop", F.BY_TAKE_PROFIT: "take_profit"}
 
@@ -70,7 +71,7 @@ class Kernel:
         )
         self._session = np.ascontiguousarray(series.session, dtype="int64")
         self._ts = np.ascontiguousarray(series.ts, dtype="int64")
-        self._series: dict[tuple[str, int], np.ndarray] = {}
+        self._series: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._signals: OrderedDict[tuple[str, int], Signals] = OrderedDict()
         self._strategies: dict[str, Strategy] = {}
         self._trading: dict[str, Trading] = {}
@@ -80,7 +81,9 @@ class Kernel:
         """An indicator series (cached): "atr", "volume", "peak", "rsi" or "adx"."""
         key = (name, n)
         found = self._series.get(key)
-        if found is None:
+        if found is not None:
+            self._series.move_to_end(key)
+        else:
             _, h, lo, c, v = self._cols
             if name == "atr":
                 found = ind.atr(h, lo, c, n)
@@ -93,6 +96,8 @@ class Kernel:
             else:
                 found = ind.adx(h, lo, c, n)
             self._series[key] = found
+            if len(self._series) > _SERIES_CACHE:
+                self._series.popitem(last=False)
         return found
 
     def signals(self, cfg: LevelBreakoutConfig, stop: int) -> Signals:
