@@ -23,10 +23,13 @@ from strategies.sma_cross import SmaCross, SmaCrossConfig
 class Registered:
     config: type[StrategyConfig]  # its [strategy] table; `name` defaults to its name
     build: Callable[[Any], Strategy]  # called with a validated `config`
+    # The module of its compiled signal kernel (`for_config(cfg)`, see bot/kernel/run.py),
+    # imported only where numba is installed; None: sweeps and scans run `build`'s object.
+    kernel: str | None = None
 
 
 REGISTRY: dict[str, Registered] = {
-    "level_breakout": Registered(LevelBreakoutConfig, LevelBreakout),
+    "level_breakout": Registered(LevelBreakoutConfig, LevelBreakout, "strategies.level_kernel"),
     "sma_cross": Registered(SmaCrossConfig, SmaCross),
 }
 DEFAULT = "level_breakout"  # when the [strategy] table names none

@@ -39,7 +39,7 @@ from bot.data.series import BarSeries
 from bot.engine.backtest import run_backtest
 from bot.engine.scan import scan
 from bot.indicators import ADX, ATR, RSI, RollingMean, SessionPeak
-from bot.kernel import fills, signals
+from bot.kernel import fills
 from bot.kernel.run import Kernel
 from bot.models import Trade
 from bot.report.runfolder import compute_metrics
@@ -106,11 +106,6 @@ def test_round_cents_is_pythons_round() -> None:
     values += [0.0, -0.0, 1e-300, 5e15, -7e20, float("inf")]
     wrong = [v for v in values if fills.round_cents(v) != round(v, 2)]
     assert wrong == []
-
-
-def test_the_signal_kinds_agree() -> None:
-    # fills.py keeps its own copy (a compiled function caches what it reads from others).
-    assert fills.BREAKOUT == signals.BREAKOUT
 
 
 # ------------------------------------------------------------- seeded combinations

@@ -37,6 +37,7 @@ CODE = {
     "strategies/__init__.py",
     "strategies/level_breakout.py",
     "strategies/level_config.py",  # its config model: `name` is the strategy's
+    "strategies/level_kernel.py",  # its compiled signal kernel (bot/kernel)
     "strategies/level_plot.py",  # imports its config type
     "strategies/level_state.py",  # says which strategy updates the level states
     "strategies/sma_cross.py",

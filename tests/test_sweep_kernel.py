@@ -3,9 +3,9 @@
 The kernel is a faster way to the same numbers, so the sweep's outputs must not depend on
 which one scored a combination: with the kernel, with `--engine`, and without numba at
 all, every row of every combination is the same to the last bit, and the same set is
-chosen in every window. A strategy the kernel does not implement (sma_cross here; any
-user strategy) runs through the engine automatically, and the summary, the report and
-results.jsonl say so.
+chosen in every window. A strategy without a compiled kernel (sma_cross here; any
+user strategy whose registry entry names none) runs through the engine automatically,
+and the summary, the report and results.jsonl say so.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_a_strategy_the_kernel_lacks_runs_through_the_engine_and_says_so(tmp_pat
     path.write_text(text, encoding="utf-8")
     out = tmp_path / "out"
     outcome = run_sweep(path, Options(out=out, workers=1))
-    why = "strategy 'sma_cross': the kernel implements level_breakout only"
+    why = "strategy 'sma_cross' has no compiled kernel"
     assert f"4 by the engine (4 because {why})" in outcome.lines[0]
     assert html.escape(f"4 because {why}") in (out / "report.html").read_text("utf-8")
     lines = (out / "results.jsonl").read_text("utf-8").splitlines()[1:]

@@ -3,15 +3,17 @@
 A sweep scores thousands of combinations; the engine (bot/engine) steps bar objects
 through a strategy object, a risk manager and a simulated broker, which is right for a
 run and slow for a grid. The kernel computes the same thing with numba-compiled loops
-over the bar columns: the indicator series once per parameter (`series`), the level
-breakout signals (`signals`), risk, fills and booking over a span (`fills`), and the
+over the bar columns: the indicator series once per parameter (`series`), the signals
+(the strategy's own compiled kernel, named by its registry entry: the level strategy's
+is strategies/level_kernel.py), risk, fills and booking over a span (`fills`), and the
 report's figures (`metrics`), put together by `run.Kernel`. It gives the engine's
-trades, equity and position to the last bit and its metrics within 1e-9
-(tests/test_kernel.py; `make bench` checks every combination it times).
+trades, equity, position and figures to the last bit (tests/test_kernel.py; `make bench`
+checks every combination it times).
 
 numba is an optional extra (`pip install -e '.[fast]'`, which `make` installs). Without
-it, or for a combination the kernel does not implement (`support.unsupported`: another
-strategy than level_breakout, a user strategy), the sweep runs the engine and says so.
+it, or for a combination the kernel does not implement (`support.unsupported`: a
+strategy without a compiled kernel, a user's strategy), the sweep runs the engine and
+says so.
 """
 
 from __future__ import annotations

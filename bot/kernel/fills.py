@@ -1,8 +1,9 @@
 """Trading the signals, compiled: risk, the SimBroker's fills and the booking of a span.
 
 `trade` steps bars [start, stop) as `Engine.step` does with a `SimBroker`, for the
-signals `bot.kernel.signals` found, and records what the engine records: the equity and
-the position at every close, and the closed trades. Per bar, in the engine's order:
+signals a strategy's kernel found (`bot.kernel.run.Signals`: bar, tag, side), and records
+what the engine records: the equity and the position at every close, and the closed
+trades. Per bar, in the engine's order:
 1. fills of the orders sent earlier (bot/broker/matching.py): a market order at the open;
    a bracket's stop-loss and take-profit, live from the entry's fill on (the rest of
    that bar included), a stop at the open when the bar gaps through it, else at the
@@ -10,7 +11,7 @@ the position at every close, and the closed trades. Per bar, in the engine's ord
    one met at the open first, else the stop first; the other one cancelled (OCO); market
    and stop fills `slippage_bps` worse, limits not; commissions per share with a minimum;
 2. the trailing stop from the bar's high (a short's: its low), never loosened;
-3. each signal of the bar (bot/engine/risk.py): the exit of the position's own level
+3. each signal of the bar (bot/engine/risk.py): the exit of the position's own tag
    (its protection cancelled, a market order), otherwise one position at a time, no
    entry while one is pending, long only unless shorts are allowed; sizing (fixed
    shares, fixed notional, percent of equity, risk over the ATR stop), capped by
@@ -35,8 +36,7 @@ from bot.kernel.jit import jit
 
 # A compiled function keeps what it calls and the constants it reads from other modules
 # in numba's cache, which a change to those modules does not invalidate: everything this
-# module's functions use is defined here (tests check BREAKOUT is bot.kernel.signals').
-BREAKOUT = 1
+# module's functions use is defined here.
 _SPLIT = 134217729.0  # 2**27 + 1: Dekker's split of a double into two 26-bit halves
 
 # Sizing rules (`ints[I_SIZING]`).
@@ -72,8 +72,8 @@ def trade(
     close: np.ndarray,
     atr: np.ndarray,
     sig_bar: np.ndarray,
-    sig_level: np.ndarray,
-    sig_kind: np.ndarray,
+    sig_tag: np.ndarray,
+    sig_side: np.ndarray,
     start: int,
     stop: int,
     ints: np.ndarray,
@@ -177,10 +177,9 @@ def trade(
                     sl_price = min(sl_price, round_cents(extreme + multiple * a))
         # 3.-4. The signals of this bar.
         while j < n_sig and sig_bar[j] == i:
-            level, kind = sig_level[j], sig_kind[j]
+            level, enters = sig_tag[j], int(sig_side[j])
             j += 1
             signals += 1
-            enters = 1 if kind == BREAKOUT else -1
             if qty != 0.0:
                 held = 1 if qty > 0 else -1
                 if -enters == held and level == entry_level and exit_on_breakdown:

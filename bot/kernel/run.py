@@ -3,16 +3,23 @@
 `Kernel(series)` is built once per sweep worker (like the engine path's `Evaluator`).
 `run(settings, start, stop)` gives what `run_backtest(settings, series, start, stop)`
 records (equity and position at every close, the closed trades, the signals of the
-span); `row(...)` the metrics of such a run as the sweep stores them. As in
+span); `rows(...)` the metrics of such runs as the sweep stores them. As in
 `run_backtest`, the strategy sees every bar from the first one (bars before `start` are
 its warm-up), so a combination's signals are computed once and every span trades them.
+
+The signals come from the strategy's own compiled kernel, which its registry entry names
+(`Registered.kernel`, e.g. strategies/level_kernel.py): `for_config(cfg)` returns a
+`SignalKernel`, which reads the bars and indicator series from here and returns
+`Signals`. Nothing here knows a particular strategy.
 """
 
 from __future__ import annotations
 
-import math
+import importlib
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -20,16 +27,13 @@ from bot.data.series import BarSeries
 from bot.kernel import fills as F
 from bot.kernel import series as ind
 from bot.kernel.metrics import performance
-from bot.kernel.params import Strategy, Trading, strategy_params, trading_params
-from bot.kernel.signals import BREAKOUT, level_signals
-from bot.models import Trade
+from bot.kernel.params import Trading, trading_params
+from bot.models import Signal, Trade
 from bot.settings import Settings
+from bot.strategy import StrategyConfig
 from bot.sweep.metrics import METRIC_KEYS, Row
-from strategies.level_breakout import LevelBreakout
-from strategies.level_config import PEAK_LEVEL, LevelBreakoutConfig, level_name
-from strategies.level_signal import INTENT, LevelSignal, SignalKind
+from strategies import REGISTRY, default_config
 
-_EMPTY = np.empty(0)
 _SIGNAL_CACHE = 256  # strategy configs whose signals a worker keeps
 _SERIES_CACHE = 32  # indicator series a worker keeps (8 MB each over a million bars)
 _INT_FIGURES = frozenset({"bars", "max_drawdown_duration_bars", "trades"})
@@ -38,11 +42,39 @@ _EXITS = {F.BY_SIGNAL: "signal", F.BY_STOP: "stop", F.BY_TAKE_PROFIT: "take_prof
 
 @dataclass(frozen=True)
 class Signals:
-    bar: np.ndarray  # int64, ascending
-    level: np.ndarray  # int64: the index of a fixed level, or len(levels) for the peak
-    kind: np.ndarray  # int8: bot.kernel.signals.BREAKOUT / BREAKDOWN
-    value: np.ndarray  # the level's value crossed (the frozen peak for the moving one)
-    names: tuple[str, ...]  # each level's name (the signals' tag)
+    """A strategy's signals over a series, as the compiled fills read them."""
+
+    bar: np.ndarray  # int64, ascending; in the strategy's order within a bar
+    tag: np.ndarray  # int64: the index of the signal's tag in `names`
+    side: np.ndarray  # int8: +1 enters long / exits a short; -1 enters short / exits a long
+    names: tuple[str, ...]  # the tags (an exit closes the position its own tag opened)
+
+
+class SignalKernel(Protocol):
+    """What a strategy's compiled kernel offers (one per [strategy] table)."""
+
+    def key(self) -> str:
+        """Identifies the config (equal configs, equal signals)."""
+        ...
+
+    def signals(self, kernel: Kernel, stop: int) -> Signals:
+        """Every signal over bars [0, stop) of `kernel`'s series."""
+        ...
+
+    def signal_objects(
+        self, kernel: Kernel, symbol: str, start: int, stop: int
+    ) -> Sequence[Signal]:
+        """The signals of bars [start, stop) as the strategy object gives them."""
+        ...
+
+
+def signal_kernel(cfg: StrategyConfig) -> SignalKernel:
+    """The compiled kernel of `cfg`'s strategy (bot.kernel.support says whether it has one)."""
+    entry = REGISTRY[cfg.name]
+    assert entry.kernel is not None
+    module = importlib.import_module(entry.kernel)
+    found: SignalKernel = module.for_config(cfg)
+    return found
 
 
 @dataclass(frozen=True)
@@ -65,92 +97,89 @@ class Kernel:
     def __init__(self, series: BarSeries) -> None:
         self.series = series
         self.ppy = series.timeframe.periods_per_year
-        self._cols = tuple(
-            np.ascontiguousarray(c, dtype="float64")
-            for c in (series.open, series.high, series.low, series.close, series.volume)
-        )
-        self._session = np.ascontiguousarray(series.session, dtype="int64")
-        self._ts = np.ascontiguousarray(series.ts, dtype="int64")
+        self._cols: dict[str, np.ndarray] = {
+            name: np.ascontiguousarray(getattr(series, name), dtype="float64")
+            for name in ("open", "high", "low", "close", "volume")
+        }
+        self._cols["session"] = np.ascontiguousarray(series.session, dtype="int64")
+        self._cols["ts"] = np.ascontiguousarray(series.ts, dtype="int64")
         self._series: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
         self._signals: OrderedDict[tuple[str, int], Signals] = OrderedDict()
-        self._strategies: dict[str, Strategy] = {}
+        self._kernels: dict[str, SignalKernel] = {}
         self._trading: dict[str, Trading] = {}
 
     # -- inputs ------------------------------------------------------------------------
+    def column(self, name: str) -> np.ndarray:
+        """A bar column as a contiguous array: open, high, low, close, volume (float64),
+        session, ts (int64)."""
+        return self._cols[name]
+
     def indicator(self, name: str, n: int) -> np.ndarray:
         """An indicator series (cached): "atr", "volume", "peak", "rsi" or "adx"."""
         key = (name, n)
         found = self._series.get(key)
         if found is not None:
             self._series.move_to_end(key)
+            return found
+        col = self._cols
+        h, lo, c = col["high"], col["low"], col["close"]
+        if name == "atr":
+            found = ind.atr(h, lo, c, n)
+        elif name == "volume":
+            found = ind.volume_mean_before(col["volume"], n)
+        elif name == "peak":
+            found = ind.session_peak(col["session"], h, n)
+        elif name == "rsi":
+            found = ind.rsi(c, n)
+        elif name == "adx":
+            found = ind.adx(h, lo, c, n)
         else:
-            _, h, lo, c, v = self._cols
-            if name == "atr":
-                found = ind.atr(h, lo, c, n)
-            elif name == "volume":
-                found = ind.volume_mean_before(v, n)
-            elif name == "peak":
-                found = ind.session_peak(self._session, h, n)
-            elif name == "rsi":
-                found = ind.rsi(c, n)
-            else:
-                found = ind.adx(h, lo, c, n)
-            self._series[key] = found
-            if len(self._series) > _SERIES_CACHE:
-                self._series.popitem(last=False)
+            raise ValueError(f"no indicator series {name!r}")
+        self._series[key] = found
+        if len(self._series) > _SERIES_CACHE:
+            self._series.popitem(last=False)
         return found
 
-    def signals(self, cfg: LevelBreakoutConfig, stop: int) -> Signals:
+    def signals(self, cfg: StrategyConfig, stop: int) -> Signals:
         """The strategy's signals over bars [0, stop) (cached per config)."""
-        p = self._strategy(cfg)
-        key = (p.key, stop)
+        sk = self._kernel(cfg)
+        key = (sk.key(), stop)
         found = self._signals.get(key)
         if found is not None:
             self._signals.move_to_end(key)
             return found
-        ints = p.ints.copy()
-        ints[4] = stop  # bot.kernel.signals.I_STOP
-        bar, level, kind, value = level_signals(
-            self._cols[3],
-            self._cols[4],
-            p.levels,
-            self.indicator("peak", p.peak_lookback) if p.peak_lookback else _EMPTY,
-            self.indicator("volume", p.volume_lookback) if p.volume_lookback else _EMPTY,
-            self.indicator("rsi", p.rsi_period) if p.rsi_period else _EMPTY,
-            self.indicator("adx", p.adx_period) if p.adx_period else _EMPTY,
-            ints,
-            p.floats,
-        )
-        names = tuple(level_name(v) for v in cfg.levels)
-        if p.peak_lookback:
-            names += (PEAK_LEVEL,)
-        found = self._signals[key] = Signals(bar, level, kind, value, names)
+        found = self._signals[key] = sk.signals(self, stop)
         if len(self._signals) > _SIGNAL_CACHE:
             self._signals.popitem(last=False)
         return found
+
+    def signal_objects(
+        self, cfg: StrategyConfig, symbol: str, start: int, stop: int
+    ) -> Sequence[Signal]:
+        """The signals of bars [start, stop) as the strategy gives them (what `bot scan`
+        lists), from bars [0, stop); their `reason` is left empty."""
+        return self._kernel(cfg).signal_objects(self, symbol, start, stop)
 
     # -- runs --------------------------------------------------------------------------
     def run(
         self, settings: Settings, start: int, stop: int, sig: Signals | None = None
     ) -> KernelRun:
         """Bars [start, stop) traded as `run_backtest` trades them."""
-        cfg = settings.strategy
-        assert isinstance(cfg, LevelBreakoutConfig)
-        sig = sig if sig is not None else self.signals(cfg, stop)
+        sig = sig if sig is not None else self.signals(settings.strategy, stop)
         t = self._trade(settings)
-        o, h, lo, c, _ = self._cols
+        col = self._cols
         equity, position, ti, tf, n = F.trade(
-            o, h, lo, c, self.indicator("atr", t.atr_period),
-            sig.bar, sig.level, sig.kind, start, stop, t.ints, t.floats,
+            col["open"], col["high"], col["low"], col["close"],
+            self.indicator("atr", t.atr_period),
+            sig.bar, sig.tag, sig.side, start, stop, t.ints, t.floats,
         )  # fmt: skip
         return KernelRun(start, stop, equity, position, ti, tf, int(n), sig.names)
 
     def rows(self, settings: Settings, spans: tuple[tuple[int, int], ...]) -> list[Row]:
         """The METRIC_KEYS figures of each span, as the sweep stores them."""
-        cfg = settings.strategy
-        assert isinstance(cfg, LevelBreakoutConfig)
-        sig = self.signals(cfg, max(stop for _, stop in spans))
+        sig = self.signals(settings.strategy, max(stop for _, stop in spans))
         cash = settings.broker.initial_cash
+        ts, close = self._cols["ts"], self._cols["close"]
         out = []
         for start, stop in spans:
             if stop <= start:  # as bot.report.metrics.performance refuses it
@@ -158,16 +187,15 @@ class Kernel:
             r = self.run(settings, start, stop, sig)
             pnl = np.ascontiguousarray(r.trade_floats[:, F.T_PNL])
             fig = performance(
-                r.equity, r.position, self._ts[start:stop], self._cols[3][start:stop],
-                pnl, self.ppy, cash,
-            )  # fmt: skip
+                r.equity, r.position, ts[start:stop], close[start:stop], pnl, self.ppy, cash
+            )
             out.append(as_row(fig))
         return out
 
     def trades(self, r: KernelRun, symbol: str) -> list[Trade]:
         """A run's trades as the engine's `Trade` objects, of `symbol` (no reason texts:
         the exit's kind is the exit reason, "signal", "stop" or "take_profit")."""
-        ts = self._ts
+        ts = self._cols["ts"]
         out = []
         for ints, floats in zip(r.trade_ints.tolist(), r.trade_floats.tolist(), strict=True):
             out.append(
@@ -188,55 +216,11 @@ class Kernel:
             )
         return out
 
-    def signal_objects(
-        self, cfg: LevelBreakoutConfig, symbol: str, start: int, stop: int
-    ) -> list[LevelSignal]:
-        """The signals of bars [start, stop) as the strategy's `LevelSignal`s (what `bot
-        scan` lists), from bars [0, stop); their `reason` is left empty."""
-        sig = self.signals(cfg, stop)
-        vmean = self.indicator("volume", cfg.volume_lookback)  # the strategy's, rule on or off
-        close, volume, ts = self._cols[3], self._cols[4], self._ts
-        out: list[LevelSignal] = []
-        first = int(np.searchsorted(sig.bar, start))
-        for i, k, kind, value in zip(
-            sig.bar[first:].tolist(),
-            sig.level[first:].tolist(),
-            sig.kind[first:].tolist(),
-            sig.value[first:].tolist(),
-            strict=True,
-        ):
-            what = SignalKind.BREAKOUT if kind == BREAKOUT else SignalKind.BREAKDOWN
-            c, vm = float(close[i]), float(vmean[i])
-            ratio = (
-                float(volume[i]) / vm
-                if vm > 0
-                else (math.inf if what is SignalKind.BREAKOUT else math.nan)
-            )
-            enters, exits = INTENT[what]
-            out.append(
-                LevelSignal(
-                    ts=int(ts[i]),
-                    kind=what,
-                    tag=sig.names[k],
-                    enters=enters,
-                    exits=exits,
-                    close=c,
-                    reason="",
-                    strategy=LevelBreakout.name,
-                    id_prefix=LevelBreakout.id_prefix,
-                    symbol=symbol,
-                    level_value=value,
-                    distance_pct=(c / value - 1.0) * 100.0,
-                    volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
-                )
-            )
-        return out
-
-    def _strategy(self, cfg: LevelBreakoutConfig) -> Strategy:
+    def _kernel(self, cfg: StrategyConfig) -> SignalKernel:
         key = cfg.model_dump_json()
-        found = self._strategies.get(key)
+        found = self._kernels.get(key)
         if found is None:
-            found = self._strategies[key] = strategy_params(cfg)
+            found = self._kernels[key] = signal_kernel(cfg)
         return found
 
     def _trade(self, settings: Settings) -> Trading:
@@ -265,10 +249,10 @@ def warm() -> None:
     ts = np.arange(n, dtype="int64") * 86_400_000_000_000
     price = np.linspace(10.0, 11.0, n)
     series = BarSeries(ts, price, price + 0.5, price - 0.5, price, np.full(n, 1e3), np.arange(n))
-    from bot.settings import Settings
-
-    cfg = LevelBreakoutConfig(
-        levels=[10.5], peak_lookback_sessions=2, rsi_filter=True, adx_filter=True
-    )
-    settings = Settings.model_construct(symbol="WARM").model_copy(update={"strategy": cfg})
-    Kernel(series).rows(settings, ((0, n),))
+    kernel = Kernel(series)
+    for name in ("atr", "volume", "peak", "rsi", "adx"):
+        kernel.indicator(name, 2)
+    settings = Settings.model_construct(symbol="WARM")
+    cfg = default_config()
+    if REGISTRY[cfg.name].kernel is not None:
+        kernel.rows(settings.model_copy(update={"strategy": cfg}), ((0, n),))

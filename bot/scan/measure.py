@@ -39,7 +39,6 @@ from bot.settings import Settings
 from bot.strategy import StrategyConfig
 from bot.watchlist import Level
 from strategies import build_strategy
-from strategies.level_config import LevelBreakoutConfig
 
 __all__ = [
     "NO_DATA",
@@ -183,7 +182,6 @@ def _signals(cfg: StrategyConfig, series: BarSeries, start: int) -> Sequence[Sig
     if kernel_missing() is None and unsupported_strategy(cfg) is None:
         from bot.kernel.run import Kernel
 
-        assert isinstance(cfg, LevelBreakoutConfig)
         return Kernel(series).signal_objects(cfg, series.symbol, start, len(series))
     return scan(build_strategy(cfg), series, start).signals
 

@@ -1,4 +1,9 @@
-"""The level breakout rules, compiled: `LevelBreakout.on_bar` over a whole series.
+"""The level breakout strategy's compiled signal kernel: `LevelBreakout.on_bar` over a series.
+
+The registry (strategies/__init__.py) names this module as the strategy's `kernel`; the
+sweep and the scan import it only where numba is installed (bot/kernel) and call
+`for_config(cfg)`, whose `LevelKernel` gives the signals as arrays (`signals`) for the
+compiled fills, or as the strategy's `LevelSignal`s (`signal_objects`) for `bot scan`.
 
 One pass over the bars gives every signal the strategy object would give, in the same
 order (by bar, then the fixed levels in the config's order, then the moving peak): its
@@ -21,10 +26,15 @@ and the signals are then put in the strategy's order.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from bot.kernel.jit import jit
+from bot.kernel.run import Kernel, Signals
+from strategies.level_breakout import LevelBreakout
+from strategies.level_config import PEAK_LEVEL, LevelBreakoutConfig, level_name
+from strategies.level_signal import INTENT, LevelSignal, SignalKind
 
 BREAKOUT, BREAKDOWN = 1, 2
 UNSET, BELOW, ABOVE = 0, 1, 2
@@ -159,3 +169,117 @@ def _one_level(
             out_bar[found], out_kind[found], out_value[found] = i, kind, crossed
             found += 1
     return out_bar[:found].copy(), out_kind[:found].copy(), out_value[:found].copy()
+
+
+_EMPTY = np.empty(0)
+
+
+@dataclass(frozen=True)
+class LevelKernel:
+    """The rules of one config: what the compiled function needs, and the level names."""
+
+    cfg: LevelBreakoutConfig
+    levels: np.ndarray
+    peak_lookback: int  # 0: no moving peak
+    volume_lookback: int  # 0: no volume rule
+    rsi_period: int  # 0: no RSI filter
+    adx_period: int  # 0: no ADX filter
+    ints: np.ndarray
+    floats: np.ndarray
+
+    def key(self) -> str:
+        return self.cfg.model_dump_json()
+
+    def names(self) -> tuple[str, ...]:
+        """Each level's name (its signals' tag): the fixed ones, then the peak."""
+        names = tuple(level_name(v) for v in self.cfg.levels)
+        return names + ((PEAK_LEVEL,) if self.peak_lookback else ())
+
+    def crossings(self, kernel: Kernel, stop: int) -> tuple[np.ndarray, ...]:
+        """(bar, level, kind, value crossed) of every signal over bars [0, stop)."""
+        ints = self.ints.copy()
+        ints[I_STOP] = stop
+        return level_signals(
+            kernel.column("close"),
+            kernel.column("volume"),
+            self.levels,
+            kernel.indicator("peak", self.peak_lookback) if self.peak_lookback else _EMPTY,
+            kernel.indicator("volume", self.volume_lookback) if self.volume_lookback else _EMPTY,
+            kernel.indicator("rsi", self.rsi_period) if self.rsi_period else _EMPTY,
+            kernel.indicator("adx", self.adx_period) if self.adx_period else _EMPTY,
+            ints,
+            self.floats,
+        )
+
+    def signals(self, kernel: Kernel, stop: int) -> Signals:
+        """The signals as the compiled fills read them: a breakout enters long (or covers a
+        short of its level), a breakdown the reverse."""
+        bar, level, kind, _ = self.crossings(kernel, stop)
+        side = np.where(kind == BREAKOUT, 1, -1).astype(np.int8)
+        return Signals(bar, level, side, self.names())
+
+    def signal_objects(
+        self, kernel: Kernel, symbol: str, start: int, stop: int
+    ) -> list[LevelSignal]:
+        """The signals of bars [start, stop) as the strategy gives them (`reason` left
+        empty), computed from bars [0, stop)."""
+        bar, level, kind, value = self.crossings(kernel, stop)
+        names = self.names()
+        # The strategy's volume mean is kept whether its rule is on or not.
+        vmean = kernel.indicator("volume", self.cfg.volume_lookback)
+        close, volume, ts = kernel.column("close"), kernel.column("volume"), kernel.column("ts")
+        first = int(np.searchsorted(bar, start))
+        out: list[LevelSignal] = []
+        rows = zip(bar[first:].tolist(), level[first:].tolist(), kind[first:].tolist(),
+                   value[first:].tolist(), strict=True)  # fmt: skip
+        for i, k, code, crossed in rows:
+            what = SignalKind.BREAKOUT if code == BREAKOUT else SignalKind.BREAKDOWN
+            c, vm = float(close[i]), float(vmean[i])
+            if vm > 0:
+                ratio = float(volume[i]) / vm
+            else:
+                ratio = math.inf if what is SignalKind.BREAKOUT else math.nan
+            enters, exits = INTENT[what]
+            out.append(
+                LevelSignal(
+                    ts=int(ts[i]),
+                    kind=what,
+                    tag=names[k],
+                    enters=enters,
+                    exits=exits,
+                    close=c,
+                    reason="",
+                    strategy=LevelBreakout.name,
+                    id_prefix=LevelBreakout.id_prefix,
+                    symbol=symbol,
+                    level_value=crossed,
+                    distance_pct=(c / crossed - 1.0) * 100.0,
+                    volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
+                )
+            )
+        return out
+
+
+def for_config(cfg: LevelBreakoutConfig) -> LevelKernel:
+    """The kernel of one [strategy] table (the registry's entry point)."""
+    ints = np.zeros(5, np.int64)
+    ints[I_CONFIRM] = cfg.confirm_closes
+    ints[I_USE_VOLUME] = cfg.volume_multiple > 0
+    ints[I_RSI] = cfg.rsi_filter
+    ints[I_ADX] = cfg.adx_filter
+    floats = np.zeros(5)
+    floats[F_UP] = 1.0 + cfg.breakout_buffer_pct / 100.0
+    floats[F_DN] = 1.0 - cfg.breakdown_buffer_pct / 100.0
+    floats[F_VOLUME_MULTIPLE] = cfg.volume_multiple
+    floats[F_RSI_MAX] = cfg.rsi_max
+    floats[F_ADX_MIN] = cfg.adx_min
+    return LevelKernel(
+        cfg,
+        np.array(cfg.levels, dtype="float64"),
+        cfg.peak_lookback_sessions if cfg.use_52w_peak else 0,
+        cfg.volume_lookback if cfg.volume_multiple > 0 else 0,
+        cfg.rsi_period if cfg.rsi_filter else 0,
+        cfg.adx_period if cfg.adx_filter else 0,
+        ints,
+        floats,
+    )
