@@ -108,6 +108,17 @@ def test_round_cents_is_pythons_round() -> None:
     assert wrong == []
 
 
+def test_sums_are_numpys_to_the_last_bit() -> None:
+    # numpy 2 sums pairwise over the whole array, numpy 1.x block after block (8192).
+    from bot.kernel.metrics import _sum, numpy_block
+
+    rng = np.random.default_rng(4)
+    block = numpy_block()
+    for n in [*range(0, 300), 1023, 8191, 8192, 8193, 20_000, 65_537, 300_001]:
+        a = rng.normal(0.0, 1e-3, n) * rng.choice([1.0, 1e5])
+        assert _sum(a, block) == np.sum(a), n
+
+
 # ------------------------------------------------------------- seeded combinations
 
 

@@ -13,6 +13,7 @@ temporary store.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 import signal
 import subprocess
@@ -373,6 +374,21 @@ def test_a_process_pool_gives_the_rows_of_one_process(
     assert by_symbol(one)["BABA"].signals  # not a trivial scan
     csvs = [p / "scan.csv" for p in sorted(tmp_path.glob("out-*"))]
     assert csvs[0].read_bytes() == csvs[1].read_bytes()
+
+
+def test_the_kernel_and_the_strategy_objects_give_the_same_rows(
+    tmp_path: Path, store: Path, baba: Rows, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = many(store, baba)
+    monkeypatch.setenv("BOT_KERNEL_OFF", "1")  # as without numba: the strategy objects
+    path = universe(tmp_path, text)
+    plain = run_scan(path, load_settings(DEFAULT_TOML), ScanOptions(out=tmp_path / "p", workers=1))
+    assert "signals by the strategy objects (BOT_KERNEL_OFF is set)" in plain.where
+    monkeypatch.delenv("BOT_KERNEL_OFF")
+    fast = run_scan(path, load_settings(DEFAULT_TOML), ScanOptions(out=tmp_path / "k", workers=1))
+    if importlib.util.find_spec("numba") is not None:
+        assert fast.where.endswith("signals by the compiled kernel")
+    assert fast.rows == plain.rows and by_symbol(plain.rows)["BABA"].signals
 
 
 @pytest.fixture(scope="module")

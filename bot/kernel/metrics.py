@@ -4,12 +4,14 @@ The same definitions, one value per `bot.sweep.metrics.METRIC_KEYS` entry (NaN w
 report has None), computed from the equity and position curves and the trades' pnl,
 with numpy's arithmetic in numpy's order, so every figure is the report's to the last
 bit: the sums over the returns (volatility, Sharpe, Sortino) are added as numpy adds
-them (`_pairwise`, its pairwise summation), and the trades' pnl in order, as Python's
-`sum` of a list.
+them (`_pairwise`, its pairwise summation, over blocks of `block` values as numpy 1.x
+buffers its reductions: `numpy_block()` finds out which the installed numpy does), and
+the trades' pnl in order, as Python's `sum` of a list.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -18,6 +20,19 @@ from bot.kernel.jit import jit
 
 NAN = math.nan
 FIGURES = 19  # len(METRIC_KEYS)
+
+
+@functools.cache
+def numpy_block() -> int:
+    """How the installed numpy sums a long float64 array: 0 when pairwise over the whole
+    (numpy 2), else the size of the blocks it sums one after the other (8192 in numpy
+    1.x, its buffer size). Found by asking it, once per process."""
+    a = np.random.default_rng(1).normal(0.0, 1.0, 3 * 8192 + 5)
+    want = float(np.sum(a))
+    for block in (0, 8192):
+        if _sum(a, block) == want:
+            return block
+    return 0  # another order: the figures may then differ from numpy's in the last digit
 
 
 @jit
@@ -38,6 +53,7 @@ def performance(
     pnl: np.ndarray,
     periods_per_year: float,
     initial_cash: float,
+    block: int,
 ) -> np.ndarray:
     out = np.full(FIGURES, NAN)
     n = len(equity)
@@ -54,20 +70,20 @@ def performance(
             m += 1
     r = r[:m]
     ann = math.sqrt(periods_per_year)
-    mean = _sum(r) / m if m else 0.0
+    mean = _sum(r, block) / m if m else 0.0
     std = 0.0
     sq = np.empty(m)
     if m >= 2:
         for i in range(m):
             x = r[i] - mean
             sq[i] = x * x
-        std = math.sqrt(_sum(sq) / (m - 1))
+        std = math.sqrt(_sum(sq, block) / (m - 1))
     downside = 0.0
     if m:
         for i in range(m):
             x = min(r[i], 0.0)
             sq[i] = x * x
-        downside = math.sqrt(_sum(sq) / m)
+        downside = math.sqrt(_sum(sq, block) / m)
     # Drawdowns: depth, and the longest stretches under water in bars and in days.
     peak = equity[0]
     depth = 0.0
@@ -133,9 +149,16 @@ def performance(
 
 
 @jit
-def _sum(a: np.ndarray) -> float:
-    """`np.sum(a)` of a contiguous float64 array, bit for bit: numpy's pairwise sum."""
-    return 0.0 + _pairwise(a, 0, len(a))
+def _sum(a: np.ndarray, block: int) -> float:
+    """`np.sum(a)` of a contiguous float64 array, bit for bit: numpy's pairwise sum, over
+    the whole array (`block` 0) or block after block."""
+    n = len(a)
+    if block <= 0 or n <= block:
+        return 0.0 + _pairwise(a, 0, n)
+    total = 0.0
+    for lo in range(0, n, block):
+        total += _pairwise(a, lo, min(block, n - lo))
+    return total
 
 
 @jit

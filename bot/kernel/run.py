@@ -26,7 +26,7 @@ import numpy as np
 from bot.data.series import BarSeries
 from bot.kernel import fills as F
 from bot.kernel import series as ind
-from bot.kernel.metrics import performance
+from bot.kernel.metrics import numpy_block, performance
 from bot.kernel.params import Trading, trading_params
 from bot.models import Signal, Trade
 from bot.settings import Settings
@@ -107,6 +107,7 @@ class Kernel:
         self._signals: OrderedDict[tuple[str, int], Signals] = OrderedDict()
         self._kernels: dict[str, SignalKernel] = {}
         self._trading: dict[str, Trading] = {}
+        self._block = numpy_block()  # how this numpy sums (the figures' last bit)
 
     # -- inputs ------------------------------------------------------------------------
     def column(self, name: str) -> np.ndarray:
@@ -187,8 +188,9 @@ class Kernel:
             r = self.run(settings, start, stop, sig)
             pnl = np.ascontiguousarray(r.trade_floats[:, F.T_PNL])
             fig = performance(
-                r.equity, r.position, ts[start:stop], close[start:stop], pnl, self.ppy, cash
-            )
+                r.equity, r.position, ts[start:stop], close[start:stop], pnl, self.ppy, cash,
+                self._block,
+            )  # fmt: skip
             out.append(as_row(fig))
         return out
 
