@@ -24,6 +24,7 @@ from rich.console import Console
 
 from bot import lifecycle
 from bot.config_load import ConfigError
+from bot.kernel import missing as kernel_missing
 from bot.sweep.configfile import chosen_settings, write_config
 from bot.sweep.curves import Rerun, full_curves, walk_forward_curve
 from bot.sweep.evaluate import ComboResult
@@ -119,6 +120,7 @@ def _run(path: str | Path, opts: Options, console: Console, stage: Stage) -> Out
     }
     if done:
         console.print(f"resuming: {len(done)} of {total} combinations already scored")
+    compiled = _compile(opts)
     t0 = time.perf_counter()
     new = 0
     # From here on a resume can go on (it starts afresh if the file is not there yet).
@@ -147,7 +149,23 @@ def _run(path: str | Path, opts: Options, console: Console, stage: Stage) -> Out
     seconds = time.perf_counter() - t0
     results = [done[i] for i in prep.grid.indices]
     where = _where(workers, opts.scheduler, seconds, len(todo)) + "; " + scorers(results)
+    where += compiled
     return finish(prep, results, out_dir, seconds, axes, opts, where)
+
+
+def _compile(opts: Options) -> str:
+    """Compile the kernel here, or load it from numba's cache (a fraction of a second), so
+    the scoring time is the scoring's; the first time on a machine, says how long it took."""
+    if opts.engine or kernel_missing() is not None:
+        return ""
+    from bot.kernel.run import warm
+
+    t0 = time.perf_counter()
+    warm()
+    secs = time.perf_counter() - t0
+    return (
+        f"; the kernel compiled in {secs:.0f} s (numba keeps it for later runs)" if secs > 2 else ""
+    )
 
 
 def _where(workers: int, scheduler: str | None, seconds: float, scored: int) -> str:
