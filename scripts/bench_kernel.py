@@ -45,6 +45,7 @@ from bot.parallel import run_pool  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from bot.sweep.bench import NAMES as DAILY_NAMES  # noqa: E402
 from bot.sweep.bench import VALUES as DAILY_VALUES  # noqa: E402
+from bot.sweep.combo import SectionCache  # noqa: E402
 from bot.sweep.evaluate import Evaluator, SweepJob  # noqa: E402
 from bot.sweep.params import SECTIONS, Value, make_grid  # noqa: E402
 from scripts.bench import MINUTE_CFG, synthetic_minutes  # noqa: E402
@@ -108,7 +109,7 @@ def _equal_traces(job: SweepJob, chunk: Sequence[tuple[int, tuple[Value, ...]]])
         _ENGINE.clear()
         engine = _ENGINE[job.token] = Evaluator(job)
     kernel = Kernel(job.series)
-    sections = engine._sections
+    sections = SectionCache(job)
     out = []
     for _, values in chunk:
         settings = sections.settings(values)
@@ -277,9 +278,7 @@ def main() -> None:
         return
     from bot.kernel.run import warm
 
-    t0 = time.perf_counter()
-    warm()
-    print(f"kernel: compiled or loaded from numba's cache in {time.perf_counter() - t0:.1f} s")
+    print(f"kernel: compiled or loaded from numba's cache in {warm():.1f} s")
     workers = os.cpu_count() or 1
     bench_daily(workers)
     bench_minutes(workers)

@@ -296,23 +296,39 @@ class LevelBreakout:
                 reason += f", ADX {adx:.1f} > {cfg.adx_min:g}"
         else:
             reason = f"{n} {what} below {label} -{cfg.breakdown_buffer_pct:g}% ({closes})"
-        enters, exits = INTENT[kind]
-        return LevelSignal(
-            ts=bar.ts,
-            kind=kind,
-            tag=lv.name,
-            enters=enters,
-            exits=exits,
-            close=bar.close,
-            reason=reason,
-            strategy=self.name,
-            id_prefix=self.id_prefix,
-            symbol=bar.symbol,
-            level_value=level,
-            distance_pct=(bar.close / level - 1.0) * 100.0,
-            volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
-        )
+        return crossing(kind, lv.name, level, bar.ts, bar.close, ratio, reason, bar.symbol)
 
     def status(self) -> StrategyStatus:
         """Each level: value, side, distance of the last close, and the peak's date."""
         return level_status(self.levels, self.last_bar)
+
+
+def crossing(
+    kind: SignalKind,
+    tag: str,
+    level: float,
+    ts: int,
+    close: float,
+    ratio: float,
+    reason: str,
+    symbol: str,
+) -> LevelSignal:
+    """A confirmed crossing of `level` as the strategy gives it (also the compiled
+    kernel's, strategies/level_kernel.py): its intent, distance and volume ratio (None
+    when the volume mean was not positive)."""
+    enters, exits = INTENT[kind]
+    return LevelSignal(
+        ts=ts,
+        kind=kind,
+        tag=tag,
+        enters=enters,
+        exits=exits,
+        close=close,
+        reason=reason,
+        strategy=LevelBreakout.name,
+        id_prefix=LevelBreakout.id_prefix,
+        symbol=symbol,
+        level_value=level,
+        distance_pct=(close / level - 1.0) * 100.0,
+        volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
+    )

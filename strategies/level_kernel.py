@@ -32,9 +32,9 @@ import numpy as np
 
 from bot.kernel.jit import jit
 from bot.kernel.run import Kernel, Signals
-from strategies.level_breakout import LevelBreakout
+from strategies.level_breakout import crossing
 from strategies.level_config import PEAK_LEVEL, LevelBreakoutConfig, level_name
-from strategies.level_signal import INTENT, LevelSignal, SignalKind
+from strategies.level_signal import LevelSignal, SignalKind
 
 BREAKOUT, BREAKDOWN = 1, 2
 UNSET, BELOW, ABOVE = 0, 1, 2
@@ -234,29 +234,10 @@ class LevelKernel:
                    value[first:].tolist(), strict=True)  # fmt: skip
         for i, k, code, crossed in rows:
             what = SignalKind.BREAKOUT if code == BREAKOUT else SignalKind.BREAKDOWN
-            c, vm = float(close[i]), float(vmean[i])
-            if vm > 0:
-                ratio = float(volume[i]) / vm
-            else:
-                ratio = math.inf if what is SignalKind.BREAKOUT else math.nan
-            enters, exits = INTENT[what]
-            out.append(
-                LevelSignal(
-                    ts=int(ts[i]),
-                    kind=what,
-                    tag=names[k],
-                    enters=enters,
-                    exits=exits,
-                    close=c,
-                    reason="",
-                    strategy=LevelBreakout.name,
-                    id_prefix=LevelBreakout.id_prefix,
-                    symbol=symbol,
-                    level_value=crossed,
-                    distance_pct=(c / crossed - 1.0) * 100.0,
-                    volume_ratio=None if ratio != ratio or math.isinf(ratio) else ratio,
-                )
-            )
+            vm = float(vmean[i])
+            ratio = float(volume[i]) / vm if vm > 0 else math.nan  # None on the signal
+            sig = crossing(what, names[k], crossed, int(ts[i]), float(close[i]), ratio, "", symbol)
+            out.append(sig)
         return out
 
 

@@ -91,6 +91,7 @@ def trade(
     take_pct = floats[F_TAKE_PROFIT]
     per_share, minimum = floats[F_PER_SHARE], floats[F_COMMISSION_MIN]
     bps = floats[F_SLIPPAGE]
+    slip = 1.0 + bps / 10_000.0  # what risk's buying power and the broker's check allow for
 
     span = stop - start
     equity = np.empty(span)
@@ -209,7 +210,7 @@ def trade(
                     continue
                 want = eq * floats[F_RISK_PCT] / 100.0 / (multiple * a)
             limit = eq * floats[F_MAX_POSITION] / 100.0 / c
-            power = cash / (c * (1.0 + bps / 10_000.0)) if cash > 0 else 0.0
+            power = cash / (c * slip) if cash > 0 else 0.0
             shares = math.floor(min(want, limit, power) + 1e-9)
             if shares < 1:
                 continue
@@ -223,7 +224,7 @@ def trade(
                 p_stop = math.nan
             p_take = round_cents(c * (1 + sign * take_pct / 100.0)) if take_pct > 0 else math.nan
             entry_level = level
-            if enters > 0 and shares * c * (1 + bps / 10_000) > cash + 1e-9:
+            if enters > 0 and shares * c * slip > cash + 1e-9:
                 continue  # the broker refuses it: buying power
             p_side, p_qty = enters, float(shares)
             if not at_close:

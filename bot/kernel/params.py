@@ -2,7 +2,7 @@
 
 `bot.kernel.fills.trade` takes its parameters as two small numpy arrays (ints and
 floats), indexed by that module's constants: one compiled signature for every
-combination, and cheap to pass. Pure Python. (A strategy's kernel makes its own, e.g.
+combination, and cheap to pass. (A strategy's kernel makes its own, e.g.
 strategies/level_kernel.py.)
 """
 
@@ -30,7 +30,6 @@ class Trading:
     atr_period: int
     ints: np.ndarray
     floats: np.ndarray
-    key: tuple[float, ...]
 
 
 def trading_params(settings: Settings) -> Trading:
@@ -54,5 +53,4 @@ def trading_params(settings: Settings) -> Trading:
     floats[F.F_PER_SHARE] = bk.commission_per_share
     floats[F.F_COMMISSION_MIN] = bk.commission_min
     floats[F.F_SLIPPAGE] = bk.slippage_bps
-    key = (rk.atr_period, *ints.tolist(), *floats.tolist())
-    return Trading(rk.atr_period, ints, floats, key)
+    return Trading(rk.atr_period, ints, floats)

@@ -15,7 +15,9 @@ The signals come from the strategy's own compiled kernel, which its registry ent
 
 from __future__ import annotations
 
+import functools
 import importlib
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -244,9 +246,12 @@ def as_row(fig: np.ndarray) -> Row:
     return row
 
 
-def warm() -> None:
-    """Every compiled function called once on a few bars: numba compiles it (the first
-    time on this machine, a few seconds) or loads it from its cache."""
+@functools.cache
+def warm() -> float:
+    """Every compiled function called once on a few bars, once per process: numba
+    compiles it (the first time on this machine, a few seconds) or loads it from its
+    cache. Returns the seconds that took (forked workers inherit the result)."""
+    t0 = time.perf_counter()
     n = 8
     ts = np.arange(n, dtype="int64") * 86_400_000_000_000
     price = np.linspace(10.0, 11.0, n)
@@ -258,3 +263,4 @@ def warm() -> None:
     cfg = default_config()
     if REGISTRY[cfg.name].kernel is not None:
         kernel.rows(settings.model_copy(update={"strategy": cfg}), ((0, n),))
+    return time.perf_counter() - t0

@@ -53,8 +53,8 @@ def execute(
             on_result(res)
 
     if job.kernel and missing() is None:
-        # Compiled (first run) or loaded from numba's cache here, once: forked pool
-        # workers inherit the machine code instead of each loading it.
+        # Compiled (first run) or loaded from numba's cache in this process, once (`bot
+        # sweep` has done it already): forked pool workers inherit the machine code.
         from bot.kernel.run import warm
 
         warm()

@@ -160,9 +160,7 @@ def _compile(opts: Options) -> str:
         return ""
     from bot.kernel.run import warm
 
-    t0 = time.perf_counter()
-    warm()
-    secs = time.perf_counter() - t0
+    secs = warm()  # execute() then finds it done
     return (
         f"; the kernel compiled in {secs:.0f} s (numba keeps it for later runs)" if secs > 2 else ""
     )
