@@ -167,18 +167,23 @@ def test_systemd_analyze_accepts_the_unit(tmp_path: Path, user: bool) -> None:
                             "run_as": "root", "config": CONFIG})  # fmt: skip
     path = tmp_path / unit.unit_name(role)
     path.write_text(unit.unit_text(spec))
-    env = dict(os.environ)
-    cmd = [str(ANALYZE), "verify", "--man=no", str(path)]
-    if user:  # a user manager wants a runtime folder; a container may have none
-        runtime = tmp_path / "xdg"
-        runtime.mkdir(mode=0o700)
-        env["XDG_RUNTIME_DIR"] = str(runtime)
-        cmd.insert(1, "--user")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    r = _verify(tmp_path, [path], user)
     # verify exits 0 even on a setting it ignores ("Failed to parse ..., ignoring"), so
     # its output must be empty too.
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == "" and r.stdout.strip() == ""
+
+
+def _verify(tmp_path: Path, paths: list[Path], user: bool) -> subprocess.CompletedProcess[str]:
+    """`systemd-analyze verify` of unit files, for the user manager or the system's."""
+    env = dict(os.environ)
+    cmd = [str(ANALYZE), "verify", "--man=no", *map(str, paths)]
+    if user:  # a user manager wants a runtime folder; a container may have none
+        runtime = tmp_path / "xdg"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        env["XDG_RUNTIME_DIR"] = str(runtime)
+        cmd.insert(1, "--user")
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
 
 
 def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
@@ -188,8 +193,7 @@ def test_systemd_analyze_catches_a_missing_executable(tmp_path: Path) -> None:
                             "workdir": tmp_path, "run_as": "root"})  # fmt: skip
     path = tmp_path / "levelbot-paper.service"
     path.write_text(unit.unit_text(spec))
-    r = subprocess.run([str(ANALYZE), "verify", "--man=no", str(path)],
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = _verify(tmp_path, [path], user=False)
     assert r.returncode != 0
     assert "no-bot" in r.stderr
 
@@ -453,14 +457,7 @@ def test_systemd_analyze_accepts_the_health_timer(tmp_path: Path, user: bool) ->
     service, timer = tmp_path / service_name, tmp_path / timer_name
     service.write_text(unit.health_service_text(spec))
     timer.write_text(unit.health_timer_text(spec))
-    env = dict(os.environ)
-    cmd = [str(ANALYZE), "verify", "--man=no", str(timer), str(service)]
-    if user:
-        runtime = tmp_path / "xdg"
-        runtime.mkdir(mode=0o700)
-        env["XDG_RUNTIME_DIR"] = str(runtime)
-        cmd.insert(1, "--user")
-    r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    r = _verify(tmp_path, [timer, service], user)
     assert r.returncode == 0, r.stderr
     assert r.stderr.strip() == "" and r.stdout.strip() == ""
 
@@ -474,8 +471,7 @@ def test_systemd_analyze_catches_a_broken_timer(tmp_path: Path) -> None:
     (tmp_path / service_name).write_text(unit.health_service_text(spec))
     timer = tmp_path / timer_name
     timer.write_text(unit.health_timer_text(spec).replace("5min", "five minutes"))
-    r = subprocess.run([str(ANALYZE), "verify", "--man=no", str(timer)],
-                       capture_output=True, text=True, timeout=60)  # fmt: skip
+    r = _verify(tmp_path, [timer], user=False)
     assert "five minutes" in r.stderr  # the check above would see this
 
 
