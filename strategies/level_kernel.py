@@ -187,9 +187,6 @@ class LevelKernel:
     ints: np.ndarray
     floats: np.ndarray
 
-    def key(self) -> str:
-        return self.cfg.model_dump_json()
-
     def names(self) -> tuple[str, ...]:
         """Each level's name (its signals' tag): the fixed ones, then the peak."""
         names = tuple(level_name(v) for v in self.cfg.levels)

@@ -55,10 +55,6 @@ class Signals:
 class SignalKernel(Protocol):
     """What a strategy's compiled kernel offers (one per [strategy] table)."""
 
-    def key(self) -> str:
-        """Identifies the config (equal configs, equal signals)."""
-        ...
-
     def signals(self, kernel: Kernel, stop: int) -> Signals:
         """Every signal over bars [0, stop) of `kernel`'s series."""
         ...
@@ -145,13 +141,13 @@ class Kernel:
 
     def signals(self, cfg: StrategyConfig, stop: int) -> Signals:
         """The strategy's signals over bars [0, stop) (cached per config)."""
-        sk = self._kernel(cfg)
-        key = (sk.key(), stop)
+        text = cfg.model_dump_json()  # equal configs, equal signals
+        key = (text, stop)
         found = self._signals.get(key)
         if found is not None:
             self._signals.move_to_end(key)
             return found
-        found = self._signals[key] = sk.signals(self, stop)
+        found = self._signals[key] = self._kernel(cfg, text).signals(self, stop)
         if len(self._signals) > _SIGNAL_CACHE:
             self._signals.popitem(last=False)
         return found
@@ -161,7 +157,7 @@ class Kernel:
     ) -> Sequence[Signal]:
         """The signals of bars [start, stop) as the strategy gives them (what `bot scan`
         lists), from bars [0, stop); their `reason` is left empty."""
-        return self._kernel(cfg).signal_objects(self, symbol, start, stop)
+        return self._kernel(cfg, cfg.model_dump_json()).signal_objects(self, symbol, start, stop)
 
     # -- runs --------------------------------------------------------------------------
     def run(
@@ -220,8 +216,7 @@ class Kernel:
             )
         return out
 
-    def _kernel(self, cfg: StrategyConfig) -> SignalKernel:
-        key = cfg.model_dump_json()
+    def _kernel(self, cfg: StrategyConfig, key: str) -> SignalKernel:
         found = self._kernels.get(key)
         if found is None:
             found = self._kernels[key] = signal_kernel(cfg)
